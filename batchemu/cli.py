@@ -1,0 +1,82 @@
+"""`batchemu serve`: starts the emulator on 127.0.0.1:8000 unless told otherwise, and prints one ready line."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import sys
+
+from werkzeug.serving import make_server
+
+from batchemu import __version__, config
+from batchemu.emulator import Emulator
+from batchemu.errors import ConfigurationError
+from batchemu.server import create_app
+
+log = logging.getLogger("batchemu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batchemu", description="A local emulator of AWS Batch")
+    parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the Batch API")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; env BATCHEMU_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8000; env BATCHEMU_PORT)")
+    serve.add_argument("--runner", choices=config.RUNNERS, help="how jobs run (env BATCHEMU_RUNNER)")
+    serve.add_argument("--state-dir", help="keep state in this folder (env BATCHEMU_STATE_DIR)")
+    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        settings = config.from_environment(
+            {"host": args.host, "port": args.port, "runner": args.runner, "state_dir": args.state_dir}
+        )
+        if settings.runner not in config.RUNNERS:
+            raise ConfigurationError(f"Unknown runner {settings.runner!r}; choose one of {', '.join(config.RUNNERS)}")
+        emulator = Emulator(settings)
+        server = _bind(settings.host, settings.port, emulator)
+    except (ConfigurationError, ValueError) as error:
+        print(f"batchemu: error: {error}", file=sys.stderr)
+        return 2
+    if settings.host in ("0.0.0.0", "::"):
+        log.warning("listening on all interfaces (%s): anyone who can reach this machine can use it", settings.host)
+    emulator.start()
+    print(
+        f"batchemu {__version__} ready on http://{settings.host}:{server.server_port} (runner: {emulator.runner.name})",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        emulator.stop()
+    return 0
+
+
+def _bind(host: str, port: int, emulator: Emulator):  # type: ignore[no-untyped-def]
+    try:
+        return make_server(host, port, create_app(emulator), threaded=True)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigurationError(
+                f"port {port} on {host} is already in use; pick another with --port or BATCHEMU_PORT"
+            ) from None
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {error}") from None

@@ -1,0 +1,54 @@
+"""Settings for one emulator: where it listens, which runner runs jobs, where state lives, and limits.
+Read from CLI flags first, then BATCHEMU_* environment variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+RUNNERS = ("docker", "process", "simulated")
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    runner: str = "simulated"
+    state_dir: str | None = None
+    default_account: str = DEFAULT_ACCOUNT
+    default_region: str = DEFAULT_REGION
+    # Seconds between scheduler ticks when nothing wakes it.
+    tick_interval: float = 0.1
+    # Minimum seconds a job spends in each status on its way through (0: as fast as the scheduler goes).
+    pacing: float = 0.0
+    # Finished jobs stay describable this long (AWS: at least 7 days).
+    job_retention_seconds: float = 7 * 24 * 3600
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_ENV = {
+    "host": ("BATCHEMU_HOST", str),
+    "port": ("BATCHEMU_PORT", int),
+    "runner": ("BATCHEMU_RUNNER", str),
+    "state_dir": ("BATCHEMU_STATE_DIR", str),
+    "pacing": ("BATCHEMU_PACING", float),
+}
+
+
+def from_environment(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from `overrides` (CLI flags; None means not given), then the environment, then defaults."""
+    environ = dict(os.environ) if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (variable, convert) in _ENV.items():
+        if variable in environ and environ[variable] != "":
+            try:
+                values[name] = convert(environ[variable])
+            except ValueError:
+                raise ValueError(f"{variable}={environ[variable]!r} is not a valid {convert.__name__}") from None
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    return Settings(**values)

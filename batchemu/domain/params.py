@@ -1,0 +1,109 @@
+"""Resolving what a job runs: override merging, Ref:: substitution in the command, resource needs, and the
+AWS_BATCH_* environment a container sees."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from batchemu.domain.models import Job, Spec
+
+RESERVED_PREFIX = "AWS_BATCH"
+DEFAULT_VCPUS = 1.0
+DEFAULT_MEMORY_MIB = 2048
+
+
+@dataclass(frozen=True)
+class Requirements:
+    vcpus: float
+    memory_mib: int
+    gpus: int
+
+
+def substitute_refs(command: list[str], parameters: dict[str, str]) -> list[str]:
+    """Replaces whole `Ref::name` elements by their parameter; unknown placeholders stay literal text
+    (AWS's behaviour for partial and unknown placeholders is UNCONFIRMED; see docs/compatibility.md)."""
+    result = []
+    for part in command:
+        if part.startswith("Ref::") and part[5:] in parameters:
+            result.append(parameters[part[5:]])
+        else:
+            result.append(part)
+    return result
+
+
+def merge_environment(base: list[Spec], overrides: list[Spec]) -> list[Spec]:
+    """Override entries replace base entries of the same name; AWS_BATCH* names are dropped silently."""
+    merged: dict[str, Spec] = {}
+    for entry in [*base, *overrides]:
+        name = entry.get("name")
+        if name and not name.startswith(RESERVED_PREFIX):
+            merged[name] = dict(entry)
+    return list(merged.values())
+
+
+def merge_resource_requirements(base: list[Spec], overrides: list[Spec]) -> list[Spec]:
+    merged = {entry["type"]: dict(entry) for entry in base}
+    for entry in overrides:
+        merged[entry["type"]] = dict(entry)
+    return list(merged.values())
+
+
+def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict[str, str]) -> Spec:
+    """The job's container section: job definition properties with SubmitJob's overrides and Ref:: applied."""
+    container = copy.deepcopy(properties)
+    overrides = overrides or {}
+    if "command" in overrides:
+        container["command"] = list(overrides["command"])
+    container["environment"] = merge_environment(
+        container.get("environment", []), overrides.get("environment", [])
+    )
+    container["resource_requirements"] = merge_resource_requirements(
+        container.get("resource_requirements", []), overrides.get("resource_requirements", [])
+    )
+    for legacy in ("vcpus", "memory", "instance_type"):
+        if legacy in overrides:
+            container[legacy] = overrides[legacy]
+    container["command"] = substitute_refs(container.get("command", []), parameters)
+    for listed in ("volumes", "mount_points", "ulimits"):
+        container.setdefault(listed, [])
+    return container
+
+
+def requirements(container: Spec | None) -> Requirements:
+    """vCPUs, MiB and GPUs from resourceRequirements, falling back to the legacy vcpus/memory."""
+    container = container or {}
+    by_type = {entry["type"]: entry["value"] for entry in container.get("resource_requirements", [])}
+    vcpus = _number(by_type.get("VCPU"), container.get("vcpus") or DEFAULT_VCPUS)
+    memory = int(_number(by_type.get("MEMORY"), container.get("memory") or DEFAULT_MEMORY_MIB))
+    gpus = int(_number(by_type.get("GPU"), 0))
+    return Requirements(vcpus, memory, gpus)
+
+
+def _number(text: Any, default: float) -> float:
+    try:
+        return float(text) if text is not None else float(default)
+    except (TypeError, ValueError):
+        return float(default)
+
+
+def batch_environment(
+    job: Job, attempt: int, queue_name: str, compute_environment_name: str
+) -> dict[str, str]:
+    """The variables AWS Batch sets in every job container (names starting AWS_BATCH are reserved)."""
+    env = {
+        "AWS_BATCH_JOB_ID": job.id,
+        "AWS_BATCH_JQ_NAME": queue_name,
+        "AWS_BATCH_CE_NAME": compute_environment_name,
+        "AWS_BATCH_JOB_ATTEMPT": str(attempt),
+    }
+    if job.array_index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_index)
+        if job.array_size is not None:
+            env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job.array_size)
+    return env
+
+
+def container_environment(container: Spec | None) -> dict[str, str]:
+    return {entry["name"]: entry.get("value", "") for entry in (container or {}).get("environment", [])}

@@ -1,0 +1,147 @@
+"""The job state machine: the (status, event) -> status table and transition(), the only writer of
+job.status, statusReason, startedAt, stoppedAt and the attempt records."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from batchemu.domain.models import Attempt, Job
+from batchemu.errors import IllegalTransition
+
+
+class JobStatus(StrEnum):
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    RUNNABLE = "RUNNABLE"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class JobEvent(StrEnum):
+    WAIT_FOR_DEPENDENCIES = "WAIT_FOR_DEPENDENCIES"  # unmet dependencies, or an array parent spawning children
+    READY = "READY"  # nothing left to wait for: join the queue
+    DEPENDENCY_FAILED = "DEPENDENCY_FAILED"
+    PLACED = "PLACED"  # given capacity on a compute environment
+    CONTAINER_STARTED = "CONTAINER_STARTED"
+    START_FAILED_RETRY = "START_FAILED_RETRY"
+    START_FAILED = "START_FAILED"
+    EXITED_SUCCESS = "EXITED_SUCCESS"
+    EXITED_RETRY = "EXITED_RETRY"
+    EXITED_FAILURE = "EXITED_FAILURE"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"  # CancelJob, jobStateTimeLimitActions, queue deleted
+    TERMINATED = "TERMINATED"  # TerminateJob on a live attempt, once the runner has stopped it
+    CHILDREN_SUCCEEDED = "CHILDREN_SUCCEEDED"  # array parent
+    CHILD_FAILED = "CHILD_FAILED"  # array parent
+    BLOCKED = "BLOCKED"  # stays RUNNABLE with a blocked-queue statusReason (MISCONFIGURATION:...)
+
+
+S, E = JobStatus, JobEvent
+QUEUED = (S.SUBMITTED, S.PENDING, S.RUNNABLE)
+
+TRANSITIONS: dict[tuple[JobStatus, JobEvent], JobStatus] = {
+    (S.SUBMITTED, E.WAIT_FOR_DEPENDENCIES): S.PENDING,
+    (S.SUBMITTED, E.READY): S.RUNNABLE,
+    (S.PENDING, E.READY): S.RUNNABLE,
+    (S.PENDING, E.DEPENDENCY_FAILED): S.FAILED,
+    (S.RUNNABLE, E.PLACED): S.STARTING,
+    (S.RUNNABLE, E.BLOCKED): S.RUNNABLE,
+    (S.STARTING, E.CONTAINER_STARTED): S.RUNNING,
+    (S.STARTING, E.START_FAILED_RETRY): S.RUNNABLE,
+    (S.STARTING, E.START_FAILED): S.FAILED,
+    (S.STARTING, E.TERMINATED): S.FAILED,
+    (S.STARTING, E.TIMED_OUT): S.FAILED,
+    (S.RUNNING, E.EXITED_SUCCESS): S.SUCCEEDED,
+    (S.RUNNING, E.EXITED_RETRY): S.RUNNABLE,
+    (S.RUNNING, E.EXITED_FAILURE): S.FAILED,
+    (S.RUNNING, E.TIMED_OUT): S.FAILED,
+    (S.RUNNING, E.TERMINATED): S.FAILED,
+    (S.PENDING, E.CHILDREN_SUCCEEDED): S.SUCCEEDED,
+    (S.PENDING, E.CHILD_FAILED): S.FAILED,
+    **{(status, E.CANCELLED): S.FAILED for status in QUEUED},
+}
+
+# Events that end a live attempt, and so record it in job.attempts.
+_ENDS_ATTEMPT = {
+    E.START_FAILED_RETRY,
+    E.START_FAILED,
+    E.EXITED_SUCCESS,
+    E.EXITED_RETRY,
+    E.EXITED_FAILURE,
+    E.TIMED_OUT,
+    E.TERMINATED,
+}
+ESSENTIAL_CONTAINER_EXITED = "Essential container in task exited"
+TASK_FAILED_TO_START = "Task failed to start"
+TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+
+
+def next_status(status: str, event: JobEvent) -> JobStatus:
+    try:
+        return TRANSITIONS[(JobStatus(status), event)]
+    except (KeyError, ValueError):
+        raise IllegalTransition(status, event) from None
+
+
+def transition(
+    job: Job,
+    event: JobEvent,
+    now: int,
+    *,
+    reason: str | None = None,
+    attempt: Attempt | None = None,
+    exit_code: int | None = None,
+    container_reason: str | None = None,
+) -> JobStatus:
+    """Moves `job` along the table at epoch-millisecond `now` and records what AWS records.
+
+    PLACED takes the new `attempt`; events that end an attempt take its exit code and container reason.
+    """
+    status = next_status(job.status, event)
+    if event is E.PLACED:
+        if attempt is None:
+            raise ValueError("PLACED needs the attempt being started")
+        attempt.placed_at = now
+        job.current_attempt = attempt
+        job.scheduled_at = job.scheduled_at or now
+    elif event is E.CONTAINER_STARTED:
+        _start_attempt(job, now)
+    elif event in _ENDS_ATTEMPT:
+        _end_attempt(job, now, reason, exit_code, container_reason)
+    if status != job.status:
+        job.status = status
+        job.status_changed_at = now
+    if reason is not None or event in (E.READY, E.WAIT_FOR_DEPENDENCIES, E.PLACED):
+        job.status_reason = reason
+    if status in (S.SUCCEEDED, S.FAILED):
+        job.stopped_at = now
+        if event is E.CANCELLED:
+            job.is_cancelled = True
+        elif event is E.TERMINATED:
+            job.is_terminated = True
+    return status
+
+
+def _start_attempt(job: Job, now: int) -> None:
+    attempt = job.current_attempt
+    if attempt is None:
+        raise ValueError("CONTAINER_STARTED without a placed attempt")
+    attempt.started_at = now
+    job.started_at = now  # AWS reports the start of the latest attempt
+
+
+def _end_attempt(
+    job: Job, now: int, reason: str | None, exit_code: int | None, container_reason: str | None
+) -> None:
+    attempt = job.current_attempt
+    if attempt is None:
+        raise ValueError("an attempt-ending event without a live attempt")
+    attempt.stopped_at = now
+    attempt.status_reason = reason
+    attempt.container.exit_code = exit_code
+    attempt.container.reason = container_reason
+    attempt.run_handle = None
+    job.attempts.append(attempt)
+    job.current_attempt = None

@@ -1,0 +1,101 @@
+"""All state, one Backend per account and region, indexed for the scheduler (jobs by status, definitions
+by name). One re-entrant lock guards every backend: requests and the scheduler take it briefly."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchemu.domain.models import (
+    ComputeEnvironment,
+    Job,
+    JobDefinition,
+    JobQueue,
+    SchedulingPolicy,
+)
+from batchemu.domain.states import JobStatus
+
+
+@dataclass
+class Backend:
+    account: str
+    region: str
+    compute_environments: dict[str, ComputeEnvironment] = field(default_factory=dict)  # by name
+    job_queues: dict[str, JobQueue] = field(default_factory=dict)  # by name
+    job_definitions: dict[str, list[JobDefinition]] = field(default_factory=dict)  # name -> revisions
+    scheduling_policies: dict[str, SchedulingPolicy] = field(default_factory=dict)  # by name
+    jobs: dict[str, Job] = field(default_factory=dict)  # by id, children included
+    # status -> {job id: job}, insertion-ordered, so each status lists its jobs in submission order
+    jobs_by_status: dict[str, dict[str, Job]] = field(
+        default_factory=lambda: {status.value: {} for status in JobStatus}
+    )
+    # Newer operation families keep plain records: kind -> name -> record
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.id] = job
+        self.jobs_by_status[job.status][job.id] = job
+
+    def reindex(self, job: Job, old_status: str) -> None:
+        """Call after transition() so the status index follows job.status."""
+        if old_status != job.status:
+            self.jobs_by_status[old_status].pop(job.id, None)
+            self.jobs_by_status[job.status][job.id] = job
+
+    def remove_job(self, job: Job) -> None:
+        self.jobs.pop(job.id, None)
+        self.jobs_by_status[job.status].pop(job.id, None)
+
+    def find_compute_environment(self, name_or_arn: str) -> ComputeEnvironment | None:
+        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        found = self.compute_environments.get(name)
+        if found and name_or_arn.startswith("arn:") and found.arn != name_or_arn:
+            return None
+        return found
+
+    def find_job_queue(self, name_or_arn: str) -> JobQueue | None:
+        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        found = self.job_queues.get(name)
+        if found and name_or_arn.startswith("arn:") and found.arn != name_or_arn:
+            return None
+        return found
+
+    def find_scheduling_policy(self, arn: str) -> SchedulingPolicy | None:
+        found = self.scheduling_policies.get(arn.rsplit("/", 1)[-1])
+        return found if found and found.arn == arn else None
+
+    def all_job_definitions(self) -> Iterator[JobDefinition]:
+        for revisions in self.job_definitions.values():
+            yield from revisions
+
+    def queues_using(self, compute_environment_arn: str) -> list[JobQueue]:
+        return [
+            queue
+            for queue in self.job_queues.values()
+            if any(o.compute_environment_arn == compute_environment_arn for o in queue.compute_environment_order)
+        ]
+
+
+class Store:
+    """Every backend, created on first use for an (account, region)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._backends: dict[tuple[str, str], Backend] = {}
+
+    def backend(self, account: str, region: str) -> Backend:
+        key = (account, region)
+        found = self._backends.get(key)
+        if found is None:
+            with self.lock:
+                found = self._backends.setdefault(key, Backend(account, region))
+        return found
+
+    def backends(self) -> list[Backend]:
+        return list(self._backends.values())
+
+    def reset(self) -> None:
+        with self.lock:
+            self._backends.clear()

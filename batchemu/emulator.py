@@ -1,0 +1,106 @@
+"""The composition root: wires settings, clock, store, runner and scheduler, and runs the scheduler loop
+(one thread, woken after mutating requests, else every tick interval)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from batchemu.clock import Clock, FakeClock, SystemClock
+from batchemu.config import Settings
+from batchemu.domain.store import Store
+from batchemu.errors import ConfigurationError
+from batchemu.runners.base import Runner
+from batchemu.scheduler.core import Scheduler
+
+log = logging.getLogger("batchemu")
+
+
+def make_runner(settings: Settings, clock: Clock) -> Runner:
+    if settings.runner == "simulated":
+        from batchemu.runners.simulated import SimulatedRunner
+
+        return SimulatedRunner(clock)
+    if settings.runner in ("docker", "process"):
+        raise ConfigurationError(
+            f"The {settings.runner} runner is not available in this version of batchemu; "
+            "start with --runner simulated (or BATCHEMU_RUNNER=simulated)"
+        )
+    raise ConfigurationError(f"Unknown runner {settings.runner!r}; choose one of docker, process, simulated")
+
+
+class Emulator:
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, runner: Runner | None = None):
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store()
+        self.runner: Runner = runner or make_runner(self.settings, self.clock)
+        self.scheduler = Scheduler(self.store, self.runner)
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_tests(cls, **settings: object) -> Emulator:
+        """A simulated-runner emulator on a FakeClock; drive it with step() / run_until_idle()."""
+        return cls(Settings(runner="simulated", **settings), clock=FakeClock())  # type: ignore[arg-type]
+
+    # -- the loop --------------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._loop, name="batchemu-scheduler", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.runner.close()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.wait(self.settings.tick_interval)
+            self._wakeup.clear()
+            try:
+                # Keep stepping while things move, so a job flows through its states promptly.
+                for _ in range(100):
+                    if not self.step() or self._stopping.is_set():
+                        break
+                    if self.settings.pacing:
+                        self._stopping.wait(self.settings.pacing)
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    # -- for tests and tools ---------------------------------------------------------------------
+    def step(self) -> bool:
+        return self.scheduler.tick(self.clock.now())
+
+    def run_until_idle(self, max_ticks: int = 10_000) -> int:
+        """Tick until nothing changes; returns the ticks taken."""
+        for count in range(1, max_ticks + 1):
+            if not self.step():
+                return count
+        raise RuntimeError(f"still changing after {max_ticks} ticks")
+
+    def advance(self, seconds: float) -> None:
+        if not isinstance(self.clock, FakeClock):
+            raise ConfigurationError("the clock can only be advanced when it is fake")
+        self.clock.advance(seconds)
+        self.wake()
+
+    def reset(self) -> None:
+        self.store.reset()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,69 @@
+"""The Runner interface: start(spec) -> handle, poll(handle) -> RunState, stop(handle), logs(handle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything a runner needs to run one attempt, already resolved by the scheduler."""
+
+    job_id: str
+    attempt: int
+    image: str
+    command: list[str]
+    environment: dict[str, str]
+    vcpus: float = 1.0
+    memory_mib: int = 2048
+    gpus: int = 0
+    user: str | None = None
+    privileged: bool = False
+    readonly_root_filesystem: bool = False
+    linux_parameters: dict[str, Any] = field(default_factory=dict)
+    ulimits: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mount_points: list[dict[str, Any]] = field(default_factory=list)
+    log_stream_name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Phase(StrEnum):
+    STARTING = "STARTING"  # not yet running (pulling, creating)
+    RUNNING = "RUNNING"
+    EXITED = "EXITED"  # ran and exited; exit_code set
+    FAILED_TO_START = "FAILED_TO_START"  # never ran; reason set (e.g. CannotPullContainerError: ...)
+
+
+@dataclass(frozen=True)
+class RunState:
+    phase: Phase
+    exit_code: int | None = None
+    reason: str | None = None  # the container's stop reason, e.g. OutOfMemoryError: ...
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp_ms: int
+    message: str
+
+
+class Runner(Protocol):
+    name: str
+
+    def start(self, spec: ContainerSpec) -> Any:
+        """Begin the attempt without blocking; returns an opaque handle."""
+
+    def poll(self, handle: Any) -> RunState:
+        """The attempt's state now; never blocks."""
+
+    def stop(self, handle: Any, reason: str) -> None:
+        """Ask the attempt to stop (terminate, timeout); poll later reports it EXITED."""
+
+    def logs(self, handle: Any, since: int) -> list[LogEvent]:
+        """Log lines produced from event number `since` on."""
+
+    def close(self) -> None:
+        """Release everything the runner holds."""

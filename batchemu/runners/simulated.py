@@ -1,0 +1,74 @@
+"""Runs nothing: an attempt lasts BATCHEMU_SIMULATE_SECONDS of clock time (default 0) and exits with
+BATCHEMU_SIMULATE_EXIT_CODE (default 0), both read from the job's container environment. Deterministic
+under a FakeClock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from batchemu.clock import Clock, to_millis
+from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+
+EXIT_CODE_VARIABLE = "BATCHEMU_SIMULATE_EXIT_CODE"
+SECONDS_VARIABLE = "BATCHEMU_SIMULATE_SECONDS"
+REASON_VARIABLE = "BATCHEMU_SIMULATE_REASON"
+START_FAILURE_VARIABLE = "BATCHEMU_SIMULATE_START_FAILURE"
+
+
+@dataclass
+class SimulatedAttempt:
+    spec: ContainerSpec
+    started: float
+    seconds: float
+    exit_code: int
+    reason: str | None
+    start_failure: str | None
+    stopped_exit_code: int | None = None
+    log: list[LogEvent] = field(default_factory=list)
+
+
+class SimulatedRunner:
+    name = "simulated"
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def start(self, spec: ContainerSpec) -> SimulatedAttempt:
+        env = spec.environment
+        now = self._clock.now()
+        attempt = SimulatedAttempt(
+            spec=spec,
+            started=now,
+            seconds=_number(env.get(SECONDS_VARIABLE), 0.0),
+            exit_code=int(_number(env.get(EXIT_CODE_VARIABLE), 0)),
+            reason=env.get(REASON_VARIABLE) or None,
+            start_failure=env.get(START_FAILURE_VARIABLE) or None,
+        )
+        attempt.log.append(LogEvent(to_millis(now), f"simulated: {' '.join(spec.command)}"))
+        return attempt
+
+    def poll(self, handle: SimulatedAttempt) -> RunState:
+        if handle.start_failure:
+            return RunState(Phase.FAILED_TO_START, reason=handle.start_failure)
+        if handle.stopped_exit_code is not None:
+            return RunState(Phase.EXITED, exit_code=handle.stopped_exit_code)
+        if self._clock.now() - handle.started >= handle.seconds:
+            return RunState(Phase.EXITED, exit_code=handle.exit_code, reason=handle.reason)
+        return RunState(Phase.RUNNING)
+
+    def stop(self, handle: SimulatedAttempt, reason: str) -> None:
+        if handle.stopped_exit_code is None:
+            handle.stopped_exit_code = 137  # SIGKILL, as a killed container reports
+
+    def logs(self, handle: SimulatedAttempt, since: int) -> list[LogEvent]:
+        return handle.log[since:]
+
+    def close(self) -> None:
+        pass
+
+
+def _number(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text not in (None, "") else default
+    except ValueError:
+        return default

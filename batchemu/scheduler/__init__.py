@@ -1,0 +1,1 @@
+"""The one scheduler: tick(now) moves every job and resource one step; runners are polled, never waited on."""

@@ -1,0 +1,159 @@
+"""Live attempts: starting them on the runner, polling STARTING/RUNNING jobs, stopping them on terminate
+and timeout, and deciding between SUCCEEDED, retry and FAILED when they end."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from batchemu.domain import params, retry
+from batchemu.domain.models import ComputeEnvironment, Job, JobQueue
+from batchemu.domain.states import (
+    ESSENTIAL_CONTAINER_EXITED,
+    TASK_FAILED_TO_START,
+    TIMEOUT_REASON,
+    JobEvent,
+)
+from batchemu.domain.store import Backend
+from batchemu.runners.base import ContainerSpec, Phase, Runner, RunState
+from batchemu.scheduler.capacity import CapacityLedger
+
+log = logging.getLogger("batchemu.scheduler")
+
+
+def ledger_of(backend: Backend) -> CapacityLedger:
+    """Capacity held right now: every STARTING and RUNNING attempt."""
+    ledger = CapacityLedger()
+    for status in ("STARTING", "RUNNING"):
+        for job in backend.jobs_by_status[status].values():
+            attempt = job.current_attempt
+            if attempt is not None:
+                ledger.hold(attempt.compute_environment_arn, params.Requirements(attempt.vcpus, attempt.memory, attempt.gpus))
+    return ledger
+
+
+def container_spec(job: Job, queue: JobQueue, environment: ComputeEnvironment) -> ContainerSpec:
+    attempt = job.current_attempt
+    assert attempt is not None
+    container = job.container or {}
+    need = params.requirements(container)
+    env = params.container_environment(container)
+    env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
+    return ContainerSpec(
+        job_id=job.id,
+        attempt=attempt.number,
+        image=container.get("image", ""),
+        command=list(container.get("command", [])),
+        environment=env,
+        vcpus=need.vcpus,
+        memory_mib=need.memory_mib,
+        gpus=need.gpus,
+        user=container.get("user"),
+        privileged=bool(container.get("privileged")),
+        readonly_root_filesystem=bool(container.get("readonly_root_filesystem")),
+        linux_parameters=container.get("linux_parameters") or {},
+        ulimits=container.get("ulimits") or [],
+        volumes=container.get("volumes") or [],
+        mount_points=container.get("mount_points") or [],
+        log_stream_name=attempt.container.log_stream_name or "",
+        labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
+    )
+
+
+def start_attempt(backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, runner: Runner) -> None:
+    attempt = job.current_attempt
+    assert attempt is not None
+    try:
+        attempt.run_handle = runner.start(container_spec(job, queue, environment))
+    except Exception as error:  # a runner failure must fail the attempt, never the scheduler
+        log.exception("runner could not start job %s", job.id)
+        attempt.run_handle = _StartFailure(f"{type(error).__name__}: {error}")
+
+
+class _StartFailure:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _poll(runner: Runner, job: Job) -> RunState:
+    handle = job.current_attempt.run_handle if job.current_attempt else None
+    if isinstance(handle, _StartFailure):
+        return RunState(Phase.FAILED_TO_START, reason=handle.reason)
+    if handle is None:
+        return RunState(Phase.FAILED_TO_START, reason="Task failed to start: no container")
+    try:
+        return runner.poll(handle)
+    except Exception as error:
+        log.exception("runner could not poll job %s", job.id)
+        return RunState(Phase.EXITED, exit_code=None, reason=f"{type(error).__name__}: {error}")
+
+
+def advance_live(backend: Backend, now: int, runner: Runner, move: Callable[..., None]) -> bool:
+    changed = False
+    for job in list(backend.jobs_by_status["STARTING"].values()):
+        changed |= _advance_starting(job, now, runner, move)
+    for job in list(backend.jobs_by_status["RUNNING"].values()):
+        changed |= _advance_running(job, now, runner, move)
+    return changed
+
+
+def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., None]) -> bool:
+    state = _poll(runner, job)
+    if job.pending_stop_reason is not None and state.phase is not Phase.FAILED_TO_START:
+        _stop(runner, job)
+        move(job, JobEvent.TERMINATED, now, reason=job.pending_stop_reason, container_reason=None)
+        return True
+    if state.phase is Phase.FAILED_TO_START:
+        attempts = job.attempt_count
+        event = JobEvent.START_FAILED
+        if job.pending_stop_reason is None and retry.should_retry(
+            job.retry_strategy, attempts, TASK_FAILED_TO_START, state.reason, None
+        ):
+            event = JobEvent.START_FAILED_RETRY
+        move(job, event, now, reason=job.pending_stop_reason or TASK_FAILED_TO_START, container_reason=state.reason)
+        return True
+    if state.phase in (Phase.RUNNING, Phase.EXITED):
+        move(job, JobEvent.CONTAINER_STARTED, now)
+        return True
+    return False
+
+
+def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., None]) -> bool:
+    attempt = job.current_attempt
+    assert attempt is not None
+    if job.pending_stop_reason is not None:
+        _stop(runner, job)
+    timeout = (job.timeout or {}).get("attempt_duration_seconds")
+    timed_out = timeout is not None and attempt.started_at is not None and now - attempt.started_at >= timeout * 1000
+    if timed_out and job.pending_stop_reason is None:
+        job.pending_stop_reason = TIMEOUT_REASON
+        _stop(runner, job)
+    state = _poll(runner, job)
+    if state.phase not in (Phase.EXITED, Phase.FAILED_TO_START):
+        return False
+    exit_code, reason = state.exit_code, state.reason
+    if job.pending_stop_reason == TIMEOUT_REASON:
+        move(job, JobEvent.TIMED_OUT, now, reason=TIMEOUT_REASON, exit_code=exit_code, container_reason=reason)
+    elif job.pending_stop_reason is not None:
+        move(job, JobEvent.TERMINATED, now, reason=job.pending_stop_reason, exit_code=exit_code, container_reason=reason)
+    elif exit_code == 0:
+        move(job, JobEvent.EXITED_SUCCESS, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=0, container_reason=reason)
+    elif retry.should_retry(job.retry_strategy, job.attempt_count, ESSENTIAL_CONTAINER_EXITED, reason, exit_code):
+        move(job, JobEvent.EXITED_RETRY, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=exit_code, container_reason=reason)
+    else:
+        move(job, JobEvent.EXITED_FAILURE, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=exit_code, container_reason=reason)
+    job.pending_stop_reason = None
+    return True
+
+
+def _stop(runner: Runner, job: Job) -> None:
+    attempt = job.current_attempt
+    if attempt is None or attempt.stop_requested or attempt.run_handle is None:
+        return
+    if isinstance(attempt.run_handle, _StartFailure):
+        return
+    attempt.stop_requested = True
+    try:
+        runner.stop(attempt.run_handle, job.pending_stop_reason or "stopped")
+    except Exception:
+        log.exception("runner could not stop job %s", job.id)

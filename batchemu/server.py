@@ -1,0 +1,163 @@
+"""create_app(emulator): the WSGI app. Batch requests go through router -> parser -> validate -> handler
+-> serializer; admin routes live under /_batchemu/."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from batchemu import __version__
+from batchemu.emulator import Emulator
+from batchemu.errors import ApiError, ClientException, ServerException
+from batchemu.protocol import router, spec
+from batchemu.protocol.auth import caller_from
+from batchemu.protocol.parser import parse_request
+from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
+from batchemu.protocol.validate import validate
+from batchemu.service.dispatch import RequestContext, dispatch, operation_table
+
+log = logging.getLogger("batchemu.server")
+ADMIN_PREFIX = "/_batchemu/"
+_READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+
+
+class BatchApp:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.handlers = operation_table()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
+            response = self.admin(request)
+        else:
+            response = self.batch(request)
+        return response(environ, start_response)
+
+    # -- Batch API -------------------------------------------------------------------------------
+    def batch(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        operation_name = "-"
+        try:
+            caller = caller_from(request.headers.get("Authorization"), request.args.get("X-Amz-Credential"))
+            if caller.service not in (None, "batch"):
+                raise ClientException(
+                    f"The {caller.service} service is not served by this endpoint; only batch is"
+                )
+            route = router.route(request.method, request.path)
+            operation_name = route.operation
+            operation = spec.operation(route.operation)
+            params = parse_request(operation, route.path_params, request.args.to_dict(flat=False), request.get_data())
+            parsed = validate(params, operation.input_shape)
+            settings = self.emulator.settings
+            backend = self.emulator.store.backend(
+                caller.account(settings.default_account), caller.region or settings.default_region
+            )
+            ctx = RequestContext(
+                account=backend.account,
+                region=backend.region,
+                request_id=request_id,
+                backend=backend,
+                clock=self.emulator.clock,
+                wake=self.emulator.wake,
+                settings=settings,
+            )
+            with self.emulator.store.lock:
+                result = dispatch(self.handlers, route.operation, ctx, parsed)
+            if not route.operation.startswith(_READ_ONLY_PREFIXES):
+                self.emulator.wake()
+            response = Response(serialize_result(operation, result), 200, content_type=JSON_CONTENT_TYPE)
+        except ApiError as error:
+            response = _error_response(error, request_id)
+        except Exception:
+            log.exception("internal error in %s", operation_name)
+            response = _error_response(ServerException("An internal error occurred in batchemu"), request_id)
+        response.headers["x-amzn-RequestId"] = request_id
+        log.info(
+            "%s %s %d %.2fms", operation_name, request.path, response.status_code, (time.perf_counter() - started) * 1000
+        )
+        return response
+
+    # -- admin -----------------------------------------------------------------------------------
+    def admin(self, request: Request) -> Response:
+        action = request.path[len(ADMIN_PREFIX) :].strip("/")
+        emulator = self.emulator
+        if action == "health" and request.method == "GET":
+            return _json(self.health())
+        if action == "reset" and request.method == "POST":
+            emulator.reset()
+            return _json({"status": "reset"})
+        if action == "clock":
+            if request.method == "POST":
+                body = request.get_json(silent=True) or {}
+                seconds = body.get("advance", 0)
+                if not emulator.clock.is_fake:
+                    return _json({"message": "the clock is the system clock and cannot be advanced"}, 400)
+                if not isinstance(seconds, int | float) or seconds < 0:
+                    return _json({"message": "advance must be a number of seconds >= 0"}, 400)
+                emulator.advance(seconds)
+            return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
+        return _json({"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "running",
+            "version": __version__,
+            "runner": self.emulator.runner.name,
+            "services": {"batch": "running"},
+        }
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status, content_type=JSON_CONTENT_TYPE)
+
+
+def _error_response(error: ApiError, request_id: str) -> Response:
+    status, headers, body = serialize_error(error, request_id)
+    response = Response(body, status)
+    for key, value in headers.items():
+        response.headers[key] = value
+    return response
+
+
+def create_app(emulator: Emulator) -> BatchApp:
+    return BatchApp(emulator)
+
+
+class ServerThread:
+    """An emulator served on a background thread; for tests, the pytest plugin and mock_batch."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        self.server: BaseWSGIServer = make_server(host, port, create_app(emulator), threaded=True)
+        self.host = host
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, name="batchemu-http", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.emulator.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.emulator.stop()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

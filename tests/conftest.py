@@ -1,0 +1,45 @@
+"""Shared fixtures: an in-process emulator on a FakeClock served on a free loopback port, and boto3 clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from batchemu import Emulator, ServerThread
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerThread]:
+    emulator = Emulator.for_tests()
+    with ServerThread(emulator) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(server: ServerThread) -> Iterator[Emulator]:
+    """The served emulator, reset before each test. Its scheduler loop also runs in the background;
+    call emulator.run_until_idle() to settle deterministically."""
+    server.emulator.reset()
+    yield server.emulator
+    server.emulator.reset()
+
+
+def make_client(endpoint: str, region: str = REGION, access_key: str = "testing"):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "batch",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def batch(server: ServerThread, emulator: Emulator):  # type: ignore[no-untyped-def]
+    """A boto3 Batch client for the in-process server (state reset for each test)."""
+    return make_client(server.endpoint)
