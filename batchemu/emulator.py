@@ -9,12 +9,17 @@ from types import TracebackType
 
 from batchemu.clock import Clock, FakeClock, SystemClock
 from batchemu.config import Settings
-from batchemu.domain.store import Store
+from batchemu.domain.models import Job
+from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.runners.base import Runner
 from batchemu.scheduler.core import Scheduler
 
 log = logging.getLogger("batchemu")
+
+
+def _log_transition(backend: Backend, job: Job, old_status: str) -> None:
+    log.info("job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
 
 
 def make_runner(settings: Settings, clock: Clock) -> Runner:
@@ -34,7 +39,7 @@ class Emulator:
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None, runner: Runner | None = None):
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
-        self.store = Store()
+        self.store = Store(listeners=[_log_transition])
         self.runner: Runner = runner or make_runner(self.settings, self.clock)
         self.scheduler = Scheduler(self.store, self.runner)
         self._wakeup = threading.Event()

@@ -61,6 +61,7 @@ TRANSITIONS: dict[tuple[JobStatus, JobEvent], JobStatus] = {
     (S.PENDING, E.CHILDREN_SUCCEEDED): S.SUCCEEDED,
     (S.PENDING, E.CHILD_FAILED): S.FAILED,
     **{(status, E.CANCELLED): S.FAILED for status in QUEUED},
+    **{(status, E.TERMINATED): S.FAILED for status in QUEUED},
 }
 
 # Events that end a live attempt, and so record it in job.attempts.
@@ -136,8 +137,8 @@ def _end_attempt(
     job: Job, now: int, reason: str | None, exit_code: int | None, container_reason: str | None
 ) -> None:
     attempt = job.current_attempt
-    if attempt is None:
-        raise ValueError("an attempt-ending event without a live attempt")
+    if attempt is None:  # TerminateJob on a job that never started has no attempt to record
+        return
     attempt.stopped_at = now
     attempt.status_reason = reason
     attempt.container.exit_code = exit_code

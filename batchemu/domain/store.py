@@ -4,7 +4,7 @@ by name). One re-entrant lock guards every backend: requests and the scheduler t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,10 @@ from batchemu.domain.models import (
     JobQueue,
     SchedulingPolicy,
 )
-from batchemu.domain.states import JobStatus
+from batchemu.domain.states import JobEvent, JobStatus, transition
+
+# Told of every job status change: (backend, job, old status). Events, persistence and logs listen here.
+TransitionListener = Callable[["Backend", Job, str], None]
 
 
 @dataclass
@@ -33,6 +36,15 @@ class Backend:
     )
     # Newer operation families keep plain records: kind -> name -> record
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    listeners: list[TransitionListener] = field(default_factory=list)
+
+    def move(self, job: Job, event: JobEvent, now: int, **details: Any) -> None:
+        """transition() plus what must follow every status change: the index, then the listeners."""
+        old = job.status
+        transition(job, event, now, **details)
+        self.reindex(job, old)
+        for listener in self.listeners:
+            listener(self, job, old)
 
     def add_job(self, job: Job) -> None:
         self.jobs[job.id] = job
@@ -81,8 +93,9 @@ class Backend:
 class Store:
     """Every backend, created on first use for an (account, region)."""
 
-    def __init__(self) -> None:
+    def __init__(self, listeners: list[TransitionListener] | None = None) -> None:
         self.lock = threading.RLock()
+        self.listeners: list[TransitionListener] = listeners if listeners is not None else []
         self._backends: dict[tuple[str, str], Backend] = {}
 
     def backend(self, account: str, region: str) -> Backend:
@@ -90,7 +103,7 @@ class Store:
         found = self._backends.get(key)
         if found is None:
             with self.lock:
-                found = self._backends.setdefault(key, Backend(account, region))
+                found = self._backends.setdefault(key, Backend(account, region, listeners=self.listeners))
         return found
 
     def backends(self) -> list[Backend]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from batchemu.domain import arrays
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent, JobStatus
 from batchemu.domain.store import Backend
@@ -34,24 +35,17 @@ def spawn_children(backend: Backend, parent: Job, now: int, move: Callable[..., 
     move(parent, JobEvent.WAIT_FOR_DEPENDENCIES, now)
 
 
-def status_summary(backend: Backend, parent: Job) -> dict[str, int]:
-    summary = {status.value: 0 for status in JobStatus}
-    for child_id in parent.child_ids:
-        child = backend.jobs.get(child_id)
-        if child is not None:
-            summary[child.status] += 1
-    return summary
-
-
 def advance_parents(backend: Backend, now: int, move: Callable[..., None]) -> bool:
     changed = False
     for parent in list(backend.jobs_by_status["PENDING"].values()):
         if not parent.is_array_parent or not parent.child_ids:
             continue
-        summary = status_summary(backend, parent)
+        summary = arrays.status_summary(backend, parent)
         if summary["SUCCEEDED"] + summary["FAILED"] < len(parent.child_ids):
             continue
-        if summary["FAILED"]:
+        if parent.pending_stop_reason is not None:  # CancelJob / TerminateJob on the parent
+            move(parent, JobEvent.CANCELLED, now, reason=parent.pending_stop_reason)
+        elif summary["FAILED"]:
             move(parent, JobEvent.CHILD_FAILED, now, reason=ARRAY_CHILD_FAILED)
         else:
             move(parent, JobEvent.CHILDREN_SUCCEEDED, now, reason=None)

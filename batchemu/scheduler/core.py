@@ -10,7 +10,7 @@ from batchemu import arns
 from batchemu.clock import to_millis
 from batchemu.domain import params
 from batchemu.domain.models import Attempt, Job, JobQueue
-from batchemu.domain.states import JobEvent, transition
+from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.runners.base import Runner
 from batchemu.scheduler import arrays, dependencies, lifecycle, resources
@@ -23,14 +23,11 @@ JOB_RESOURCE_REQUIREMENT = (
     "than that can be met by the CE(s) attached to the job queue."
 )
 
-Listener = Callable[[Backend, Job, str], None]
-
 
 class Scheduler:
-    def __init__(self, store: Store, runner: Runner, listeners: list[Listener] | None = None) -> None:
+    def __init__(self, store: Store, runner: Runner) -> None:
         self.store = store
         self.runner = runner
-        self.listeners: list[Listener] = list(listeners or [])
 
     def tick(self, now: float) -> bool:
         """One step for everything; True when anything changed (so the caller may tick again soon)."""
@@ -42,26 +39,13 @@ class Scheduler:
         return changed
 
     def _tick_backend(self, backend: Backend, now: int) -> bool:
-        move = self._mover(backend)
+        move = backend.move
         changed = arrays.advance_parents(backend, now, move)
         changed |= self._leave_submitted(backend, now, move)
         changed |= dependencies.advance_pending(backend, now, move)
         changed |= lifecycle.advance_live(backend, now, self.runner, move)
         changed |= self._place_runnable(backend, now, move)
         return changed
-
-    def _mover(self, backend: Backend) -> Callable[..., None]:
-        """A transition() that also keeps the status index and tells listeners (events, persistence)."""
-
-        def move(job: Job, event: JobEvent, now: int, **details: object) -> None:
-            old = job.status
-            transition(job, event, now, **details)  # type: ignore[arg-type]
-            backend.reindex(job, old)
-            log.info("job %s (%s) %s -> %s", job.id, job.name, old, job.status)
-            for listener in self.listeners:
-                listener(backend, job, old)
-
-        return move
 
     def _leave_submitted(self, backend: Backend, now: int, move: Callable[..., None]) -> bool:
         submitted = list(backend.jobs_by_status["SUBMITTED"].values())

@@ -1,3 +1,85 @@
-"""placeholder"""
+"""Job operations: SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob, GetJobQueueSnapshot."""
 
-HANDLERS: dict = {}
+from __future__ import annotations
+
+from batchemu.domain.models import Job
+from batchemu.domain.states import JobEvent, JobStatus
+from batchemu.domain.store import Backend
+from batchemu.errors import ClientException, invalid_request
+from batchemu.service import job_listing
+from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.job_submission import submit_job
+from batchemu.service.job_views import job_detail
+
+MAX_DESCRIBE_JOBS = 100
+_QUEUED = {JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE}
+
+
+def describe_jobs(ctx: RequestContext, request: Request) -> Result:
+    ids = request["jobs"]
+    if len(ids) > MAX_DESCRIBE_JOBS:
+        raise invalid_request(f"Maximum number of jobs supported is  {MAX_DESCRIBE_JOBS} .")
+    backend = ctx.backend
+    found = (backend.jobs.get(job_id) for job_id in ids)
+    return {"jobs": [job_detail(backend, job) for job in found if job is not None]}
+
+
+def cancel_job(ctx: RequestContext, request: Request) -> Result:
+    _stop_job(ctx, request["job_id"], request["reason"], JobEvent.CANCELLED)
+    return {}
+
+
+def terminate_job(ctx: RequestContext, request: Request) -> Result:
+    _stop_job(ctx, request["job_id"], request["reason"], JobEvent.TERMINATED)
+    return {}
+
+
+def _stop_job(ctx: RequestContext, job_id: str, reason: str, event: JobEvent) -> None:
+    """Queued jobs fail now; TerminateJob asks the runner to stop live ones (the scheduler records the
+    end); CancelJob leaves STARTING/RUNNING jobs alone; finished jobs are left as they are (UNCONFIRMED
+    in AWS; we answer 200 and change nothing)."""
+    backend = ctx.backend
+    job = backend.jobs.get(job_id)
+    if job is None:
+        raise ClientException(f"Job {job_id} not found")
+    if job.is_array_parent:
+        for child_id in job.child_ids:
+            child = backend.jobs.get(child_id)
+            if child is not None:
+                _stop_one(backend, child, reason, event, ctx.now_ms)
+        if job.status == JobStatus.PENDING:
+            job.pending_stop_reason = reason  # the parent fails once its children have finished
+            ctx.wake()
+            return
+    _stop_one(backend, job, reason, event, ctx.now_ms)
+    ctx.wake()
+
+
+def _stop_one(backend: Backend, job: Job, reason: str, event: JobEvent, now: int) -> None:
+    if job.status in _QUEUED:
+        backend.move(job, event, now, reason=reason)
+    elif job.status in (JobStatus.STARTING, JobStatus.RUNNING) and event is JobEvent.TERMINATED:
+        job.pending_stop_reason = reason
+
+
+def get_job_queue_snapshot(ctx: RequestContext, request: Request) -> Result:
+    backend = ctx.backend
+    queue = backend.find_job_queue(request["job_queue"])
+    if queue is None:
+        raise ClientException(f"JobQueue {request['job_queue']} not found.")
+    runnable = [job for job in backend.jobs_by_status["RUNNABLE"].values() if job.job_queue_arn == queue.arn]
+    runnable.sort(key=lambda job: (job.created_at, job.id))
+    front = [
+        {"job_arn": job.arn, "earliest_time_at_position": job.status_changed_at} for job in runnable[:100]
+    ]
+    return {"front_of_queue": {"jobs": front, "last_updated_at": ctx.now_ms}}
+
+
+HANDLERS = {
+    "SubmitJob": submit_job,
+    "DescribeJobs": describe_jobs,
+    "ListJobs": job_listing.list_jobs,
+    "CancelJob": cancel_job,
+    "TerminateJob": terminate_job,
+    "GetJobQueueSnapshot": get_job_queue_snapshot,
+}

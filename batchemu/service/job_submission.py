@@ -1,0 +1,200 @@
+"""SubmitJob: resolve the queue and job definition, check AWS's rules, build the Job and store it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from batchemu import arns
+from batchemu.domain import params
+from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
+from batchemu.domain.store import Backend
+from batchemu.errors import ClientException, invalid_request
+from batchemu.service.dispatch import Request, RequestContext, Result
+
+JOB_NAME = re.compile(r"^[0-9a-zA-Z][0-9a-zA-Z_\-]{0,127}$")
+DEFINITION_REFERENCE = re.compile(r"^[a-zA-Z0-9_\-]{1,128}(:\d+)?$")
+MAX_PAYLOAD_KIB = 30
+MAX_DEPENDENCIES = 20
+MAX_ARRAY_SIZE = 10_000
+DEPRECATED_KEY = (
+    "This value was submitted in a deprecated key and may conflict with the value provided by the job "
+    "definition's resource requirements."
+)
+
+
+def submit_job(ctx: RequestContext, request: Request) -> Result:
+    _check_payload_size(request)
+    if not JOB_NAME.match(request["job_name"]):
+        raise invalid_request("Job name should match valid pattern")
+    backend = ctx.backend
+    queue = _resolve_queue(backend, request["job_queue"])
+    definition = _resolve_definition(backend, request["job_definition"])
+    share_identifier, priority = _fair_share(backend, queue, definition, request)
+    depends_on = _dependencies(backend, request.get("depends_on") or [], request)
+    parameters = {**definition.parameters, **(request.get("parameters") or {})}
+    job_id = arns.new_id()
+    job = Job(
+        id=job_id,
+        arn=arns.build(ctx.region, ctx.account, "job", job_id),
+        name=request["job_name"],
+        job_queue_arn=queue.arn,
+        job_definition_arn=definition.arn,
+        created_at=ctx.now_ms,
+        status_changed_at=ctx.now_ms,
+        depends_on=depends_on,
+        parameters=parameters,
+        container=_container(definition, request.get("container_overrides"), parameters),
+        node_properties=definition.node_properties,
+        ecs_properties=definition.ecs_properties,
+        eks_properties=definition.eks_properties,
+        retry_strategy=request.get("retry_strategy") or definition.retry_strategy,
+        timeout=request.get("timeout") or definition.timeout,
+        tags=dict(request.get("tags") or {}),
+        propagate_tags=request.get("propagate_tags", definition.propagate_tags),
+        platform_capabilities=list(definition.platform_capabilities),
+        share_identifier=share_identifier,
+        scheduling_priority=priority,
+        consumable_resource_properties=request.get("consumable_resource_properties_override")
+        or definition.consumable_resource_properties,
+    )
+    _check_job_rules(job, request)
+    array = request.get("array_properties") or {}
+    if "size" in array:
+        job.array_size = array["size"]
+    backend.add_job(job)
+    ctx.wake()
+    return {"job_arn": job.arn, "job_name": job.name, "job_id": job.id}
+
+
+def _check_payload_size(request: Request) -> None:
+    size = len(json.dumps(request, separators=(",", ":")))
+    if size > MAX_PAYLOAD_KIB * 1024:
+        raise invalid_request(f"Job size must be less than {MAX_PAYLOAD_KIB} KiB, got {-(-size // 1024)} KiB")
+
+
+def _resolve_queue(backend: Backend, reference: str) -> JobQueue:
+    queue = backend.find_job_queue(reference)
+    if queue is None or queue.status in ("DELETING", "DELETED"):
+        raise ClientException(f"JobQueue {reference} not found.")
+    if queue.state != "ENABLED":
+        # AWS's exact text for a DISABLED queue is UNCONFIRMED (docs/compatibility.md).
+        raise ClientException(f"JobQueue {reference} is not in ENABLED state and cannot accept jobs.")
+    if queue.job_queue_type == "SAGEMAKER_TRAINING":
+        raise ClientException(f"JobQueue {reference} is a SAGEMAKER_TRAINING queue; use SubmitServiceJob.")
+    return queue
+
+
+def _resolve_definition(backend: Backend, reference: str) -> JobDefinition:
+    if not arns.is_arn(reference) and not DEFINITION_REFERENCE.match(reference):
+        raise ClientException(f"Provided name {reference} is not supported pattern[a-zA-Z_0-9-]{{1,128}}")
+    definition = backend.find_job_definition(reference)
+    if definition is None or definition.status != "ACTIVE":
+        raise ClientException(f"JobDefinition name {reference} does not exist or is not in ACTIVE status")
+    return definition
+
+
+def _fair_share(
+    backend: Backend, queue: JobQueue, definition: JobDefinition, request: Request
+) -> tuple[str | None, int | None]:
+    share = request.get("share_identifier")
+    priority = request.get("scheduling_priority_override", definition.scheduling_priority)
+    if not queue.is_fair_share:
+        if share is not None:
+            # The model says "Don't specify it" for FIFO queues; AWS's exact text is UNCONFIRMED.
+            raise ClientException("shareIdentifier can only be specified for a job queue with a scheduling policy.")
+        return None, priority
+    if share is None:
+        raise ClientException("shareIdentifier must be specified.")
+    if priority is None:
+        raise ClientException(
+            "Either schedulingPriority in job definition or schedulingPriorityOverride should be specified."
+        )
+    return share, priority
+
+
+def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> list[Dependency]:
+    if len(entries) > MAX_DEPENDENCIES:
+        raise invalid_request(f"Maximum number of dependencies supported is {MAX_DEPENDENCIES}")
+    is_array = "size" in (request.get("array_properties") or {})
+    result = []
+    for entry in entries:
+        job_id, kind = entry.get("job_id"), entry.get("type")
+        if kind == "SEQUENTIAL" and (job_id is not None or not is_array):
+            raise ClientException("A SEQUENTIAL dependency takes no jobId and is only valid for array jobs.")
+        if kind == "N_TO_N" and not is_array:
+            raise ClientException("An N_TO_N dependency is only valid between array jobs.")
+        if kind != "SEQUENTIAL":
+            if not job_id:
+                raise ClientException("dependsOn entries must have a jobId unless their type is SEQUENTIAL.")
+            dependency = backend.jobs.get(job_id)
+            if dependency is None:
+                # AWS's text for an unknown dependency is UNCONFIRMED (docs/compatibility.md).
+                raise ClientException(f"Dependent job ID {job_id} does not exist.")
+            if kind == "N_TO_N" and dependency.array_size != request["array_properties"]["size"]:
+                raise ClientException("An N_TO_N dependency needs an array job of the same size.")
+        result.append(Dependency(job_id, kind))
+    return result
+
+
+def _container(definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]) -> Spec | None:
+    """The resolved container of a container job; for multi-node, ECS- and EKS-properties jobs the
+    main (first) container, which is what the runner executes."""
+    properties = primary_container(definition)
+    if properties is None:
+        return None
+    if overrides:
+        _check_overrides(properties, overrides)
+    return params.resolve_container(properties, overrides, parameters)
+
+
+def primary_container(definition: JobDefinition) -> Spec | None:
+    if definition.container_properties is not None:
+        return definition.container_properties
+    if definition.node_properties:
+        main = definition.node_properties.get("main_node", 0)
+        for group in definition.node_properties.get("node_range_properties", []):
+            if _in_range(main, group.get("target_nodes", "")) and group.get("container"):
+                return group["container"]
+    if definition.ecs_properties:
+        containers = definition.ecs_properties.get("task_properties", [{}])[0].get("containers", [])
+        if containers:
+            return containers[0]
+    if definition.eks_properties:
+        containers = definition.eks_properties.get("pod_properties", {}).get("containers", [])
+        if containers:
+            first = containers[0]
+            return {"image": first.get("image", ""), "command": [*first.get("command", []), *first.get("args", [])]}
+    return None
+
+
+def _in_range(index: int, target: str) -> bool:
+    low, _, high = target.partition(":")
+    start = int(low) if low else 0
+    end = int(high) if high else 1 << 30
+    return start <= index <= end if ":" in target else index == start
+
+
+def _check_overrides(properties: Spec, overrides: Spec) -> None:
+    if any(part == "" for part in overrides.get("command", [])):
+        raise invalid_request("Command field cannot have empty strings")
+    declared = {entry["type"] for entry in properties.get("resource_requirements", [])}
+    if ("vcpus" in overrides and "VCPU" in declared) or ("memory" in overrides and "MEMORY" in declared):
+        raise ClientException(DEPRECATED_KEY)
+
+
+def _check_job_rules(job: Job, request: Request) -> None:
+    strategy = job.retry_strategy or {}
+    attempts = strategy.get("attempts")
+    if strategy and attempts is None and strategy.get("evaluate_on_exit"):
+        raise invalid_request("RetryAttempts must be provided with retry strategy")
+    if attempts is not None and not 1 <= attempts <= 10:
+        raise ClientException("retryStrategy attempts must be between 1 and 10.")
+    if len(strategy.get("evaluate_on_exit") or []) > 5:
+        raise ClientException("retryStrategy evaluateOnExit can have at most 5 entries.")
+    seconds = (job.timeout or {}).get("attempt_duration_seconds")
+    if seconds is not None and seconds < 60:
+        raise ClientException("timeout attemptDurationSeconds must be at least 60.")
+    size = (request.get("array_properties") or {}).get("size")
+    if size is not None and not 2 <= size <= MAX_ARRAY_SIZE:
+        raise ClientException(f"Array properties size must be between 2 and {MAX_ARRAY_SIZE}, got {size}.")
