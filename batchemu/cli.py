@@ -7,12 +7,12 @@ import errno
 import logging
 import sys
 
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer
 
 from batchemu import __version__, config
 from batchemu.emulator import Emulator
 from batchemu.errors import ConfigurationError
-from batchemu.server import create_app
+from batchemu.server import bind
 
 log = logging.getLogger("batchemu")
 
@@ -71,9 +71,9 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bind(host: str, port: int, emulator: Emulator):  # type: ignore[no-untyped-def]
+def _bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:
     try:
-        return make_server(host, port, create_app(emulator), threaded=True)
+        return bind(host, port, emulator)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ConfigurationError(

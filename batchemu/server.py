@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from batchemu import __version__
@@ -132,12 +132,23 @@ def create_app(emulator: Emulator) -> BatchApp:
     return BatchApp(emulator)
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's access log is replaced by BatchApp's own line (operation, status, milliseconds)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:
+    return make_server(host, port, create_app(emulator), threaded=True, request_handler=QuietRequestHandler)
+
+
 class ServerThread:
     """An emulator served on a background thread; for tests, the pytest plugin and mock_batch."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = emulator
-        self.server: BaseWSGIServer = make_server(host, port, create_app(emulator), threaded=True)
+        self.server = bind(host, port, emulator)
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, name="batchemu-http", daemon=True)

@@ -1,0 +1,108 @@
+"""`batchemu serve` as a user starts it: ready line, health, reset, start-up errors, and a whole job."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "batchemu", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, str]]:
+    port = free_port()
+    process = start("--port", str(port), "--runner", "simulated")
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    try:
+        yield f"http://127.0.0.1:{port}", ready
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_prints_one_ready_line_naming_endpoint_and_runner(served: tuple[str, str]) -> None:
+    endpoint, ready = served
+    assert endpoint in ready
+    assert "runner: simulated" in ready
+
+
+def test_health_answers_running_json(served: tuple[str, str]) -> None:
+    endpoint, _ = served
+    with urllib.request.urlopen(f"{endpoint}/_batchemu/health") as response:
+        body = json.load(response)
+    assert body["status"] == "running"
+    assert body["runner"] == "simulated"
+    assert "batch" in body["services"]
+
+
+def test_quickstart_example_reaches_succeeded(served: tuple[str, str]) -> None:
+    endpoint, _ = served
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        env={**os.environ, "BATCHEMU_ENDPOINT": endpoint},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello SUCCEEDED True"
+
+
+def test_reset_clears_state(served: tuple[str, str]) -> None:
+    endpoint, _ = served
+    request = urllib.request.Request(f"{endpoint}/_batchemu/reset", method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert json.load(response) == {"status": "reset"}
+
+
+@pytest.mark.parametrize("runner", ["docker", "process"])
+def test_runners_not_yet_available_are_a_clear_startup_error(runner: str) -> None:
+    process = start("--port", str(free_port()), "--runner", runner)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert f"The {runner} runner is not available" in err
+    assert "Traceback" not in err
+
+
+def test_runner_from_environment_variable_is_used() -> None:
+    process = start("--port", str(free_port()), env={"BATCHEMU_RUNNER": "process"})
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "process runner" in err
+
+
+def test_port_in_use_is_a_clear_startup_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        process = start("--port", str(port), "--runner", "simulated")
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "Traceback" not in err
