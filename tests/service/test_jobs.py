@@ -32,7 +32,10 @@ def queue(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
         jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
     )
     batch.register_job_definition(
-        jobDefinitionName="work", type="container", containerProperties=CONTAINER, parameters={"greeting": "hi"}
+        jobDefinitionName="work",
+        type="container",
+        containerProperties=CONTAINER,
+        parameters={"greeting": "hi"},
     )
     emulator.run_until_idle()
     return "q"
@@ -116,7 +119,9 @@ def test_malformed_job_definition_reference_is_refused(batch, queue: str) -> Non
 
 
 def test_bad_job_name_is_refused(batch, queue: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(batch.exceptions.ClientException, match="Job name should match valid pattern, RequestId: "):
+    with pytest.raises(
+        batch.exceptions.ClientException, match="Job name should match valid pattern, RequestId: "
+    ):
         submit(batch, jobName="-bad name")
 
 
@@ -215,7 +220,13 @@ def test_array_job_children_and_status_summary(batch, emulator: Emulator, queue:
     parent = describe(batch, parent_id)
     assert parent["status"] == "SUCCEEDED"
     assert parent["arrayProperties"]["statusSummary"] == {
-        "SUBMITTED": 0, "PENDING": 0, "RUNNABLE": 0, "STARTING": 0, "RUNNING": 0, "SUCCEEDED": 3, "FAILED": 0,
+        "SUBMITTED": 0,
+        "PENDING": 0,
+        "RUNNABLE": 0,
+        "STARTING": 0,
+        "RUNNING": 0,
+        "SUCCEEDED": 3,
+        "FAILED": 0,
     }
     child = describe(batch, f"{parent_id}:1")
     assert child["arrayProperties"] == {"index": 1}

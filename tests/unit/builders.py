@@ -27,7 +27,9 @@ class World:
     def now_ms(self) -> int:
         return to_millis(self.clock.now())
 
-    def compute_environment(self, name: str = "ce", max_vcpus: float = 4, state: str = "ENABLED") -> ComputeEnvironment:
+    def compute_environment(
+        self, name: str = "ce", max_vcpus: float = 4, state: str = "ENABLED"
+    ) -> ComputeEnvironment:
         environment = ComputeEnvironment(
             name=name,
             arn=arns.build(REGION, ACCOUNT, "compute-environment", name),
@@ -54,13 +56,23 @@ class World:
         self.backend.job_queues[name] = queue
         return queue
 
-    def job(self, name: str = "job", queue: str = "q", vcpus: float = 1, env: dict[str, str] | None = None, **fields) -> Job:  # type: ignore[no-untyped-def]
+    def job(
+        self,
+        name: str = "job",
+        queue: str = "q",
+        vcpus: float = 1,
+        env: dict[str, str] | None = None,
+        **fields,
+    ) -> Job:  # type: ignore[no-untyped-def]
         job_id = arns.new_id()
         container = params.resolve_container(
             {
                 "image": "busybox",
                 "command": ["true"],
-                "resource_requirements": [{"type": "VCPU", "value": str(vcpus)}, {"type": "MEMORY", "value": "512"}],
+                "resource_requirements": [
+                    {"type": "VCPU", "value": str(vcpus)},
+                    {"type": "MEMORY", "value": "512"},
+                ],
                 "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
             },
             None,

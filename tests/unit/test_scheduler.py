@@ -79,8 +79,11 @@ def test_evaluate_on_exit_exit_rule_stops_retries(world: World) -> None:
 
 
 def test_timeout_kills_the_attempt_with_exit_137(world: World) -> None:
-    job = world.job(env={"BATCHEMU_SIMULATE_SECONDS": "600"}, timeout={"attempt_duration_seconds": 60},
-                    retry_strategy={"attempts": 2})
+    job = world.job(
+        env={"BATCHEMU_SIMULATE_SECONDS": "600"},
+        timeout={"attempt_duration_seconds": 60},
+        retry_strategy={"attempts": 2},
+    )
     world.settle()
     world.advance(60)
     world.settle()

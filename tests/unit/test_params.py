@@ -1,0 +1,62 @@
+"""Override merging, Ref:: substitution, resource needs and the AWS_BATCH_* environment."""
+
+from __future__ import annotations
+
+from batchemu.domain import params
+from batchemu.domain.models import Job
+
+
+def test_whole_ref_elements_are_substituted() -> None:
+    assert params.substitute_refs(["cp", "Ref::src", "Ref::dst"], {"src": "a", "dst": "b"}) == [
+        "cp",
+        "a",
+        "b",
+    ]
+
+
+def test_unknown_and_partial_refs_stay_literal() -> None:
+    assert params.substitute_refs(["Ref::nope", "--x=Ref::src"], {"src": "a"}) == [
+        "Ref::nope",
+        "--x=Ref::src",
+    ]
+
+
+def test_override_environment_replaces_by_name_and_drops_reserved() -> None:
+    merged = params.merge_environment(
+        [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+        [{"name": "A", "value": "9"}, {"name": "AWS_BATCH_JOB_ID", "value": "x"}],
+    )
+    assert merged == [{"name": "A", "value": "9"}, {"name": "B", "value": "2"}]
+
+
+def test_resource_requirements_override_by_type() -> None:
+    merged = params.merge_resource_requirements(
+        [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}], [{"type": "VCPU", "value": "4"}]
+    )
+    assert params.requirements({"resource_requirements": merged}) == params.Requirements(4.0, 512, 0)
+
+
+def test_legacy_vcpus_and_memory_are_used_without_requirements() -> None:
+    assert params.requirements({"vcpus": 2, "memory": 1024}) == params.Requirements(2.0, 1024, 0)
+
+
+def test_resolve_container_applies_command_override_then_refs() -> None:
+    container = params.resolve_container(
+        {"image": "busybox", "command": ["echo", "x"]}, {"command": ["echo", "Ref::word"]}, {"word": "hi"}
+    )
+    assert container["command"] == ["echo", "hi"]
+    assert container["volumes"] == [] and container["mount_points"] == [] and container["ulimits"] == []
+
+
+def test_batch_environment_for_an_array_child() -> None:
+    job = Job(id="p:3", arn="a", name="n", job_queue_arn="q", job_definition_arn="d", created_at=0)
+    job.array_index, job.array_size = 3, 10
+    env = params.batch_environment(job, attempt=2, queue_name="q", compute_environment_name="ce")
+    assert env == {
+        "AWS_BATCH_JOB_ID": "p:3",
+        "AWS_BATCH_JQ_NAME": "q",
+        "AWS_BATCH_CE_NAME": "ce",
+        "AWS_BATCH_JOB_ATTEMPT": "2",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "3",
+        "AWS_BATCH_JOB_ARRAY_SIZE": "10",
+    }
