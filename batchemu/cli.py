@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8000; env BATCHEMU_PORT)")
     serve.add_argument("--runner", choices=config.RUNNERS, help="how jobs run (env BATCHEMU_RUNNER)")
     serve.add_argument("--state-dir", help="keep state in this folder (env BATCHEMU_STATE_DIR)")
+    serve.add_argument("--pace", choices=config.PACES, help="instant (default) or realistic dwell times (env BATCHEMU_PACE)")
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     return parser
 
@@ -45,10 +46,12 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         settings = config.from_environment(
-            {"host": args.host, "port": args.port, "runner": args.runner, "state_dir": args.state_dir}
+            {"host": args.host, "port": args.port, "runner": args.runner, "state_dir": args.state_dir, "pace": args.pace}
         )
         if settings.runner not in config.RUNNERS:
             raise ConfigurationError(f"Unknown runner {settings.runner!r}; choose one of {', '.join(config.RUNNERS)}")
+        if settings.pace not in config.PACES:
+            raise ConfigurationError(f"Unknown pace {settings.pace!r}; choose one of {', '.join(config.PACES)}")
         emulator = Emulator(settings)
         server = _bind(settings.host, settings.port, emulator)
     except (ConfigurationError, ValueError) as error:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RUNNERS = ("docker", "process", "simulated")
+PACES = ("instant", "realistic")
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 
@@ -22,8 +23,8 @@ class Settings:
     default_region: str = DEFAULT_REGION
     # Seconds between scheduler ticks when nothing wakes it.
     tick_interval: float = 0.1
-    # Minimum seconds a job spends in each status on its way through (0: as fast as the scheduler goes).
-    pacing: float = 0.0
+    # "instant": each transition as soon as it is due; "realistic": AWS-like dwell times per status.
+    pace: str = "instant"
     # Finished jobs stay describable this long (AWS: at least 7 days).
     job_retention_seconds: float = 7 * 24 * 3600
     extra: dict[str, Any] = field(default_factory=dict)
@@ -34,7 +35,7 @@ _ENV = {
     "port": ("BATCHEMU_PORT", int),
     "runner": ("BATCHEMU_RUNNER", str),
     "state_dir": ("BATCHEMU_STATE_DIR", str),
-    "pacing": ("BATCHEMU_PACING", float),
+    "pace": ("BATCHEMU_PACE", str),
 }
 
 

@@ -13,7 +13,7 @@ from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.runners.base import Runner
-from batchemu.scheduler.core import Scheduler
+from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
 
 log = logging.getLogger("batchemu")
 
@@ -41,7 +41,8 @@ class Emulator:
         self.clock: Clock = clock or SystemClock()
         self.store = Store(listeners=[_log_transition])
         self.runner: Runner = runner or make_runner(self.settings, self.clock)
-        self.scheduler = Scheduler(self.store, self.runner)
+        dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
+        self.scheduler = Scheduler(self.store, self.runner, dwell)
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,8 +80,6 @@ class Emulator:
                 for _ in range(100):
                     if not self.step() or self._stopping.is_set():
                         break
-                    if self.settings.pacing:
-                        self._stopping.wait(self.settings.pacing)
             except Exception:
                 log.exception("scheduler tick failed")
 

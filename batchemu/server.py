@@ -105,7 +105,18 @@ class BatchApp:
                     return _json({"message": "advance must be a number of seconds >= 0"}, 400)
                 emulator.advance(seconds)
             return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
+        if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
+            return self.job_history(action[len("jobs/") : -len("/history")])
         return _json({"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404)
+
+    def job_history(self, job_id: str) -> Response:
+        with self.emulator.store.lock:
+            for backend in self.emulator.store.backends():
+                job = backend.jobs.get(job_id)
+                if job is not None:
+                    history = [{"at": at, "status": status, "statusReason": reason} for at, status, reason in job.history]
+                    return _json({"jobId": job.id, "jobArn": job.arn, "history": history})
+        return _json({"__type": "NotFound", "message": f"No job {job_id}"}, 404)
 
     def health(self) -> dict[str, Any]:
         return {

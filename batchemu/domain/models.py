@@ -173,6 +173,10 @@ class Job:
     child_ids: list[str] = field(default_factory=list)
     status_summary_updated_at: int | None = None
     scheduled_at: int | None = None
+    reason_changed_at: int = 0
+    sequence: int = 0  # submission order within the backend; breaks createdAt ties
+    # (epoch ms, status, statusReason) for every transition, oldest first; SUBMITTED is the first entry.
+    history: list[tuple[int, str, str | None]] = field(default_factory=list)
 
     @property
     def is_array_parent(self) -> bool:

@@ -115,7 +115,10 @@ def transition(
         job.status = status
         job.status_changed_at = now
     if reason is not None or event in (E.READY, E.WAIT_FOR_DEPENDENCIES, E.PLACED):
+        if reason != job.status_reason:
+            job.reason_changed_at = now
         job.status_reason = reason
+    job.history.append((now, job.status, job.status_reason))
     if status in (S.SUCCEEDED, S.FAILED):
         job.stopped_at = now
         if event is E.CANCELLED:

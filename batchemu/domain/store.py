@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchemu.domain import rules
 from batchemu.domain.models import (
     ComputeEnvironment,
     Job,
@@ -37,6 +38,7 @@ class Backend:
     # Newer operation families keep plain records: kind -> name -> record
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     listeners: list[TransitionListener] = field(default_factory=list)
+    job_sequence: int = 0
 
     def move(self, job: Job, event: JobEvent, now: int, **details: Any) -> None:
         """transition() plus what must follow every status change: the index, then the listeners."""
@@ -47,6 +49,8 @@ class Backend:
             listener(self, job, old)
 
     def add_job(self, job: Job) -> None:
+        self.job_sequence += 1
+        job.sequence = self.job_sequence
         self.jobs[job.id] = job
         self.jobs_by_status[job.status][job.id] = job
 
@@ -81,6 +85,25 @@ class Backend:
     def all_job_definitions(self) -> Iterator[JobDefinition]:
         for revisions in self.job_definitions.values():
             yield from revisions
+
+    def latest_active_job_definition(self, name: str) -> JobDefinition | None:
+        for definition in reversed(self.job_definitions.get(name, [])):
+            if definition.status == "ACTIVE":
+                return definition
+        return None
+
+    def find_job_definition(self, reference: str) -> JobDefinition | None:
+        """A bare name (its latest ACTIVE revision), `name:revision`, or an ARN with or without a
+        revision; None when unknown or malformed (rules.parse_job_definition_reference gives AWS's error)."""
+        parsed = rules.split_job_definition_reference(reference)
+        if parsed is None or parsed.region not in (None, self.region) or parsed.account not in (None, self.account):
+            return None
+        if parsed.revision is None:
+            return self.latest_active_job_definition(parsed.name)
+        for definition in self.job_definitions.get(parsed.name, []):
+            if definition.revision == parsed.revision:
+                return definition
+        return None
 
     def queues_using(self, compute_environment_arn: str) -> list[JobQueue]:
         return [

@@ -1,0 +1,1 @@
+"""Glue AWS itself provides between Batch and other services (logs, events, the shared endpoint)."""

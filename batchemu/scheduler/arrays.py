@@ -27,6 +27,7 @@ def spawn_children(backend: Backend, parent: Job, now: int, move: Callable[..., 
         child.parent_id = parent.id
         child.child_ids = []
         child.attempts = []
+        child.history = [(now, JobStatus.PENDING.value, None)]
         child.depends_on = list(parent.depends_on)
         child.tags = dict(parent.tags)
         backend.add_job(child)

@@ -34,11 +34,12 @@ class CapacityLedger:
         used.memory_mib = max(0, used.memory_mib - need.memory_mib)
         used.gpus = max(0, used.gpus - need.gpus)
 
-    def fits_now(self, environment: ComputeEnvironment, need: Requirements) -> bool:
+    def fits_now(self, environment: ComputeEnvironment, need: Requirements, reserved_fraction: float = 0.0) -> bool:
+        """Whether `need` fits what is left of maxvCpus, keeping `reserved_fraction` of it free."""
         limit = environment.max_vcpus
         if limit is None:
             return True
-        return self.usage(environment.arn).vcpus + need.vcpus <= limit + 1e-9
+        return self.usage(environment.arn).vcpus + need.vcpus <= limit * (1 - reserved_fraction) + 1e-9
 
     @staticmethod
     def could_ever_fit(environment: ComputeEnvironment, need: Requirements) -> bool:

@@ -88,10 +88,11 @@ def _poll(runner: Runner, job: Job) -> RunState:
         return RunState(Phase.EXITED, exit_code=None, reason=f"{type(error).__name__}: {error}")
 
 
-def advance_live(backend: Backend, now: int, runner: Runner, move: Callable[..., None]) -> bool:
+def advance_live(backend: Backend, now: int, runner: Runner, move: Callable[..., None], starting_dwell_ms: int = 0) -> bool:
     changed = False
     for job in list(backend.jobs_by_status["STARTING"].values()):
-        changed |= _advance_starting(job, now, runner, move)
+        if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
+            changed |= _advance_starting(job, now, runner, move)
     for job in list(backend.jobs_by_status["RUNNING"].values()):
         changed |= _advance_running(job, now, runner, move)
     return changed

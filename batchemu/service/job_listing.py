@@ -36,7 +36,7 @@ def list_jobs(ctx: RequestContext, request: Request) -> Result:
         status = JobStatus.RUNNING.value  # AWS's default, which surprises many
     candidates = _scope(backend, scopes[0], request[scopes[0]])
     jobs = [job for job in candidates if (status is None or job.status == status) and match(job)]
-    jobs.sort(key=lambda job: (-job.created_at, job.id))
+    jobs.sort(key=lambda job: (-job.created_at, -job.sequence))
     start = _decode_token(request.get("next_token"), jobs)
     page = jobs[start : start + limit]
     result: Result = {"job_summary_list": [job_summary(backend, job) for job in page]}
@@ -111,7 +111,7 @@ def _glob(pattern: str, field: Callable[[Job], str]) -> Callable[[Job], bool]:
 
 
 def _encode_token(last: Job) -> str:
-    return base64.urlsafe_b64encode(f"{last.created_at}|{last.id}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{last.created_at}|{last.sequence}".encode()).decode()
 
 
 def _decode_token(token: str | None, jobs: list[Job]) -> int:
@@ -119,11 +119,11 @@ def _decode_token(token: str | None, jobs: list[Job]) -> int:
     if not token:
         return 0
     try:
-        created, _, job_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-        key = (-int(created), job_id)
+        created, _, sequence = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        key = (-int(created), -int(sequence))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ClientException("The nextToken is not valid.") from None
     for index, job in enumerate(jobs):
-        if (-job.created_at, job.id) > key:
+        if (-job.created_at, -job.sequence) > key:
             return index
     return len(jobs)

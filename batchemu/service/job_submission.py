@@ -42,6 +42,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         job_definition_arn=definition.arn,
         created_at=ctx.now_ms,
         status_changed_at=ctx.now_ms,
+        history=[(ctx.now_ms, "SUBMITTED", None)],
         depends_on=depends_on,
         parameters=parameters,
         container=_container(definition, request.get("container_overrides"), parameters),

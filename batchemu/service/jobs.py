@@ -68,7 +68,7 @@ def get_job_queue_snapshot(ctx: RequestContext, request: Request) -> Result:
     if queue is None:
         raise ClientException(f"JobQueue {request['job_queue']} not found.")
     runnable = [job for job in backend.jobs_by_status["RUNNABLE"].values() if job.job_queue_arn == queue.arn]
-    runnable.sort(key=lambda job: (job.created_at, job.id))
+    runnable.sort(key=lambda job: (job.created_at, job.sequence))
     front = [
         {"job_arn": job.arn, "earliest_time_at_position": job.status_changed_at} for job in runnable[:100]
     ]

@@ -85,6 +85,8 @@ class World:
             job_queue_arn=self.backend.job_queues[queue].arn,
             job_definition_arn=self.definition_arn,
             created_at=self.now_ms,
+            status_changed_at=self.now_ms,
+            history=[(self.now_ms, "SUBMITTED", None)],
             container=container,
             **fields,
         )
