@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import socket
 import sys
 
 from werkzeug.serving import BaseWSGIServer
@@ -76,6 +77,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def _bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:
     try:
+        _probe(host, port)  # werkzeug exits the process on a busy port; say it our way first
         return bind(host, port, emulator)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
@@ -83,3 +85,12 @@ def _bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:
                 f"port {port} on {host} is already in use; pick another with --port or BATCHEMU_PORT"
             ) from None
         raise ConfigurationError(f"cannot listen on {host}:{port}: {error}") from None
+
+
+def _probe(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
