@@ -14,6 +14,7 @@ from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.runners.base import Runner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
+from batchemu.service.extras import settle_extras
 
 log = logging.getLogger("batchemu")
 
@@ -42,7 +43,7 @@ class Emulator:
         self.store = Store(listeners=[_log_transition])
         self.runner: Runner = runner or make_runner(self.settings, self.clock)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
-        self.scheduler = Scheduler(self.store, self.runner, dwell)
+        self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras])
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -172,6 +172,10 @@ class Job:
     parent_id: str | None = None
     child_ids: list[str] = field(default_factory=list)
     status_summary_updated_at: int | None = None
+    # Multi-node parallel: a parent has num_nodes and child_ids (`<id>#<n>`); a node has node_index.
+    num_nodes: int | None = None
+    main_node: int = 0
+    node_index: int | None = None
     scheduled_at: int | None = None
     reason_changed_at: int = 0
     sequence: int = 0  # submission order within the backend; breaks createdAt ties
@@ -181,6 +185,14 @@ class Job:
     @property
     def is_array_parent(self) -> bool:
         return self.array_size is not None and self.array_index is None
+
+    @property
+    def is_multi_node_parent(self) -> bool:
+        return self.num_nodes is not None and self.node_index is None
+
+    @property
+    def is_main_node(self) -> bool:
+        return self.node_index is not None and self.node_index == self.main_node
 
     @property
     def attempt_count(self) -> int:

@@ -102,8 +102,44 @@ def batch_environment(
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_index)
         if job.array_size is not None:
             env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job.array_size)
+    if job.node_index is not None:
+        # Job containers share the host's network here, so the main node is reached on loopback.
+        env.update(multi_node_environment(job, "127.0.0.1"))
     return env
 
 
 def container_environment(container: Spec | None) -> dict[str, str]:
     return {entry["name"]: entry.get("value", "") for entry in (container or {}).get("environment", [])}
+
+
+def node_range(target_nodes: str, num_nodes: int) -> tuple[int, int]:
+    """`a:b` (inclusive), `:b` (from 0), `a:` (to the last node) or `a` (one node)."""
+    if ":" not in target_nodes:
+        index = int(target_nodes)
+        return index, index
+    low, _, high = target_nodes.partition(":")
+    return (int(low) if low else 0), (int(high) if high else num_nodes - 1)
+
+
+def node_container(node_properties: Spec, index: int) -> Spec | None:
+    """The container of the narrowest node range that holds node `index` (nested ranges: narrower wins)."""
+    num_nodes = int(node_properties.get("num_nodes", 1))
+    best: Spec | None = None
+    best_span = None
+    for group in node_properties.get("node_range_properties", []):
+        low, high = node_range(group.get("target_nodes", ""), num_nodes)
+        if low <= index <= high and (best_span is None or high - low < best_span):
+            best, best_span = group.get("container"), high - low
+    return best
+
+
+def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
+    """AWS_BATCH_JOB_NODE_INDEX and friends; the main node's address only on the other nodes."""
+    env = {
+        "AWS_BATCH_JOB_NODE_INDEX": str(job.node_index),
+        "AWS_BATCH_JOB_NUM_NODES": str(job.num_nodes),
+        "AWS_BATCH_JOB_MAIN_NODE_INDEX": str(job.main_node),
+    }
+    if not job.is_main_node:
+        env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address
+    return env

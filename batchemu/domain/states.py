@@ -35,6 +35,8 @@ class JobEvent(StrEnum):
     TERMINATED = "TERMINATED"  # TerminateJob on a live attempt, once the runner has stopped it
     CHILDREN_SUCCEEDED = "CHILDREN_SUCCEEDED"  # array parent
     CHILD_FAILED = "CHILD_FAILED"  # array parent
+    MAIN_NODE_PLACED = "MAIN_NODE_PLACED"  # multi-node parent follows its main node
+    MAIN_NODE_STARTED = "MAIN_NODE_STARTED"
     BLOCKED = "BLOCKED"  # stays RUNNABLE with a blocked-queue statusReason (MISCONFIGURATION:...)
 
 
@@ -48,6 +50,8 @@ TRANSITIONS: dict[tuple[JobStatus, JobEvent], JobStatus] = {
     (S.PENDING, E.DEPENDENCY_FAILED): S.FAILED,
     (S.RUNNABLE, E.PLACED): S.STARTING,
     (S.RUNNABLE, E.BLOCKED): S.RUNNABLE,
+    (S.RUNNABLE, E.MAIN_NODE_PLACED): S.STARTING,
+    (S.STARTING, E.MAIN_NODE_STARTED): S.RUNNING,
     (S.STARTING, E.CONTAINER_STARTED): S.RUNNING,
     (S.STARTING, E.START_FAILED_RETRY): S.RUNNABLE,
     (S.STARTING, E.START_FAILED): S.FAILED,
@@ -109,8 +113,12 @@ def transition(
         job.scheduled_at = job.scheduled_at or now
     elif event is E.CONTAINER_STARTED:
         _start_attempt(job, now)
+    elif event is E.MAIN_NODE_STARTED:
+        job.started_at = now
     elif event in _ENDS_ATTEMPT:
         _end_attempt(job, now, reason, exit_code, container_reason)
+    if event is E.MAIN_NODE_PLACED:
+        job.scheduled_at = job.scheduled_at or now
     if status != job.status:
         job.status = status
         job.status_changed_at = now

@@ -96,7 +96,11 @@ class Backend:
         """A bare name (its latest ACTIVE revision), `name:revision`, or an ARN with or without a
         revision; None when unknown or malformed (rules.parse_job_definition_reference gives AWS's error)."""
         parsed = rules.split_job_definition_reference(reference)
-        if parsed is None or parsed.region not in (None, self.region) or parsed.account not in (None, self.account):
+        if (
+            parsed is None
+            or parsed.region not in (None, self.region)
+            or parsed.account not in (None, self.account)
+        ):
             return None
         if parsed.revision is None:
             return self.latest_active_job_definition(parsed.name)
@@ -109,7 +113,9 @@ class Backend:
         return [
             queue
             for queue in self.job_queues.values()
-            if any(o.compute_environment_arn == compute_environment_arn for o in queue.compute_environment_order)
+            if any(
+                o.compute_environment_arn == compute_environment_arn for o in queue.compute_environment_order
+            )
         ]
 
 

@@ -43,13 +43,19 @@ def parse_request(
     return params
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which are not JSON: a NaN in a float member would be
+    # stored and echoed back as a response botocore cannot parse.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _parse_body(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         raise ClientException(f"Request body of {len(body)} bytes exceeds the {MAX_BODY_BYTES} byte limit")
     if not body.strip():
         return {}
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         raise SerializationException(f"Request body is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):

@@ -10,7 +10,7 @@ from batchemu.clock import to_millis
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.runners.base import Runner
-from batchemu.scheduler import arrays, dependencies, lifecycle, resources, time_limits
+from batchemu.scheduler import arrays, dependencies, lifecycle, multinode, resources, time_limits
 from batchemu.scheduler.placement import Placer
 
 log = logging.getLogger("batchemu.scheduler")
@@ -20,10 +20,21 @@ log = logging.getLogger("batchemu.scheduler")
 REALISTIC_DWELL_SECONDS = {"SUBMITTED": 1.0, "PENDING": 0.0, "RUNNABLE": 1.0, "STARTING": 2.0}
 
 
+Settler = Callable[[Backend, float], bool]
+
+
 class Scheduler:
-    def __init__(self, store: Store, runner: Runner, dwell_seconds: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: Runner,
+        dwell_seconds: dict[str, float] | None = None,
+        settlers: list[Settler] | None = None,
+    ) -> None:
         self.store = store
         self.runner = runner
+        # Other resources that settle on the tick (CREATING -> VALID...), given by the composition root.
+        self.settlers: list[Settler] = [resources.settle, *(settlers or [])]
         self.dwell_seconds = dict(dwell_seconds or {})
         self.placer = Placer(runner, self.dwell_ms)
 
@@ -35,13 +46,15 @@ class Scheduler:
         changed = False
         with self.store.lock:
             for backend in self.store.backends():
-                changed |= resources.settle(backend, now)
+                for settle in self.settlers:
+                    changed |= settle(backend, now)
                 changed |= self._tick_backend(backend, to_millis(now))
         return changed
 
     def _tick_backend(self, backend: Backend, now: int) -> bool:
         move = backend.move
         changed = arrays.advance_parents(backend, now, move)
+        changed |= multinode.advance_parents(backend, now, move)
         changed |= self._leave_submitted(backend, now, move)
         changed |= dependencies.advance_pending(backend, now, move)
         changed |= lifecycle.advance_live(backend, now, self.runner, move, self.dwell_ms("STARTING"))
@@ -58,5 +71,7 @@ class Scheduler:
             elif dependencies.unmet(backend, job):
                 move(job, JobEvent.WAIT_FOR_DEPENDENCIES, now)
             else:
+                if job.is_multi_node_parent:
+                    multinode.spawn_nodes(backend, job, now)
                 move(job, JobEvent.READY, now)
         return bool(submitted)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend
+from batchemu.scheduler import multinode
 
 DEPENDENT_JOB_FAILED = "Dependent Job failed"
 
@@ -47,7 +48,11 @@ def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bo
     for job in list(backend.jobs_by_status["PENDING"].values()):
         if job.is_array_parent:
             continue
+        if job.node_index is not None and not multinode.node_may_start(backend, job):
+            continue
         verdict = state(backend, job)
+        if verdict == "met" and job.is_multi_node_parent:
+            multinode.spawn_nodes(backend, job, now)
         if verdict == "met":
             move(job, JobEvent.READY, now)
             changed = True

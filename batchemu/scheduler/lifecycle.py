@@ -91,10 +91,13 @@ def _poll(runner: Runner, job: Job) -> RunState:
 def advance_live(backend: Backend, now: int, runner: Runner, move: Callable[..., None], starting_dwell_ms: int = 0) -> bool:
     changed = False
     for job in list(backend.jobs_by_status["STARTING"].values()):
+        if job.is_multi_node_parent:
+            continue  # follows its main node (scheduler/multinode.py)
         if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
             changed |= _advance_starting(job, now, runner, move)
     for job in list(backend.jobs_by_status["RUNNING"].values()):
-        changed |= _advance_running(job, now, runner, move)
+        if not job.is_multi_node_parent:
+            changed |= _advance_running(job, now, runner, move)
     return changed
 
 

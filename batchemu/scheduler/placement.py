@@ -64,7 +64,7 @@ class Placer:
         dwell = self.dwell_ms("RUNNABLE")
         by_queue: dict[str, list[Job]] = {}
         for job in runnable.values():
-            if now - job.status_changed_at >= dwell:
+            if now - job.status_changed_at >= dwell and not job.is_multi_node_parent:
                 by_queue.setdefault(job.job_queue_arn, []).append(job)
         ledger = lifecycle.ledger_of(backend)
         queues = sorted(

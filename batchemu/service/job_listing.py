@@ -51,15 +51,19 @@ def _scope(backend: Backend, scope: str, value: str) -> Iterable[Job]:
         if queue is None:
             raise ClientException(f"JobQueue {value} not found.")
         # Array children are listed only through arrayJobId (UNCONFIRMED for AWS; docs/compatibility.md).
-        return (job for job in backend.jobs.values() if job.job_queue_arn == queue.arn and job.array_index is None)
+        return (
+            job
+            for job in backend.jobs.values()
+            if job.job_queue_arn == queue.arn and job.array_index is None and job.node_index is None
+        )
     parent = backend.jobs.get(value)
     if scope == "array_job_id":
         if parent is None or not parent.is_array_parent:
             raise ClientException(f"Job {value} is not an array job.")
         return (backend.jobs[child] for child in parent.child_ids if child in backend.jobs)
-    if parent is None or parent.node_properties is None:
+    if parent is None or not parent.is_multi_node_parent:
         raise ClientException(f"Job {value} is not a multi-node parallel job.")
-    return ()
+    return (backend.jobs[node] for node in parent.child_ids if node in backend.jobs)
 
 
 def _limit(max_results: int | None, has_filters: bool) -> int:

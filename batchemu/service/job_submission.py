@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -45,8 +46,8 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         history=[(ctx.now_ms, "SUBMITTED", None)],
         depends_on=depends_on,
         parameters=parameters,
-        container=_container(definition, request.get("container_overrides"), parameters),
-        node_properties=definition.node_properties,
+        container=None if definition.node_properties else _container(definition, request.get("container_overrides"), parameters),
+        node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
         ecs_properties=definition.ecs_properties,
         eks_properties=definition.eks_properties,
         retry_strategy=request.get("retry_strategy") or definition.retry_strategy,
@@ -63,6 +64,9 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
     array = request.get("array_properties") or {}
     if "size" in array:
         job.array_size = array["size"]
+    if job.node_properties is not None:
+        job.num_nodes = int(job.node_properties["num_nodes"])
+        job.main_node = int(job.node_properties.get("main_node", 0))
     backend.add_job(job)
     ctx.wake()
     return {"job_arn": job.arn, "job_name": job.name, "job_id": job.id}
@@ -149,14 +153,30 @@ def _container(definition: JobDefinition, overrides: Spec | None, parameters: di
     return params.resolve_container(properties, overrides, parameters)
 
 
+def _node_properties(definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]) -> Spec | None:
+    """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container."""
+    if not definition.node_properties:
+        return None
+    properties = copy.deepcopy(definition.node_properties)
+    overrides = overrides or {}
+    if "num_nodes" in overrides:
+        properties["num_nodes"] = overrides["num_nodes"]
+    groups = {group.get("target_nodes"): group for group in properties.get("node_range_properties", [])}
+    unmatched = [o["target_nodes"] for o in overrides.get("node_property_overrides", []) if o.get("target_nodes") not in groups]
+    if unmatched:
+        raise ClientException(f"NodeOverride targets should match job definition. Non matching targets - {', '.join(unmatched)}")
+    by_target = {o["target_nodes"]: o.get("container_overrides") for o in overrides.get("node_property_overrides", [])}
+    for target, group in groups.items():
+        if group.get("container") is not None:
+            group["container"] = params.resolve_container(group["container"], by_target.get(target), parameters)
+    if properties.get("main_node", 0) >= properties["num_nodes"]:
+        raise ClientException("mainNode must be less than numNodes.")
+    return properties
+
+
 def primary_container(definition: JobDefinition) -> Spec | None:
     if definition.container_properties is not None:
         return definition.container_properties
-    if definition.node_properties:
-        main = definition.node_properties.get("main_node", 0)
-        for group in definition.node_properties.get("node_range_properties", []):
-            if _in_range(main, group.get("target_nodes", "")) and group.get("container"):
-                return group["container"]
     if definition.ecs_properties:
         containers = definition.ecs_properties.get("task_properties", [{}])[0].get("containers", [])
         if containers:
@@ -167,13 +187,6 @@ def primary_container(definition: JobDefinition) -> Spec | None:
             first = containers[0]
             return {"image": first.get("image", ""), "command": [*first.get("command", []), *first.get("args", [])]}
     return None
-
-
-def _in_range(index: int, target: str) -> bool:
-    low, _, high = target.partition(":")
-    start = int(low) if low else 0
-    end = int(high) if high else 1 << 30
-    return start <= index <= end if ":" in target else index == start
 
 
 def _check_overrides(properties: Spec, overrides: Spec) -> None:

@@ -29,7 +29,10 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
         "job_definition": job.job_definition_arn,
         "parameters": job.parameters,
         "container": container_detail(job) if job.container is not None else None,
-        "node_properties": job.node_properties,
+        "node_properties": job.node_properties if job.is_multi_node_parent else None,
+        "node_details": (
+            {"node_index": job.node_index, "is_main_node": job.is_main_node} if job.node_index is not None else None
+        ),
         "array_properties": array_properties(backend, job),
         "timeout": job.timeout,
         "tags": job.tags or None,
@@ -108,6 +111,14 @@ def job_summary(backend: Backend, job: Job) -> dict[str, Any]:
         summary["array_properties"] = {"size": job.array_size}
     elif job.array_index is not None:
         summary["array_properties"] = {"index": job.array_index}
+    if job.is_multi_node_parent:
+        summary["node_properties"] = {"num_nodes": job.num_nodes}
+    elif job.node_index is not None:
+        summary["node_properties"] = {
+            "is_main_node": job.is_main_node,
+            "num_nodes": job.num_nodes,
+            "node_index": job.node_index,
+        }
     if job.status in ("STARTING", "RUNNING") and job.current_attempt is not None:
         summary["capacity_usage"] = [{"capacity_unit": "VCPU", "quantity": job.current_attempt.vcpus}]
     elif job.container is not None and not job.is_finished:

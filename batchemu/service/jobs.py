@@ -42,11 +42,14 @@ def _stop_job(ctx: RequestContext, job_id: str, reason: str, event: JobEvent) ->
     job = backend.jobs.get(job_id)
     if job is None:
         raise ClientException(f"Job {job_id} not found")
-    if job.is_array_parent:
+    if job.child_ids:  # array children or multi-node nodes
         for child_id in job.child_ids:
             child = backend.jobs.get(child_id)
             if child is not None:
                 _stop_one(backend, child, reason, event, ctx.now_ms)
+        if job.is_multi_node_parent:
+            ctx.wake()  # the parent follows its main node
+            return
         if job.status == JobStatus.PENDING:
             job.pending_stop_reason = reason  # the parent fails once its children have finished
             ctx.wake()

@@ -1,0 +1,89 @@
+"""Multi-node parallel jobs: the parent spawns nodes `<id>#<n>` once its dependencies are met, the main
+node runs first and the others once it is RUNNING, and the parent follows the main node; when the main
+node ends, the other nodes are stopped."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+from batchemu.domain import params
+from batchemu.domain.models import Job
+from batchemu.domain.states import JobEvent, JobStatus
+from batchemu.domain.store import Backend
+
+MAIN_NODE_EXITED = "Main node exited"
+
+
+def spawn_nodes(backend: Backend, parent: Job, now: int) -> None:
+    """Nodes start in PENDING: the main node becomes RUNNABLE at once, the others after it runs."""
+    assert parent.num_nodes is not None and parent.node_properties is not None
+    for index in range(parent.num_nodes):
+        node = copy.copy(parent)
+        node.id = f"{parent.id}#{index}"
+        node.arn = f"{parent.arn}#{index}"
+        node.created_at = now
+        node.status = JobStatus.PENDING.value
+        node.status_changed_at = now
+        node.history = [(now, JobStatus.PENDING.value, None)]
+        node.node_index = index
+        node.parent_id = parent.id
+        node.child_ids = []
+        node.attempts = []
+        node.depends_on = []
+        node.retry_strategy = None  # AWS retries the whole job on a main-node failure; not emulated
+        node.container = params.node_container(parent.node_properties, index)
+        backend.add_job(node)
+        parent.child_ids.append(node.id)
+
+
+def node_may_start(backend: Backend, node: Job) -> bool:
+    if node.is_main_node:
+        return True
+    main = backend.jobs.get(f"{node.parent_id}#{node.main_node}")
+    return main is not None and main.status == JobStatus.RUNNING
+
+
+def advance_parents(backend: Backend, now: int, move: Callable[..., None]) -> bool:
+    changed = False
+    for status in ("RUNNABLE", "STARTING", "RUNNING"):
+        for parent in list(backend.jobs_by_status[status].values()):
+            if parent.is_multi_node_parent and parent.child_ids:
+                changed |= _follow_main_node(backend, parent, now, move)
+    return changed
+
+
+def _follow_main_node(backend: Backend, parent: Job, now: int, move: Callable[..., None]) -> bool:
+    main = backend.jobs.get(f"{parent.id}#{parent.main_node}")
+    if main is None:
+        return False
+    if parent.status == "RUNNABLE" and (main.status != "RUNNABLE" and main.status != "PENDING") and (
+        main.current_attempt is not None or main.attempts
+    ):
+        move(parent, JobEvent.MAIN_NODE_PLACED, now)
+        return True
+    if main.status in ("RUNNING", "SUCCEEDED", "FAILED") and parent.status == "STARTING" and main.started_at:
+        move(parent, JobEvent.MAIN_NODE_STARTED, now)
+        return True
+    if main.status in ("SUCCEEDED", "FAILED"):
+        _finish(backend, parent, main, now, move)
+        return True
+    return False
+
+
+def _finish(backend: Backend, parent: Job, main: Job, now: int, move: Callable[..., None]) -> None:
+    if parent.status == "RUNNING":
+        event = JobEvent.EXITED_SUCCESS if main.status == "SUCCEEDED" else JobEvent.EXITED_FAILURE
+    elif parent.status == "STARTING":
+        event = JobEvent.START_FAILED
+    else:
+        event = JobEvent.CANCELLED
+    if main.is_terminated and parent.status in ("STARTING", "RUNNING"):
+        event = JobEvent.TERMINATED
+    move(parent, event, now, reason=main.status_reason)
+    for node_id in parent.child_ids:
+        node = backend.jobs[node_id]
+        if node.status in ("SUBMITTED", "PENDING", "RUNNABLE"):
+            move(node, JobEvent.CANCELLED, now, reason=MAIN_NODE_EXITED)
+        elif node.status in ("STARTING", "RUNNING") and node.pending_stop_reason is None:
+            node.pending_stop_reason = MAIN_NODE_EXITED

@@ -1,0 +1,138 @@
+"""Multi-node parallel jobs through boto3: nodes `<id>#<n>`, main node first, the parent follows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchemu import Emulator
+
+NODE_CONTAINER = {
+    "image": "busybox",
+    "command": ["echo", "node"],
+    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}],
+}
+
+
+@pytest.fixture
+def mnp(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
+    batch.create_compute_environment(
+        computeEnvironmentName="ce",
+        type="MANAGED",
+        computeResources={
+            "type": "EC2",
+            "minvCpus": 0,
+            "maxvCpus": 8,
+            "instanceTypes": ["optimal"],
+            "subnets": ["subnet-1"],
+            "securityGroupIds": ["sg-1"],
+            "instanceRole": "ecsInstanceRole",
+        },
+    )
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+    )
+    batch.register_job_definition(
+        jobDefinitionName="mnp",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 3,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:2", "container": NODE_CONTAINER},
+                {"targetNodes": "0:0", "container": {**NODE_CONTAINER, "command": ["echo", "main"]}},
+            ],
+        },
+    )
+    emulator.run_until_idle()
+    return "mnp"
+
+
+def test_multi_node_job_runs_every_node_and_succeeds(batch, emulator: Emulator, mnp: str) -> None:  # type: ignore[no-untyped-def]
+    main_runs_5s = {
+        "nodePropertyOverrides": [
+            {
+                "targetNodes": "0:0",
+                "containerOverrides": {"environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "5"}]},
+            }
+        ]
+    }
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition=mnp, nodeOverrides=main_runs_5s)[
+        "jobId"
+    ]
+    emulator.run_until_idle()
+    emulator.advance(5)
+    emulator.run_until_idle()
+    parent = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    assert parent["status"] == "SUCCEEDED"
+    assert parent["nodeProperties"]["numNodes"] == 3
+    nodes = batch.list_jobs(multiNodeJobId=job_id, jobStatus="SUCCEEDED")["jobSummaryList"]
+    assert sorted(node["jobId"] for node in nodes) == [f"{job_id}#{i}" for i in range(3)]
+    main = batch.describe_jobs(jobs=[f"{job_id}#0"])["jobs"][0]
+    assert main["nodeDetails"] == {"nodeIndex": 0, "isMainNode": True}
+    assert main["container"]["command"] == ["echo", "main"]
+    env = {e["name"] for e in main["container"]["environment"]}
+    assert "BATCHEMU_SIMULATE_SECONDS" in env
+    other = batch.describe_jobs(jobs=[f"{job_id}#2"])["jobs"][0]
+    assert other["container"]["command"] == ["echo", "node"]
+    assert other["startedAt"] >= main["startedAt"]
+
+
+def test_parent_fails_when_the_main_node_fails(batch, emulator: Emulator, mnp: str) -> None:  # type: ignore[no-untyped-def]
+    overrides = {
+        "nodePropertyOverrides": [
+            {
+                "targetNodes": "0:0",
+                "containerOverrides": {
+                    "environment": [{"name": "BATCHEMU_SIMULATE_EXIT_CODE", "value": "4"}]
+                },
+            }
+        ]
+    }
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition=mnp, nodeOverrides=overrides)[
+        "jobId"
+    ]
+    emulator.run_until_idle()
+    parent = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    assert parent["status"] == "FAILED"
+
+
+def test_node_override_targets_must_match_the_definition(batch, mnp: str) -> None:  # type: ignore[no-untyped-def]
+    overrides = {"nodePropertyOverrides": [{"targetNodes": "1:1", "containerOverrides": {"command": ["x"]}}]}
+    with pytest.raises(batch.exceptions.ClientException, match="Non matching targets - 1:1"):
+        batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition=mnp, nodeOverrides=overrides)
+
+
+def test_other_nodes_wait_for_the_main_node_to_run(batch, emulator: Emulator, mnp: str) -> None:  # type: ignore[no-untyped-def]
+    overrides = {
+        "nodePropertyOverrides": [
+            {
+                "targetNodes": "0:0",
+                "containerOverrides": {"environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "30"}]},
+            }
+        ]
+    }
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition=mnp, nodeOverrides=overrides)[
+        "jobId"
+    ]
+    emulator.run_until_idle()
+    parent = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    assert parent["status"] == "RUNNING"
+    node_statuses = {
+        j["jobId"][-1]: j["status"]
+        for j in batch.describe_jobs(jobs=[f"{job_id}#{i}" for i in range(3)])["jobs"]
+    }
+    assert node_statuses == {"0": "RUNNING", "1": "SUCCEEDED", "2": "SUCCEEDED"}
+    emulator.advance(30)
+    emulator.run_until_idle()
+    assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "SUCCEEDED"
+
+
+def test_nodes_still_queued_when_the_main_node_exits_are_cancelled(
+    batch, emulator: Emulator, mnp: str
+) -> None:  # type: ignore[no-untyped-def]
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition=mnp)["jobId"]
+    emulator.run_until_idle()
+    assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "SUCCEEDED"
+    nodes = batch.describe_jobs(jobs=[f"{job_id}#{i}" for i in range(1, 3)])["jobs"]
+    assert all(n["status"] in ("SUCCEEDED", "FAILED") for n in nodes)
+    assert all(n["statusReason"] in ("Main node exited", "Essential container in task exited") for n in nodes)
