@@ -15,6 +15,7 @@ from batchemu.domain.store import Backend
 from batchemu.runners.base import Runner
 from batchemu.scheduler import lifecycle
 from batchemu.scheduler.capacity import CapacityLedger
+from batchemu.scheduler.consumables import ConsumableLedger
 from batchemu.scheduler.fairshare import FairSharePicker, ShareUsage
 
 JOB_RESOURCE_REQUIREMENT = (
@@ -67,16 +68,25 @@ class Placer:
             if now - job.status_changed_at >= dwell and not job.is_multi_node_parent:
                 by_queue.setdefault(job.job_queue_arn, []).append(job)
         ledger = lifecycle.ledger_of(backend)
+        consumables = ConsumableLedger(backend)
         queues = sorted(
             (q for q in backend.job_queues.values() if q.arn in by_queue and q.status in _SERVING),
             key=lambda q: -q.priority,
         )
         changed = False
         for queue in queues:
-            changed |= self._serve_queue(backend, queue, by_queue[queue.arn], ledger, now)
+            changed |= self._serve_queue(backend, queue, by_queue[queue.arn], ledger, consumables, now)
         return changed
 
-    def _serve_queue(self, backend: Backend, queue: JobQueue, jobs: list[Job], ledger: CapacityLedger, now: int) -> bool:
+    def _serve_queue(
+        self,
+        backend: Backend,
+        queue: JobQueue,
+        jobs: list[Job],
+        ledger: CapacityLedger,
+        consumables: ConsumableLedger,
+        now: int,
+    ) -> bool:
         environments = [
             ce
             for order in sorted(queue.compute_environment_order, key=lambda o: o.order)
@@ -89,8 +99,11 @@ class Placer:
             need = params.requirements(job.container)
             reserve = picker.reserved_fraction(job.share_identifier or "")
             target = next((ce for ce in usable if ledger.fits_now(ce, need, reserve)), None)
-            if target is not None:
+            if target is not None and not consumables.fits(job):
+                picker.skipped(job)  # waits for a consumable resource to be released
+            elif target is not None:
                 ledger.hold(target.arn, need)
+                consumables.hold(job)
                 self._start(backend, queue, target, job, need, now)
                 picker.placed(job, need.vcpus)
                 changed = True
