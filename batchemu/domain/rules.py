@@ -265,6 +265,15 @@ def check_single_platform(platforms: Iterable[str]) -> None:
         )
 
 
+def check_queue_type_matches(job_queue_type: str | None, platforms: list[str]) -> None:
+    """An ECS queue takes EC2 environments and an ECS_FARGATE queue Fargate ones (message chosen)."""
+    expected = {"ECS": "EC2", "ECS_FARGATE": "FARGATE"}.get(job_queue_type or "")
+    if expected is not None and any(platform != expected for platform in platforms):
+        raise invalid_request(
+            f"A job queue of type {job_queue_type} takes only {expected} compute environments"
+        )
+
+
 def check_scheduling_policy_change(current_arn: str | None, new_arn: str) -> None:
     """A FIFO queue cannot acquire a policy, and a fair-share queue cannot lose its policy."""
     if current_arn is None:

@@ -33,6 +33,7 @@ def create_job_queue(ctx: RequestContext, request: Request) -> Result:
     rules.check_quota(len(backend.job_queues), rules.MAX_JOB_QUEUES, "job queues")
     order, platforms = _resolve_order(backend, request.get("compute_environment_order") or [])
     queue_type = request.get("job_queue_type") or _queue_type(backend, order, platforms)
+    rules.check_queue_type_matches(queue_type, platforms)
     actions = request.get("job_state_time_limit_actions") or []
     rules.check_job_state_time_limit_actions(actions, queue_type)
     policy_arn = request.get("scheduling_policy_arn")
@@ -99,7 +100,8 @@ def update_job_queue(ctx: RequestContext, request: Request) -> Result:
     if request.get("priority") is not None:
         rules.check_priority(request["priority"])
     if request.get("compute_environment_order") is not None:
-        order, _ = _resolve_order(backend, request["compute_environment_order"])
+        order, platforms = _resolve_order(backend, request["compute_environment_order"])
+        rules.check_queue_type_matches(queue.job_queue_type, platforms)
     else:
         order = queue.compute_environment_order
     actions = request.get("job_state_time_limit_actions")

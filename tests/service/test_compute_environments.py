@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator
+from batchemu.scheduler import resources as settling
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 EC2 = {
@@ -24,13 +25,15 @@ FARGATE = {"type": "FARGATE", "maxvCpus": 8, "subnets": ["subnet-1"], "securityG
 
 @pytest.fixture
 def paused(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Keeps the background scheduler loop from settling resources, so CREATING/UPDATING/DELETING can be
-    seen; the returned function settles them."""
-    monkeypatch.setattr(emulator, "step", lambda: False)
+    """Takes resource settling off the scheduler's tick, so CREATING/UPDATING/DELETING can be seen; the
+    returned function settles them. The tick reads its settlers under the store lock, so none slips in."""
+    kept = [settle for settle in emulator.scheduler.settlers if settle is not settling.settle]
+    monkeypatch.setattr(emulator.scheduler, "settlers", kept)
 
     def settle() -> None:
-        while Emulator.step(emulator):
-            pass
+        with emulator.store.lock:
+            for backend in emulator.store.backends():
+                settling.settle(backend, emulator.clock.now())
 
     return settle
 

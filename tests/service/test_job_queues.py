@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator
+from batchemu.scheduler import resources as settling
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 EC2 = {
@@ -28,13 +29,15 @@ CANCEL_AFTER_10_MINUTES = {
 
 @pytest.fixture
 def paused(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Keeps the background scheduler loop from settling resources, so CREATING/UPDATING/DELETING can be
-    seen; the returned function settles them."""
-    monkeypatch.setattr(emulator, "step", lambda: False)
+    """Takes resource settling off the scheduler's tick, so CREATING/UPDATING/DELETING can be seen; the
+    returned function settles them. The tick reads its settlers under the store lock, so none slips in."""
+    kept = [settle for settle in emulator.scheduler.settlers if settle is not settling.settle]
+    monkeypatch.setattr(emulator.scheduler, "settlers", kept)
 
     def settle() -> None:
-        while Emulator.step(emulator):
-            pass
+        with emulator.store.lock:
+            for backend in emulator.store.backends():
+                settling.settle(backend, emulator.clock.now())
 
     return settle
 
@@ -205,6 +208,20 @@ def test_mixing_ec2_and_fargate_is_refused(batch: Any, ce: str) -> None:
     environment(batch, "fargate", FARGATE)
     with refused(batch, "cannot mix EC2"):
         create(batch, "q", "ce", "fargate")
+
+
+def test_queue_type_must_match_its_compute_environments(batch: Any, ce: str) -> None:
+    with refused(batch, "A job queue of type ECS_FARGATE takes only FARGATE compute environments"):
+        create(batch, jobQueueType="ECS_FARGATE")
+
+
+def test_update_cannot_move_an_ecs_queue_to_fargate(batch: Any, ce: str) -> None:
+    environment(batch, "fargate", FARGATE)
+    create(batch)
+    with refused(batch, "A job queue of type ECS takes only EC2 compute environments"):
+        batch.update_job_queue(
+            jobQueue="q", computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "fargate"}]
+        )
 
 
 @pytest.mark.parametrize("priority", [-1, 1001])

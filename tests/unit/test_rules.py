@@ -293,6 +293,13 @@ def test_queue_cannot_mix_ec2_and_fargate() -> None:
         rules.check_single_platform(["EC2", "FARGATE"])
 
 
+def test_queue_type_must_match_the_platform() -> None:
+    rules.check_queue_type_matches("ECS_FARGATE", ["FARGATE"])
+    rules.check_queue_type_matches("EKS", ["EC2"])
+    with refused("A job queue of type ECS takes only EC2 compute environments"):
+        rules.check_queue_type_matches("ECS", ["FARGATE"])
+
+
 def test_fifo_queue_cannot_acquire_a_scheduling_policy() -> None:
     with refused("cannot be added to a job queue created without one"):
         rules.check_scheduling_policy_change(None, "arn:policy")
