@@ -28,6 +28,9 @@ class ContainerSpec:
     mount_points: list[dict[str, Any]] = field(default_factory=list)
     log_stream_name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    # Where AWS SDK calls from inside the job go: the job's region and the account its credentials map to.
+    region: str = "us-east-1"
+    account: str = "123456789012"
 
 
 class Phase(StrEnum):

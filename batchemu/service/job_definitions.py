@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from batchemu import arns
-from batchemu.domain import rules
+from batchemu.domain import job_definition_rules, rules
 from batchemu.domain.models import JobDefinition
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -17,7 +17,7 @@ _FILTERS = ("job_definition_name", "status", "max_results", "next_token")
 
 
 def register_job_definition(ctx: RequestContext, request: Request) -> Result:
-    rules.check_job_definition(request)
+    job_definition_rules.check_job_definition(request)
     name = request["job_definition_name"]
     revisions = ctx.backend.job_definitions.setdefault(name, [])
     revision = len(revisions) + 1

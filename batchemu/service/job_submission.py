@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 
 from batchemu import arns
-from batchemu.domain import params
+from batchemu.domain import job_definition_rules, params, rules
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
 from batchemu.service.dispatch import Request, RequestContext, Result
 
-JOB_NAME = re.compile(r"^[0-9a-zA-Z][0-9a-zA-Z_\-]{0,127}$")
-DEFINITION_REFERENCE = re.compile(r"^[a-zA-Z0-9_\-]{1,128}(:\d+)?$")
 MAX_PAYLOAD_KIB = 30
 MAX_DEPENDENCIES = 20
 MAX_ARRAY_SIZE = 10_000
@@ -26,8 +23,7 @@ DEPRECATED_KEY = (
 
 def submit_job(ctx: RequestContext, request: Request) -> Result:
     _check_payload_size(request)
-    if not JOB_NAME.match(request["job_name"]):
-        raise invalid_request("Job name should match valid pattern")
+    rules.check_name(request["job_name"], "Job")
     backend = ctx.backend
     queue = _resolve_queue(backend, request["job_queue"])
     definition = _resolve_definition(backend, request["job_definition"])
@@ -91,8 +87,7 @@ def _resolve_queue(backend: Backend, reference: str) -> JobQueue:
 
 
 def _resolve_definition(backend: Backend, reference: str) -> JobDefinition:
-    if not arns.is_arn(reference) and not DEFINITION_REFERENCE.match(reference):
-        raise ClientException(f"Provided name {reference} is not supported pattern[a-zA-Z_0-9-]{{1,128}}")
+    rules.parse_job_definition_reference(reference)
     definition = backend.find_job_definition(reference)
     if definition is None or definition.status != "ACTIVE":
         raise ClientException(f"JobDefinition name {reference} does not exist or is not in ACTIVE status")
@@ -198,17 +193,8 @@ def _check_overrides(properties: Spec, overrides: Spec) -> None:
 
 
 def _check_job_rules(job: Job, request: Request) -> None:
-    strategy = job.retry_strategy or {}
-    attempts = strategy.get("attempts")
-    if strategy and attempts is None and strategy.get("evaluate_on_exit"):
-        raise invalid_request("RetryAttempts must be provided with retry strategy")
-    if attempts is not None and not 1 <= attempts <= 10:
-        raise ClientException("retryStrategy attempts must be between 1 and 10.")
-    if len(strategy.get("evaluate_on_exit") or []) > 5:
-        raise ClientException("retryStrategy evaluateOnExit can have at most 5 entries.")
-    seconds = (job.timeout or {}).get("attempt_duration_seconds")
-    if seconds is not None and seconds < 60:
-        raise ClientException("timeout attemptDurationSeconds must be at least 60.")
+    job_definition_rules.check_retry_strategy(job.retry_strategy)
+    job_definition_rules.check_timeout(job.timeout)
     size = (request.get("array_properties") or {}).get("size")
     if size is not None and not 2 <= size <= MAX_ARRAY_SIZE:
         raise ClientException(f"Array properties size must be between 2 and {MAX_ARRAY_SIZE}, got {size}.")

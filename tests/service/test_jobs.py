@@ -247,3 +247,16 @@ def test_queue_snapshot_shows_runnable_jobs_in_order(batch, emulator: Emulator, 
     emulator.run_until_idle()
     front = batch.get_job_queue_snapshot(jobQueue="q")["frontOfQueue"]["jobs"]
     assert [job["jobArn"].rsplit("/", 1)[-1] for job in front] == [first, second]
+
+
+def test_jobs_of_a_deleted_queue_fail_with_job_queue_deleted(batch, emulator: Emulator, queue: str) -> None:  # type: ignore[no-untyped-def]
+    big = {"resourceRequirements": [{"type": "VCPU", "value": "8"}]}
+    job_id = submit(batch, containerOverrides=big)
+    emulator.run_until_idle()
+    batch.update_job_queue(jobQueue="q", state="DISABLED")
+    emulator.run_until_idle()
+    batch.delete_job_queue(jobQueue="q")
+    emulator.run_until_idle()
+    job = describe(batch, job_id)
+    assert (job["status"], job["statusReason"]) == ("FAILED", "JobQueue deleted")
+    assert batch.describe_job_queues(jobQueues=["q"])["jobQueues"] == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batchemu.domain import rules
+from batchemu.domain import job_definition_rules, rules
 from batchemu.errors import ClientException
 
 EC2_RESOURCES = {
@@ -365,34 +365,34 @@ def test_distinct_prefix_entries_pass() -> None:
 
 
 def test_container_definition_passes() -> None:
-    rules.check_job_definition(job_definition())
+    job_definition_rules.check_job_definition(job_definition())
 
 
 def test_container_definition_needs_exactly_one_body() -> None:
     with refused("Exactly one of containerProperties, ecsProperties or eksProperties"):
-        rules.check_job_definition(job_definition(ecs_properties={"task_properties": []}))
+        job_definition_rules.check_job_definition(job_definition(ecs_properties={"task_properties": []}))
 
 
 def test_multinode_definition_needs_node_properties() -> None:
     with refused("nodeProperties must be specified"):
-        rules.check_job_definition({"job_definition_name": "jd", "type": "multinode"})
+        job_definition_rules.check_job_definition({"job_definition_name": "jd", "type": "multinode"})
 
 
 def test_evaluate_on_exit_needs_attempts() -> None:
     with refused("Error executing request, Exception : RetryAttempts must be provided with retry strategy"):
-        rules.check_retry_strategy({"evaluate_on_exit": [{"action": "EXIT", "on_exit_code": "1"}]})
+        job_definition_rules.check_retry_strategy({"evaluate_on_exit": [{"action": "EXIT", "on_exit_code": "1"}]})
 
 
 @pytest.mark.parametrize("attempts", [0, 11])
 def test_retry_attempts_must_be_1_to_10(attempts: int) -> None:
     with refused("RetryAttempts must be between 1 and 10"):
-        rules.check_retry_strategy({"attempts": attempts})
+        job_definition_rules.check_retry_strategy({"attempts": attempts})
 
 
 def test_evaluate_on_exit_takes_at_most_five_entries() -> None:
     entries = [{"action": "RETRY", "on_exit_code": str(i)} for i in range(6)]
     with refused("at most 5 entries"):
-        rules.check_retry_strategy({"attempts": 2, "evaluate_on_exit": entries})
+        job_definition_rules.check_retry_strategy({"attempts": 2, "evaluate_on_exit": entries})
 
 
 @pytest.mark.parametrize(
@@ -401,7 +401,7 @@ def test_evaluate_on_exit_takes_at_most_five_entries() -> None:
 )
 def test_evaluate_on_exit_patterns_are_checked(key: str, pattern: str) -> None:
     with refused("is not a valid pattern"):
-        rules.check_retry_strategy({"attempts": 2, "evaluate_on_exit": [{"action": "EXIT", key: pattern}]})
+        job_definition_rules.check_retry_strategy({"attempts": 2, "evaluate_on_exit": [{"action": "EXIT", key: pattern}]})
 
 
 def test_evaluate_on_exit_accepts_prefix_patterns() -> None:
@@ -409,32 +409,32 @@ def test_evaluate_on_exit_accepts_prefix_patterns() -> None:
         {"action": "RETRY", "on_status_reason": "Host EC2*"},
         {"action": "EXIT", "on_exit_code": "13*"},
     ]
-    rules.check_retry_strategy({"attempts": 3, "evaluate_on_exit": entries})
+    job_definition_rules.check_retry_strategy({"attempts": 3, "evaluate_on_exit": entries})
 
 
 def test_timeout_must_be_at_least_60_seconds() -> None:
-    rules.check_timeout({"attempt_duration_seconds": 60})
+    job_definition_rules.check_timeout({"attempt_duration_seconds": 60})
     with refused("at least 60 seconds"):
-        rules.check_timeout({"attempt_duration_seconds": 59})
+        job_definition_rules.check_timeout({"attempt_duration_seconds": 59})
 
 
 def test_container_needs_an_image() -> None:
     with refused("should contain an image"):
-        rules.check_container_properties({"vcpus": 1, "memory": 4}, fargate=False)
+        job_definition_rules.check_container_properties({"vcpus": 1, "memory": 4}, fargate=False)
 
 
 def test_ec2_container_needs_vcpus() -> None:
     with refused("vCPU is not provided."):
-        rules.check_container_properties({"image": "x", "memory": 4}, fargate=False)
+        job_definition_rules.check_container_properties({"image": "x", "memory": 4}, fargate=False)
 
 
 def test_ec2_container_accepts_the_deprecated_vcpus_and_memory() -> None:
-    rules.check_container_properties({"image": "x", "vcpus": 1, "memory": 4}, fargate=False)
+    job_definition_rules.check_container_properties({"image": "x", "vcpus": 1, "memory": 4}, fargate=False)
 
 
 def test_ec2_container_needs_at_least_4_mib() -> None:
     with refused("Memory must be at least 4 MiB."):
-        rules.check_container_properties({"image": "x", "vcpus": 1, "memory": 3}, fargate=False)
+        job_definition_rules.check_container_properties({"image": "x", "vcpus": 1, "memory": 3}, fargate=False)
 
 
 def test_ec2_vcpu_requirement_must_be_a_whole_number() -> None:
@@ -442,21 +442,21 @@ def test_ec2_vcpu_requirement_must_be_a_whole_number() -> None:
     with refused(
         "Value 1.0 for type VCPU in resourceRequirement is not valid. Please provide a numeric value."
     ):
-        rules.check_container_properties(container, fargate=False)
+        job_definition_rules.check_container_properties(container, fargate=False)
 
 
 def test_network_configuration_is_refused_on_ec2() -> None:
     with refused("networkConfiguration not applicable for EC2."):
-        rules.check_container_properties({**EC2_CONTAINER, "network_configuration": {}}, fargate=False)
+        job_definition_rules.check_container_properties({**EC2_CONTAINER, "network_configuration": {}}, fargate=False)
 
 
 def test_container_user_must_match_aws_regex() -> None:
     with refused("User 'Root User' does not match regex"):
-        rules.check_container_properties({**EC2_CONTAINER, "user": "Root User"}, fargate=False)
+        job_definition_rules.check_container_properties({**EC2_CONTAINER, "user": "Root User"}, fargate=False)
 
 
 def test_fargate_container_passes() -> None:
-    rules.check_container_properties(FARGATE_CONTAINER, fargate=True)
+    job_definition_rules.check_container_properties(FARGATE_CONTAINER, fargate=True)
 
 
 @pytest.mark.parametrize(
@@ -464,7 +464,7 @@ def test_fargate_container_passes() -> None:
 )
 def test_allowed_fargate_combinations_pass(vcpu: str, memory: str) -> None:
     requirements = [{"type": "VCPU", "value": vcpu}, {"type": "MEMORY", "value": memory}]
-    rules.check_container_properties(
+    job_definition_rules.check_container_properties(
         {**FARGATE_CONTAINER, "resource_requirements": requirements}, fargate=True
     )
 
@@ -475,7 +475,7 @@ def test_allowed_fargate_combinations_pass(vcpu: str, memory: str) -> None:
 def test_other_fargate_combinations_are_refused(vcpu: str, memory: str) -> None:
     requirements = [{"type": "VCPU", "value": vcpu}, {"type": "MEMORY", "value": memory}]
     with refused("No Fargate configuration exists for given values"):
-        rules.check_container_properties(
+        job_definition_rules.check_container_properties(
             {**FARGATE_CONTAINER, "resource_requirements": requirements}, fargate=True
         )
 
@@ -486,33 +486,33 @@ def test_other_fargate_combinations_are_refused(vcpu: str, memory: str) -> None:
 )
 def test_fargate_refuses_ec2_only_container_fields(field: str, value: Any, wire: str) -> None:
     with refused(f"{wire} is not applicable for Fargate."):
-        rules.check_container_properties({**FARGATE_CONTAINER, field: value}, fargate=True)
+        job_definition_rules.check_container_properties({**FARGATE_CONTAINER, field: value}, fargate=True)
 
 
 def test_fargate_needs_an_execution_role() -> None:
     container = {k: v for k, v in FARGATE_CONTAINER.items() if k != "execution_role_arn"}
     with refused("executionRoleArn is required for Fargate."):
-        rules.check_container_properties(container, fargate=True)
+        job_definition_rules.check_container_properties(container, fargate=True)
 
 
 def test_fargate_refuses_gpus() -> None:
     requirements = [*FARGATE_CONTAINER["resource_requirements"], {"type": "GPU", "value": "1"}]  # type: ignore[misc]
     with refused("GPU"):
-        rules.check_container_properties(
+        job_definition_rules.check_container_properties(
             {**FARGATE_CONTAINER, "resource_requirements": requirements}, fargate=True
         )
 
 
 def test_fargate_allows_only_awslogs_and_splunk() -> None:
     with refused("Log driver syslog is not supported for Fargate"):
-        rules.check_container_properties(
+        job_definition_rules.check_container_properties(
             {**FARGATE_CONTAINER, "log_configuration": {"log_driver": "syslog"}}, fargate=True
         )
 
 
 def test_job_definition_larger_than_24_kib_is_refused() -> None:
     with refused("Job definition size must be less than 24 KiB"):
-        rules.check_job_definition(job_definition(parameters={"big": "x" * 25000}))
+        job_definition_rules.check_job_definition(job_definition(parameters={"big": "x" * 25000}))
 
 
 def test_multinode_on_fargate_is_refused() -> None:
@@ -528,7 +528,7 @@ def test_multinode_on_fargate_is_refused() -> None:
         "platform_capabilities": ["FARGATE"],
     }
     with refused("not supported on Fargate"):
-        rules.check_job_definition(request)
+        job_definition_rules.check_job_definition(request)
 
 
 def node_properties(num_nodes: int, main_node: int, *targets: str) -> dict[str, Any]:
@@ -537,25 +537,25 @@ def node_properties(num_nodes: int, main_node: int, *targets: str) -> dict[str, 
 
 
 def test_node_ranges_covering_every_node_pass() -> None:
-    rules.check_node_properties(node_properties(4, 0, "0:0", "1:", ":3", "2"))
+    job_definition_rules.check_node_properties(node_properties(4, 0, "0:0", "1:", ":3", "2"))
 
 
 def test_main_node_must_be_below_num_nodes() -> None:
     with refused("mainNode must be less than numNodes"):
-        rules.check_node_properties(node_properties(2, 2, "0:1"))
+        job_definition_rules.check_node_properties(node_properties(2, 2, "0:1"))
 
 
 def test_node_ranges_must_cover_every_node() -> None:
     with refused("node 2 is not covered"):
-        rules.check_node_properties(node_properties(4, 0, "0:1", "3:3"))
+        job_definition_rules.check_node_properties(node_properties(4, 0, "0:1", "3:3"))
 
 
 def test_at_most_five_node_ranges() -> None:
     with refused("at most 5 node ranges"):
-        rules.check_node_properties(node_properties(6, 0, "0", "1", "2", "3", "4", "5"))
+        job_definition_rules.check_node_properties(node_properties(6, 0, "0", "1", "2", "3", "4", "5"))
 
 
 @pytest.mark.parametrize("target", ["0-3", "3:1", "0:9", "a:b"])
 def test_malformed_target_nodes_are_refused(target: str) -> None:
     with refused(f"targetNodes {target} is not a valid node range"):
-        rules.parse_target_nodes(target, 4)
+        job_definition_rules.parse_target_nodes(target, 4)

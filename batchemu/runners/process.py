@@ -1,0 +1,161 @@
+"""Runs each attempt's command as a subprocess on the host (its own session and process group), for
+machines without Docker; the image is ignored. Also owns job_environment(), shared with the Docker runner.
+Imports runners.base and the standard library only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+
+log = logging.getLogger("batchemu.runners.process")
+
+KILLED_EXIT_CODE = 137  # what a container killed by terminate or timeout reports (128 + SIGKILL)
+_INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+# After the main process exits, wait this long for the output pipe to drain before reporting EXITED
+# (a background grandchild may hold the pipe open forever).
+_LOG_DRAIN_SECONDS = 2.0
+
+
+def job_environment(spec: ContainerSpec, endpoint: str) -> dict[str, str]:
+    """The variables a job sees: what points unmodified AWS SDK code at the emulator, then the job's own
+    environment (AWS_BATCH_* included), which wins on a clash."""
+    environment = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": spec.region,
+        "AWS_DEFAULT_REGION": spec.region,
+        # The emulator maps an access key made of 12 digits to that account.
+        "AWS_ACCESS_KEY_ID": spec.account,
+        "AWS_SECRET_ACCESS_KEY": "batchemu",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    environment.update(spec.environment)
+    return environment
+
+
+@dataclass
+class ProcessAttempt:
+    spec: ContainerSpec
+    process: subprocess.Popen[bytes] | None = None
+    failure: str | None = None
+    stop_requested: bool = False
+    exited_at: float | None = None
+    reader: threading.Thread | None = None
+    events: list[LogEvent] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ProcessRunner:
+    """A Runner whose attempts are host processes. stop() sends SIGTERM to the whole process group and
+    SIGKILL after `kill_grace_seconds`; a stopped attempt exits with 137, as a killed container does."""
+
+    name = "process"
+
+    def __init__(self, endpoint: str, workdir: str | None = None, kill_grace_seconds: float = 2.0) -> None:
+        self._endpoint = endpoint
+        self._workdir = workdir
+        self._kill_grace_seconds = kill_grace_seconds
+        self._warned_about_images = False
+        self._attempts: set[ProcessAttempt] = set()
+        self._lock = threading.Lock()
+
+    def start(self, spec: ContainerSpec) -> ProcessAttempt:
+        attempt = ProcessAttempt(spec)
+        if spec.image and not self._warned_about_images:
+            self._warned_about_images = True
+            log.warning("the process runner ignores container images (job %s asked for %s)", spec.job_id, spec.image)
+        if not spec.command:
+            attempt.failure = "CannotStartContainerError: the job has no command (the process runner runs no image)"
+            return attempt
+        try:
+            attempt.process = subprocess.Popen(
+                spec.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self._environment(spec),
+                cwd=self._workdir,
+                start_new_session=True,  # its own process group, so stop() reaches every descendant
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
+            attempt.failure = f"CannotStartContainerError: cannot execute {spec.command[0]!r}: {error.strerror}"
+            return attempt
+        except OSError as error:
+            attempt.failure = f"CannotStartContainerError: {error}"
+            return attempt
+        attempt.reader = threading.Thread(
+            target=_read_output, args=(attempt,), name=f"batchemu-process-log-{spec.job_id}", daemon=True
+        )
+        attempt.reader.start()
+        with self._lock:
+            self._attempts.add(attempt)
+        return attempt
+
+    def poll(self, handle: ProcessAttempt) -> RunState:
+        if handle.failure is not None:
+            return RunState(Phase.FAILED_TO_START, reason=handle.failure)
+        assert handle.process is not None
+        code = handle.process.poll()
+        if code is None:
+            return RunState(Phase.RUNNING)
+        if handle.exited_at is None:
+            handle.exited_at = time.monotonic()
+        drained = handle.reader is None or not handle.reader.is_alive()
+        if not drained and time.monotonic() - handle.exited_at < _LOG_DRAIN_SECONDS:
+            return RunState(Phase.RUNNING)  # the output is still draining; EXITED must come with all logs
+        if handle.stop_requested:
+            return RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE)
+        return RunState(Phase.EXITED, exit_code=code if code >= 0 else 128 - code)
+
+    def stop(self, handle: ProcessAttempt, reason: str) -> None:
+        if handle.process is None or handle.stop_requested:
+            return
+        handle.stop_requested = True
+        pid = handle.process.pid
+        _signal_group(pid, signal.SIGTERM)
+        timer = threading.Timer(self._kill_grace_seconds, _signal_group, args=(pid, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+    def logs(self, handle: ProcessAttempt, since: int) -> list[LogEvent]:
+        with handle.lock:
+            return handle.events[since:]
+
+    def release(self, handle: ProcessAttempt) -> None:
+        """Forget a finished attempt (the scheduler has seen EXITED and drained its logs)."""
+        with self._lock:
+            self._attempts.discard(handle)
+
+    def close(self) -> None:
+        """Kill every attempt still running: without the emulator nothing would ever collect them."""
+        with self._lock:
+            attempts, self._attempts = list(self._attempts), set()
+        for attempt in attempts:
+            if attempt.process is not None and attempt.process.poll() is None:
+                _signal_group(attempt.process.pid, signal.SIGKILL)
+
+    def _environment(self, spec: ContainerSpec) -> dict[str, str]:
+        inherited = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
+        return inherited | job_environment(spec, self._endpoint)
+
+
+def _read_output(attempt: ProcessAttempt) -> None:
+    assert attempt.process is not None and attempt.process.stdout is not None
+    with attempt.process.stdout as stream:
+        for raw in stream:
+            message = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            with attempt.lock:
+                attempt.events.append(LogEvent(int(time.time() * 1000), message))
+
+
+def _signal_group(pid: int, signal_number: int) -> None:
+    try:
+        os.killpg(pid, signal_number)  # the leader's pid is the group id (start_new_session)
+    except (ProcessLookupError, PermissionError):
+        pass
