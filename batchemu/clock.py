@@ -28,13 +28,20 @@ class FakeClock:
 
     is_fake = True
 
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._now = start
+    def __init__(self, start: float | None = None) -> None:
+        # Starts at the real time (whole seconds) so times look current, e.g. to CloudWatch Logs, which
+        # refuses events older than 14 days; from then on it moves only by advance().
+        self._now = float(int(time.time())) if start is None else start
         self._lock = threading.Lock()
 
     def now(self) -> float:
         with self._lock:
             return self._now
+
+    def restart(self) -> None:
+        """Back to the real time; only for a reset, when nothing holds times from before."""
+        with self._lock:
+            self._now = float(int(time.time()))
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:

@@ -27,6 +27,11 @@ class Settings:
     pace: str = "instant"
     # Finished jobs stay describable this long (AWS: at least 7 days).
     job_retention_seconds: float = 7 * 24 * 3600
+    # Every non-Batch request, and the emulator's own writes to other services, go here instead of to
+    # moto in-process (e.g. a running moto server or LocalStack).
+    aws_endpoint: str | None = None
+    keep_containers: bool = False
+    docker_network: str = "host"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -36,6 +41,8 @@ _ENV = {
     "runner": ("BATCHEMU_RUNNER", str),
     "state_dir": ("BATCHEMU_STATE_DIR", str),
     "pace": ("BATCHEMU_PACE", str),
+    "aws_endpoint": ("BATCHEMU_AWS_ENDPOINT", str),
+    "docker_network": ("BATCHEMU_DOCKER_NETWORK", str),
 }
 
 

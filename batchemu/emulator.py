@@ -12,6 +12,10 @@ from batchemu.config import Settings
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
+from batchemu.integrations.aws import AwsClients
+from batchemu.integrations.cloudwatch_logs import LogShipper, transition_listener
+from batchemu.integrations.ecs_clusters import EcsClusters
+from batchemu.integrations.outbox import Outbox
 from batchemu.runners.base import Runner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
 from batchemu.service.extras import settle_extras
@@ -37,13 +41,18 @@ def make_runner(settings: Settings, clock: Clock) -> Runner:
 
 
 class Emulator:
-    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, runner: Runner | None = None):
+    def __init__(
+        self, settings: Settings | None = None, clock: Clock | None = None, runner: Runner | None = None
+    ):
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
         self.store = Store(listeners=[_log_transition])
         self.runner: Runner = runner or make_runner(self.settings, self.clock)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
         self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras])
+        self.endpoint: str | None = None
+        self._integrations: list[LogShipper | EcsClusters] = []
+        self.outbox = Outbox()
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,12 +62,34 @@ class Emulator:
         """A simulated-runner emulator on a FakeClock; drive it with step() / run_until_idle()."""
         return cls(Settings(runner="simulated", **settings), clock=FakeClock())  # type: ignore[arg-type]
 
+    def bind_endpoint(self, endpoint: str) -> None:
+        """Called once the server listens: job containers reach the emulator there, and the emulator's
+        own writes to other services (logs, ECS clusters) go there, or to --aws-endpoint."""
+        if self.endpoint is not None:
+            return
+        self.endpoint = endpoint
+        set_endpoint = getattr(self.runner, "set_endpoint", None)
+        if set_endpoint is not None:
+            set_endpoint(endpoint)
+        clients = AwsClients(self.settings.aws_endpoint or endpoint)
+        shipper = LogShipper(self.runner, clients)
+        self.store.listeners.append(transition_listener(shipper))
+        self.outbox.every_interval(shipper.ship)
+        clusters = EcsClusters(clients, self.outbox)
+        self.scheduler.settlers.append(clusters.sync)
+        self._integrations = [shipper, clusters]
+
+    def flush(self) -> None:
+        """Finishes pending writes to other services now (log lines, ECS clusters); for tests."""
+        self.outbox.flush()
+
     # -- the loop --------------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is None:
             self._stopping.clear()
             self._thread = threading.Thread(target=self._loop, name="batchemu-scheduler", daemon=True)
             self._thread.start()
+            self.outbox.start()
         return self
 
     def stop(self) -> None:
@@ -67,6 +98,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.outbox.stop()
         self.runner.close()
 
     def wake(self) -> None:
@@ -102,10 +134,18 @@ class Emulator:
         self.wake()
 
     def reset(self) -> None:
-        self.store.reset()
+        """Clears every resource and job (and what the integrations remember of them)."""
+        with self.store.lock:
+            self.store.reset()
+            if isinstance(self.clock, FakeClock):
+                self.clock.restart()
+            for integration in self._integrations:
+                integration.reset()
 
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from batchemu import __version__
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException
+from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_from
 from batchemu.protocol.parser import parse_request
@@ -29,8 +30,9 @@ _READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
 
 class BatchApp:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, others: MotoServices | ProxyServices) -> None:
         self.emulator = emulator
+        self.others = others
         self.handlers = operation_table()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -55,7 +57,9 @@ class BatchApp:
             route = router.route(request.method, request.path)
             operation_name = route.operation
             operation = spec.operation(route.operation)
-            params = parse_request(operation, route.path_params, request.args.to_dict(flat=False), request.get_data())
+            params = parse_request(
+                operation, route.path_params, request.args.to_dict(flat=False), request.get_data()
+            )
             parsed = validate(params, operation.input_shape)
             settings = self.emulator.settings
             backend = self.emulator.store.backend(
@@ -82,7 +86,11 @@ class BatchApp:
             response = _error_response(ServerException("An internal error occurred in batchemu"), request_id)
         response.headers["x-amzn-RequestId"] = request_id
         log.info(
-            "%s %s %d %.2fms", operation_name, request.path, response.status_code, (time.perf_counter() - started) * 1000
+            "%s %s %d %.2fms",
+            operation_name,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
         )
         return response
 
@@ -94,6 +102,7 @@ class BatchApp:
             return _json(self.health())
         if action == "reset" and request.method == "POST":
             emulator.reset()
+            self.others.reset()
             return _json({"status": "reset"})
         if action == "clock":
             if request.method == "POST":
@@ -107,14 +116,19 @@ class BatchApp:
             return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
         if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
             return self.job_history(action[len("jobs/") : -len("/history")])
-        return _json({"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404)
+        return _json(
+            {"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404
+        )
 
     def job_history(self, job_id: str) -> Response:
         with self.emulator.store.lock:
             for backend in self.emulator.store.backends():
                 job = backend.jobs.get(job_id)
                 if job is not None:
-                    history = [{"at": at, "status": status, "statusReason": reason} for at, status, reason in job.history]
+                    history = [
+                        {"at": at, "status": status, "statusReason": reason}
+                        for at, status, reason in job.history
+                    ]
                     return _json({"jobId": job.id, "jobArn": job.arn, "history": history})
         return _json({"__type": "NotFound", "message": f"No job {job_id}"}, 404)
 
@@ -123,7 +137,7 @@ class BatchApp:
             "status": "running",
             "version": __version__,
             "runner": self.emulator.runner.name,
-            "services": {"batch": "running"},
+            "services": {"batch": "batchemu", **self.others.services()},
         }
 
 
@@ -139,8 +153,11 @@ def _error_response(error: ApiError, request_id: str) -> Response:
     return response
 
 
-def create_app(emulator: Emulator) -> BatchApp:
-    return BatchApp(emulator)
+def create_app(emulator: Emulator) -> Edge:
+    """Batch to BatchApp; every other service to moto in-process, or to --aws-endpoint."""
+    endpoint = emulator.settings.aws_endpoint
+    others: MotoServices | ProxyServices = ProxyServices(endpoint) if endpoint else MotoServices()
+    return Edge(BatchApp(emulator, others), others)
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -151,7 +168,12 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 def bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:
-    return make_server(host, port, create_app(emulator), threaded=True, request_handler=QuietRequestHandler)
+    """Listens, then tells the emulator where it is served (job containers and its own writes to other
+    services use that address)."""
+    server = make_server(host, port, create_app(emulator), threaded=True, request_handler=QuietRequestHandler)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    emulator.bind_endpoint(f"http://{reachable}:{server.server_port}")
+    return server
 
 
 class ServerThread:

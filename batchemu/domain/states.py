@@ -154,6 +154,6 @@ def _end_attempt(
     attempt.status_reason = reason
     attempt.container.exit_code = exit_code
     attempt.container.reason = container_reason
-    attempt.run_handle = None
+    # run_handle stays until the log shipper has taken the attempt's last lines and released it
     job.attempts.append(attempt)
     job.current_attempt = None

@@ -138,7 +138,7 @@ class Placer:
 
 
 def new_attempt(backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements) -> Attempt:
-    """An attempt with its ECS task identity and log stream `<jobDefinition>/default/<task id>`."""
+    """An attempt with its ECS task identity and log stream `<jobDefinition or awslogs-stream-prefix>/default/<task id>`."""
     cluster = environment.ecs_cluster_arn or ""
     attempt = Attempt(
         number=job.attempt_count + 1,
@@ -150,6 +150,7 @@ def new_attempt(backend: Backend, job: Job, environment: ComputeEnvironment, nee
     task_id = arns.new_task_id()
     attempt.container.task_arn = arns.ecs_task_arn(backend.region, backend.account, cluster, task_id)
     attempt.container.container_instance_arn = arns.container_instance_arn(backend.region, backend.account, cluster)
-    definition_name = job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-    attempt.container.log_stream_name = f"{definition_name[:200]}/default/{task_id}"
+    options = ((job.container or {}).get("log_configuration") or {}).get("options") or {}
+    prefix = options.get("awslogs-stream-prefix") or job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    attempt.container.log_stream_name = f"{prefix[:200]}/default/{task_id}"
     return attempt

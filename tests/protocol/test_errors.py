@@ -246,12 +246,13 @@ def test_wrong_method_on_a_known_path_is_a_405_json_error(server: ServerThread) 
     assert_aws_error(send(server, "GET", "/v1/submitjob"), 405, "MethodNotAllowedException")
 
 
-def test_a_service_other_than_batch_in_the_credential_scope_is_refused(server: ServerThread) -> None:
+def test_a_service_other_than_batch_in_the_credential_scope_goes_to_moto(server: ServerThread) -> None:
     authorization = (
         "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, SignedHeaders=host"
     )
-    reply = send(server, "POST", "/v1/describejobqueues", b"{}", Authorization=authorization)
-    assert "s3" in assert_aws_error(reply, 400, "ClientException")
+    reply = send(server, "GET", "/", Authorization=authorization)
+    assert reply.status == 200
+    assert b"ListAllMyBucketsResult" in reply.body
 
 
 def test_an_unexpected_handler_error_is_a_500_server_exception(
@@ -260,7 +261,7 @@ def test_an_unexpected_handler_error_is_a_500_server_exception(
     def broken(ctx: Any, request: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(server.server.app.handlers, "DescribeJobQueues", broken)
+    monkeypatch.setitem(server.server.app.batch.handlers, "DescribeJobQueues", broken)
     message = assert_aws_error(post(server, "/v1/describejobqueues", {}), 500, "ServerException")
     assert "a bug" not in message
 

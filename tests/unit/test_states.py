@@ -277,14 +277,15 @@ def test_attempt_ending_event_records_the_attempt(pair: tuple[JobStatus, JobEven
     job = make_job(pair[0])
     live = job.current_attempt
     assert live is not None
-    live.run_handle = object()
+    handle = object()
+    live.run_handle = handle
     fire(job, pair[1], reason="Essential container in task exited", exit_code=3, container_reason="boom")
     assert job.attempts == [live]
     assert job.current_attempt is None
     assert live.stopped_at == NOW
     assert live.status_reason == "Essential container in task exited"
     assert (live.container.exit_code, live.container.reason) == (3, "boom")
-    assert live.run_handle is None
+    assert live.run_handle is handle  # kept for the log shipper, which releases it
 
 
 def test_a_success_records_exit_code_zero() -> None:

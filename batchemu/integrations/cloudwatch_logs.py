@@ -1,0 +1,139 @@
+"""Job output into CloudWatch Logs: each attempt's stdout/stderr lines go, while it runs, to log group
+/aws/batch/job (or the awslogs-group option) and its stream `<prefix or job definition>/default/<task>`;
+when the attempt ends its last lines are shipped and the runner may release the container."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchemu.integrations.aws import AwsClients
+from batchemu.runners.base import Runner
+
+log = logging.getLogger("batchemu.logs")
+DEFAULT_GROUP = "/aws/batch/job"
+MAX_BATCH = 1000
+
+
+@dataclass
+class Shipment:
+    account: str
+    region: str
+    group: str
+    stream: str
+    handle: Any
+    shipped: int = 0  # log events already sent
+    finished: bool = False
+    created: bool = False
+
+
+@dataclass
+class LogShipper:
+    runner: Runner
+    clients: AwsClients
+    _tracked: dict[int, Shipment] = field(default_factory=dict)
+    _groups: set[tuple[str, str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track(self, account: str, region: str, group: str, stream: str, handle: Any) -> None:
+        with self._lock:
+            self._tracked.setdefault(id(handle), Shipment(account, region, group, stream, handle))
+
+    def finish(self, handle: Any) -> None:
+        """The attempt ended: ship what is left on the next round, then release the container."""
+        with self._lock:
+            shipment = self._tracked.get(id(handle))
+            if shipment is None:
+                self._release(handle)
+            else:
+                shipment.finished = True
+
+    def ship(self) -> None:
+        """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
+        with self._lock:
+            shipments = list(self._tracked.values())
+        for shipment in shipments:
+            try:
+                self._ship_one(shipment)
+            except Exception:
+                log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
+            if shipment.finished:
+                with self._lock:
+                    self._tracked.pop(id(shipment.handle), None)
+                self._release(shipment.handle)
+
+    def _ship_one(self, shipment: Shipment) -> None:
+        events = self.runner.logs(shipment.handle, shipment.shipped)
+        if not events and shipment.created:
+            return
+        logs = self.clients.client("logs", shipment.account, shipment.region)
+        if not shipment.created:
+            self._ensure_group(logs, shipment)
+            try:
+                logs.create_log_stream(logGroupName=shipment.group, logStreamName=shipment.stream)
+            except logs.exceptions.ResourceAlreadyExistsException:
+                pass
+            shipment.created = True
+        for start in range(0, len(events), MAX_BATCH):
+            batch = events[start : start + MAX_BATCH]
+            logs.put_log_events(
+                logGroupName=shipment.group,
+                logStreamName=shipment.stream,
+                logEvents=[{"timestamp": event.timestamp_ms, "message": event.message} for event in batch],
+            )
+            shipment.shipped += len(batch)
+
+    def _ensure_group(self, logs: Any, shipment: Shipment) -> None:
+        key = (shipment.account, shipment.region, shipment.group)
+        if key in self._groups:
+            return
+        try:
+            logs.create_log_group(logGroupName=shipment.group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        self._groups.add(key)
+
+    def reset(self) -> None:
+        """Forget which log groups exist (the services they live in may have been reset too)."""
+        self._groups.clear()
+
+    def _release(self, handle: Any) -> None:
+        release = getattr(self.runner, "release", None)
+        if release is not None:
+            try:
+                release(handle)
+            except Exception:
+                log.exception("runner could not release a finished attempt")
+
+
+def log_target(container: dict[str, Any] | None) -> str:
+    """The log group a job's container writes to: awslogs-group, else /aws/batch/job."""
+    options = ((container or {}).get("log_configuration") or {}).get("options") or {}
+    return options.get("awslogs-group") or DEFAULT_GROUP
+
+
+def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
+    """Starts shipping when an attempt starts running; hands the runner handle back when it ends."""
+
+    def on_transition(backend: Any, job: Any, old_status: str) -> None:
+        attempt = job.current_attempt
+        if (
+            job.status == "RUNNING"
+            and old_status == "STARTING"
+            and attempt is not None
+            and attempt.run_handle is not None
+        ):
+            group = log_target(job.container)
+            shipper.track(
+                backend.account, backend.region, group, attempt.container.log_stream_name, attempt.run_handle
+            )
+        elif (
+            old_status in ("STARTING", "RUNNING") and job.attempts and job.attempts[-1].run_handle is not None
+        ):
+            ended = job.attempts[-1]
+            shipper.finish(ended.run_handle)
+            ended.run_handle = None
+
+    return on_transition

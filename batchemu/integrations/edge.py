@@ -1,0 +1,131 @@
+"""One endpoint for every AWS service: Batch requests (by the SigV4 credential scope; unsigned requests
+too) go to batchemu's own app; every other service goes to moto's server app, loaded on first use,
+or is forwarded to the endpoint given by --aws-endpoint."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from batchemu.protocol.auth import caller_from
+
+log = logging.getLogger("batchemu.edge")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+}
+
+
+def is_batch_request(environ: dict[str, Any]) -> bool:
+    """Signed (or presigned) requests go where their credential scope says; unsigned ones are Batch's,
+    so an unknown path gets Batch's JSON 404, except moto's own /moto-api/."""
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    caller = caller_from(environ.get("HTTP_AUTHORIZATION"), (query.get("X-Amz-Credential") or [None])[0])
+    if caller.service is not None:
+        return caller.service == "batch"
+    return not str(environ.get("PATH_INFO", "")).startswith("/moto-api")
+
+
+class MotoServices:
+    """moto's own server app (the one `moto_server` runs), created on first use to keep start-up fast."""
+
+    def __init__(self) -> None:
+        self._app: WSGIApp | None = None
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Clears moto's state (all of it: moto keeps one store per process)."""
+        if self._app is not None:
+            from moto.core.base_backend import BackendDict
+
+            BackendDict.reset()
+
+    def services(self) -> dict[str, str]:
+        from moto.backends import list_of_moto_modules
+
+        return {name: "moto" for name in sorted(list_of_moto_modules()) if name != "batch"}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+                    self._app = DomainDispatcherApplication(create_backend_app)
+        return self._app(environ, start_response)
+
+
+class ProxyServices:
+    """Forwards requests unchanged (signature and Host header included) to another AWS emulator."""
+
+    def __init__(self, endpoint: str) -> None:
+        parsed = urllib.parse.urlsplit(endpoint)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"--aws-endpoint must be an http(s) URL, got {endpoint!r}")
+        self.endpoint = endpoint
+        self._parsed = parsed
+
+    def reset(self) -> None:
+        """The other endpoint's state is its owner's; batchemu's reset leaves it alone."""
+
+    def services(self) -> dict[str, str]:
+        return {"*": f"proxy to {self.endpoint}"}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        path = urllib.parse.quote(environ.get("PATH_INFO", ""), safe="/%:@!$&'()*+,;=~-._")
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _HOP_BY_HOP
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        connection_class = (
+            http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(self._parsed.hostname, self._parsed.port, timeout=60)
+        try:
+            connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+        except OSError as error:
+            message = f'{{"__type": "ServiceUnavailable", "message": "AWS endpoint {self.endpoint} unreachable: {error}"}}'
+            start_response("502 Bad Gateway", [("Content-Type", "application/json")])
+            return [message.encode()]
+        finally:
+            connection.close()
+        kept = [
+            (k, v)
+            for k, v in response.getheaders()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length"
+        ]
+        kept.append(("Content-Length", str(len(payload))))
+        start_response(f"{response.status} {response.reason}", kept)
+        return [payload]
+
+
+class Edge:
+    """The WSGI app the server runs."""
+
+    def __init__(self, batch: WSGIApp, others: MotoServices | ProxyServices) -> None:
+        self.batch = batch
+        self.others = others
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/") or is_batch_request(environ):
+            return self.batch(environ, start_response)
+        return self.others(environ, start_response)
