@@ -25,9 +25,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the Batch API")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; env BATCHEMU_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; env BATCHEMU_PORT)")
-    serve.add_argument("--runner", choices=config.RUNNERS, help="how jobs run (env BATCHEMU_RUNNER)")
+    serve.add_argument(
+        "--runner",
+        choices=config.RUNNERS,
+        help="how jobs run: docker (the default when an engine answers), process, or simulated (env BATCHEMU_RUNNER)",
+    )
+    serve.add_argument(
+        "--aws-endpoint",
+        help="send non-Batch requests to this endpoint instead of moto (env BATCHEMU_AWS_ENDPOINT)",
+    )
+    serve.add_argument(
+        "--keep-containers", action="store_true", default=None, help="keep job containers after they exit"
+    )
+    serve.add_argument(
+        "--docker-network", help="network for job containers (default host; env BATCHEMU_DOCKER_NETWORK)"
+    )
     serve.add_argument("--state-dir", help="keep state in this folder (env BATCHEMU_STATE_DIR)")
-    serve.add_argument("--pace", choices=config.PACES, help="instant (default) or realistic dwell times (env BATCHEMU_PACE)")
+    serve.add_argument(
+        "--pace", choices=config.PACES, help="instant (default) or realistic dwell times (env BATCHEMU_PACE)"
+    )
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     return parser
 
@@ -47,19 +63,34 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         settings = config.from_environment(
-            {"host": args.host, "port": args.port, "runner": args.runner, "state_dir": args.state_dir, "pace": args.pace}
+            {
+                "host": args.host,
+                "port": args.port,
+                "runner": args.runner,
+                "state_dir": args.state_dir,
+                "pace": args.pace,
+                "aws_endpoint": args.aws_endpoint,
+                "keep_containers": args.keep_containers,
+                "docker_network": args.docker_network,
+            }
         )
-        if settings.runner not in config.RUNNERS:
-            raise ConfigurationError(f"Unknown runner {settings.runner!r}; choose one of {', '.join(config.RUNNERS)}")
+        if settings.runner is not None and settings.runner not in config.RUNNERS:
+            raise ConfigurationError(
+                f"Unknown runner {settings.runner!r}; choose one of {', '.join(config.RUNNERS)}"
+            )
         if settings.pace not in config.PACES:
-            raise ConfigurationError(f"Unknown pace {settings.pace!r}; choose one of {', '.join(config.PACES)}")
+            raise ConfigurationError(
+                f"Unknown pace {settings.pace!r}; choose one of {', '.join(config.PACES)}"
+            )
         emulator = Emulator(settings)
         server = _bind(settings.host, settings.port, emulator)
     except (ConfigurationError, ValueError) as error:
         print(f"batchemu: error: {error}", file=sys.stderr)
         return 2
     if settings.host in ("0.0.0.0", "::"):
-        log.warning("listening on all interfaces (%s): anyone who can reach this machine can use it", settings.host)
+        log.warning(
+            "listening on all interfaces (%s): anyone who can reach this machine can use it", settings.host
+        )
     emulator.start()
     print(
         f"batchemu {__version__} ready on http://{settings.host}:{server.server_port} (runner: {emulator.runner.name})",

@@ -17,7 +17,7 @@ DEFAULT_REGION = "us-east-1"
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    runner: str = "simulated"
+    runner: str | None = None  # None: docker when an engine answers, else simulated
     state_dir: str | None = None
     default_account: str = DEFAULT_ACCOUNT
     default_region: str = DEFAULT_REGION

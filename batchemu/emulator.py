@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from batchemu.clock import Clock, FakeClock, SystemClock
@@ -17,6 +18,7 @@ from batchemu.integrations.cloudwatch_logs import LogShipper, transition_listene
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.outbox import Outbox
 from batchemu.runners.base import Runner
+from batchemu.runners.simulated import SimulatedRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
 from batchemu.service.extras import settle_extras
 
@@ -27,17 +29,49 @@ def _log_transition(backend: Backend, job: Job, old_status: str) -> None:
     log.info("job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
 
 
-def make_runner(settings: Settings, clock: Clock) -> Runner:
-    if settings.runner == "simulated":
-        from batchemu.runners.simulated import SimulatedRunner
-
+def make_runner(settings: Settings, clock: Clock, wake: Callable[[], None] | None = None) -> Runner:
+    """The runner settings ask for; with none asked, Docker when an engine answers, else simulated."""
+    placeholder = f"http://127.0.0.1:{settings.port}"  # replaced by bind_endpoint once listening
+    runner = settings.runner
+    if runner is None:
+        runner = "docker" if docker_engine_answers() else "simulated"
+        if runner == "simulated":
+            log.warning("no Docker engine answers; jobs run on the simulated runner (see --runner)")
+    if runner == "simulated":
         return SimulatedRunner(clock)
-    if settings.runner in ("docker", "process"):
-        raise ConfigurationError(
-            f"The {settings.runner} runner is not available in this version of batchemu; "
-            "start with --runner simulated (or BATCHEMU_RUNNER=simulated)"
-        )
-    raise ConfigurationError(f"Unknown runner {settings.runner!r}; choose one of docker, process, simulated")
+    if runner == "process":
+        from batchemu.runners.process import ProcessRunner
+
+        return ProcessRunner(placeholder)
+    if runner == "docker":
+        from batchemu.runners.docker import DockerRunner
+
+        try:
+            return DockerRunner(
+                placeholder,
+                network=settings.docker_network,
+                keep_containers=settings.keep_containers,
+                on_change=wake,
+            )
+        except Exception as error:
+            raise ConfigurationError(
+                f"--runner docker needs a Docker engine, and none answers ({error}). Start one (for example "
+                "`scripts/docker-setup`, or `sudo systemctl start docker`), or use --runner process or simulated"
+            ) from None
+    raise ConfigurationError(f"Unknown runner {runner!r}; choose one of docker, process, simulated")
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
 
 
 class Emulator:
@@ -47,13 +81,13 @@ class Emulator:
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
         self.store = Store(listeners=[_log_transition])
-        self.runner: Runner = runner or make_runner(self.settings, self.clock)
+        self._wakeup = threading.Event()
+        self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
         self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras])
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
         self.outbox = Outbox()
-        self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -39,7 +39,7 @@ def job_environment(spec: ContainerSpec, endpoint: str) -> dict[str, str]:
     return environment
 
 
-@dataclass
+@dataclass(eq=False)
 class ProcessAttempt:
     spec: ContainerSpec
     process: subprocess.Popen[bytes] | None = None
@@ -65,13 +65,21 @@ class ProcessRunner:
         self._attempts: set[ProcessAttempt] = set()
         self._lock = threading.Lock()
 
+    def set_endpoint(self, endpoint: str) -> None:
+        """Where job containers reach the emulator; known once the server listens."""
+        self._endpoint = endpoint
+
     def start(self, spec: ContainerSpec) -> ProcessAttempt:
         attempt = ProcessAttempt(spec)
         if spec.image and not self._warned_about_images:
             self._warned_about_images = True
-            log.warning("the process runner ignores container images (job %s asked for %s)", spec.job_id, spec.image)
+            log.warning(
+                "the process runner ignores container images (job %s asked for %s)", spec.job_id, spec.image
+            )
         if not spec.command:
-            attempt.failure = "CannotStartContainerError: the job has no command (the process runner runs no image)"
+            attempt.failure = (
+                "CannotStartContainerError: the job has no command (the process runner runs no image)"
+            )
             return attempt
         try:
             attempt.process = subprocess.Popen(
@@ -84,7 +92,9 @@ class ProcessRunner:
                 start_new_session=True,  # its own process group, so stop() reaches every descendant
             )
         except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
-            attempt.failure = f"CannotStartContainerError: cannot execute {spec.command[0]!r}: {error.strerror}"
+            attempt.failure = (
+                f"CannotStartContainerError: cannot execute {spec.command[0]!r}: {error.strerror}"
+            )
             return attempt
         except OSError as error:
             attempt.failure = f"CannotStartContainerError: {error}"

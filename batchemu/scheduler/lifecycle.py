@@ -28,11 +28,16 @@ def ledger_of(backend: Backend) -> CapacityLedger:
         for job in backend.jobs_by_status[status].values():
             attempt = job.current_attempt
             if attempt is not None:
-                ledger.hold(attempt.compute_environment_arn, params.Requirements(attempt.vcpus, attempt.memory, attempt.gpus))
+                ledger.hold(
+                    attempt.compute_environment_arn,
+                    params.Requirements(attempt.vcpus, attempt.memory, attempt.gpus),
+                )
     return ledger
 
 
-def container_spec(job: Job, queue: JobQueue, environment: ComputeEnvironment) -> ContainerSpec:
+def container_spec(
+    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment
+) -> ContainerSpec:
     attempt = job.current_attempt
     assert attempt is not None
     container = job.container or {}
@@ -57,14 +62,18 @@ def container_spec(job: Job, queue: JobQueue, environment: ComputeEnvironment) -
         mount_points=container.get("mount_points") or [],
         log_stream_name=attempt.container.log_stream_name or "",
         labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
+        region=backend.region,
+        account=backend.account,
     )
 
 
-def start_attempt(backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, runner: Runner) -> None:
+def start_attempt(
+    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, runner: Runner
+) -> None:
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        attempt.run_handle = runner.start(container_spec(job, queue, environment))
+        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
         attempt.run_handle = _StartFailure(f"{type(error).__name__}: {error}")
@@ -88,7 +97,9 @@ def _poll(runner: Runner, job: Job) -> RunState:
         return RunState(Phase.EXITED, exit_code=None, reason=f"{type(error).__name__}: {error}")
 
 
-def advance_live(backend: Backend, now: int, runner: Runner, move: Callable[..., None], starting_dwell_ms: int = 0) -> bool:
+def advance_live(
+    backend: Backend, now: int, runner: Runner, move: Callable[..., None], starting_dwell_ms: int = 0
+) -> bool:
     changed = False
     for job in list(backend.jobs_by_status["STARTING"].values()):
         if job.is_multi_node_parent:
@@ -114,7 +125,13 @@ def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., No
             job.retry_strategy, attempts, TASK_FAILED_TO_START, state.reason, None
         ):
             event = JobEvent.START_FAILED_RETRY
-        move(job, event, now, reason=job.pending_stop_reason or TASK_FAILED_TO_START, container_reason=state.reason)
+        move(
+            job,
+            event,
+            now,
+            reason=job.pending_stop_reason or TASK_FAILED_TO_START,
+            container_reason=state.reason,
+        )
         return True
     if state.phase in (Phase.RUNNING, Phase.EXITED):
         move(job, JobEvent.CONTAINER_STARTED, now)
@@ -128,7 +145,9 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     if job.pending_stop_reason is not None:
         _stop(runner, job)
     timeout = (job.timeout or {}).get("attempt_duration_seconds")
-    timed_out = timeout is not None and attempt.started_at is not None and now - attempt.started_at >= timeout * 1000
+    timed_out = (
+        timeout is not None and attempt.started_at is not None and now - attempt.started_at >= timeout * 1000
+    )
     if timed_out and job.pending_stop_reason is None:
         job.pending_stop_reason = TIMEOUT_REASON
         _stop(runner, job)
@@ -137,15 +156,47 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
         return False
     exit_code, reason = state.exit_code, state.reason
     if job.pending_stop_reason == TIMEOUT_REASON:
-        move(job, JobEvent.TIMED_OUT, now, reason=TIMEOUT_REASON, exit_code=exit_code, container_reason=reason)
+        move(
+            job, JobEvent.TIMED_OUT, now, reason=TIMEOUT_REASON, exit_code=exit_code, container_reason=reason
+        )
     elif job.pending_stop_reason is not None:
-        move(job, JobEvent.TERMINATED, now, reason=job.pending_stop_reason, exit_code=exit_code, container_reason=reason)
+        move(
+            job,
+            JobEvent.TERMINATED,
+            now,
+            reason=job.pending_stop_reason,
+            exit_code=exit_code,
+            container_reason=reason,
+        )
     elif exit_code == 0:
-        move(job, JobEvent.EXITED_SUCCESS, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=0, container_reason=reason)
-    elif retry.should_retry(job.retry_strategy, job.attempt_count, ESSENTIAL_CONTAINER_EXITED, reason, exit_code):
-        move(job, JobEvent.EXITED_RETRY, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=exit_code, container_reason=reason)
+        move(
+            job,
+            JobEvent.EXITED_SUCCESS,
+            now,
+            reason=ESSENTIAL_CONTAINER_EXITED,
+            exit_code=0,
+            container_reason=reason,
+        )
+    elif retry.should_retry(
+        job.retry_strategy, job.attempt_count, ESSENTIAL_CONTAINER_EXITED, reason, exit_code
+    ):
+        move(
+            job,
+            JobEvent.EXITED_RETRY,
+            now,
+            reason=ESSENTIAL_CONTAINER_EXITED,
+            exit_code=exit_code,
+            container_reason=reason,
+        )
     else:
-        move(job, JobEvent.EXITED_FAILURE, now, reason=ESSENTIAL_CONTAINER_EXITED, exit_code=exit_code, container_reason=reason)
+        move(
+            job,
+            JobEvent.EXITED_FAILURE,
+            now,
+            reason=ESSENTIAL_CONTAINER_EXITED,
+            exit_code=exit_code,
+            container_reason=reason,
+        )
     job.pending_stop_reason = None
     return True
 

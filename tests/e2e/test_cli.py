@@ -80,20 +80,27 @@ def test_reset_clears_state(served: tuple[str, str]) -> None:
         assert json.load(response) == {"status": "reset"}
 
 
-@pytest.mark.parametrize("runner", ["docker", "process"])
-def test_runners_not_yet_available_are_a_clear_startup_error(runner: str) -> None:
-    process = start("--port", str(free_port()), "--runner", runner)
+def test_docker_runner_without_an_engine_is_a_clear_startup_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-docker.sock"
+    process = start(
+        "--port", str(free_port()), "--runner", "docker", env={"DOCKER_HOST": f"unix://{missing}"}
+    )
     _, err = process.communicate(timeout=30)
     assert process.returncode == 2
-    assert f"The {runner} runner is not available" in err
+    assert "--runner docker needs a Docker engine" in err
+    assert "scripts/docker-setup" in err
     assert "Traceback" not in err
 
 
 def test_runner_from_environment_variable_is_used() -> None:
-    process = start("--port", str(free_port()), env={"BATCHEMU_RUNNER": "process"})
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "process runner" in err
+    port = free_port()
+    process = start("--port", str(port), env={"BATCHEMU_RUNNER": "process"})
+    try:
+        assert process.stdout is not None
+        assert "runner: process" in process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_port_in_use_is_a_clear_startup_error() -> None:

@@ -1,0 +1,438 @@
+"""Runs each attempt as a detached Docker container (docker SDK): image pull, limits, mounts, labels, exit
+code and OOM, kill on stop, incremental logs, re-attach by label. Every Docker call happens on a small
+thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.base/process only."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import DeviceRequest, Mount, Ulimit
+
+from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+from batchemu.runners.process import KILLED_EXIT_CODE, job_environment
+
+log = logging.getLogger("batchemu.runners.docker")
+
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+MANAGED_LABEL = "batchemu"
+JOB_ID_LABEL = "batchemu.job-id"
+ATTEMPT_LABEL = "batchemu.attempt"
+_REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
+_LOG_OVERLAP_NS = 2_000_000_000
+_TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
+
+
+@dataclass(eq=False)
+class DockerAttempt:
+    """The handle start() returns; its fields are written by pool threads under `lock`."""
+
+    job_id: str
+    attempt: int
+    container_id: str | None = None
+    state: RunState = RunState(Phase.STARTING)
+    stop_requested: bool = False
+    released: bool = False
+    refreshing: bool = False
+    last_refresh: float = 0.0
+    newest_log_ns: int = 0
+    recent_lines: Counter[tuple[int, bytes]] = field(default_factory=Counter)  # read, within the overlap
+    events: list[LogEvent] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.phase in (Phase.EXITED, Phase.FAILED_TO_START)
+
+
+class DockerRunner:
+    """A Runner on a Docker engine. `on_change` (e.g. the scheduler's wake) is called from a pool thread
+    whenever an attempt changes phase, so the scheduler need not wait for its next tick."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        endpoint: str,
+        network: str = "host",
+        keep_containers: bool = False,
+        pull_timeout: float = 20.0,
+        workers: int = 6,
+        on_change: Callable[[], None] | None = None,
+        stop_on_close: bool = True,
+    ) -> None:
+        self._client = docker.from_env()
+        self._client.ping()  # fail here, clearly, when no engine answers
+        self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
+        self._endpoint = endpoint
+        self._network = network
+        self._keep_containers = keep_containers
+        self._on_change = on_change
+        self._stop_on_close = stop_on_close
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batchemu-docker")
+        self._pull_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchemu-docker-pull")
+        self._pulls: dict[str, Future[str | None]] = {}
+        self._live: set[DockerAttempt] = set()
+        self._lock = threading.Lock()
+
+    # -- the Runner protocol -------------------------------------------------------------------------
+    def start(self, spec: ContainerSpec) -> DockerAttempt:
+        attempt = DockerAttempt(spec.job_id, spec.attempt)
+        with self._lock:
+            self._live.add(attempt)
+        self._pool.submit(self._guarded, self._prepare, attempt, spec)
+        return attempt
+
+    def poll(self, handle: DockerAttempt) -> RunState:
+        if not handle.finished:
+            self._schedule_refresh(handle)
+        return handle.state
+
+    def stop(self, handle: DockerAttempt, reason: str) -> None:
+        with handle.lock:
+            if handle.stop_requested:
+                return
+            handle.stop_requested = True
+            container_id = handle.container_id
+        if container_id is not None:
+            self._pool.submit(self._kill, container_id)
+
+    def logs(self, handle: DockerAttempt, since: int) -> list[LogEvent]:
+        if not handle.finished:
+            self._schedule_refresh(handle)
+        with handle.lock:
+            return handle.events[since:]
+
+    def set_endpoint(self, endpoint: str) -> None:
+        """Where job containers reach the emulator; known once the server listens."""
+        self._endpoint = endpoint
+
+    def release(self, handle: DockerAttempt) -> None:
+        """The attempt is over and its logs drained: remove its container (unless keep_containers)."""
+        with self._lock:
+            self._live.discard(handle)
+        with handle.lock:
+            handle.released = True
+        if handle.container_id is not None and not self._keep_containers:
+            self._pool.submit(self._remove, handle.container_id)
+
+    def find_running(self, job_id: str, attempt: int | None = None) -> DockerAttempt | None:
+        """A handle on the container of `job_id` (and `attempt`, when given) that batchemu started earlier,
+        preferring a running one, else the newest; None when there is none. Blocks on the engine: call it
+        while loading state, not from the scheduler."""
+        labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}"]
+        if attempt is not None:
+            labels.append(f"{ATTEMPT_LABEL}={attempt}")
+        found = self._client.api.containers(all=True, filters={"label": labels})
+        if not found:
+            return None
+        found.sort(
+            key=lambda summary: (summary.get("State") == "running", summary.get("Created", 0)), reverse=True
+        )
+        summary = found[0]
+        number = int(summary.get("Labels", {}).get(ATTEMPT_LABEL, attempt or 1))
+        handle = DockerAttempt(job_id, number, container_id=summary["Id"])
+        handle.state = RunState(Phase.RUNNING if summary.get("State") == "running" else Phase.STARTING)
+        with self._lock:
+            self._live.add(handle)
+        return handle
+
+    def close(self) -> None:
+        """Stop the pools; kill and remove containers of attempts never released (unless stop_on_close
+        is False, which leaves them running to be re-attached by find_running)."""
+        with self._lock:
+            live, self._live = list(self._live), set()
+        self._pull_pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True)  # pending removals of released containers still run
+        if self._stop_on_close:
+            for attempt in live:
+                if attempt.container_id is not None and not self._keep_containers:
+                    self._remove(attempt.container_id)
+                elif attempt.container_id is not None and not attempt.finished:
+                    self._kill(attempt.container_id)
+
+    # -- starting ------------------------------------------------------------------------------------
+    def _guarded(
+        self,
+        step: Callable[[DockerAttempt, ContainerSpec], None],
+        attempt: DockerAttempt,
+        spec: ContainerSpec,
+    ) -> None:
+        try:
+            step(attempt, spec)
+        except Exception as error:  # the engine went away, say: the attempt fails, never hangs in STARTING
+            log.exception("could not start job %s", attempt.job_id)
+            self._fail(attempt, f"CannotStartContainerError: {type(error).__name__}: {error}")
+
+    def _prepare(self, attempt: DockerAttempt, spec: ContainerSpec) -> None:
+        try:
+            self._client.images.get(spec.image)
+        except ImageNotFound:
+            pull = self._pull(spec.image)
+            pull.add_done_callback(lambda done: self._after_pull(attempt, spec, done))
+            return
+        except (APIError, DockerException) as error:  # an invalid reference, say
+            self._fail(attempt, _daemon_reason("CannotPullContainerError", error))
+            return
+        self._launch(attempt, spec)
+
+    def _pull(self, image: str) -> Future[str | None]:
+        """One pull per image at a time, shared by every attempt waiting for it; the result is an error
+        reason, or None once the image is there."""
+        with self._lock:
+            pending = self._pulls.get(image)
+            if pending is None or pending.done():
+                pending = self._pulls[image] = self._pull_pool.submit(self._pull_image, image)
+            return pending
+
+    def _pull_image(self, image: str) -> str | None:
+        log.info("pulling image %s", image)
+        try:
+            self._pull_client.images.pull(image)
+            return None
+        except Exception as error:  # the registry is unreachable, the name unknown, or the pull timed out
+            return _daemon_reason("CannotPullContainerError", error)
+
+    def _after_pull(self, attempt: DockerAttempt, spec: ContainerSpec, done: Future[str | None]) -> None:
+        reason = done.result() if not done.cancelled() else "CannotPullContainerError: the pull was cancelled"
+        if reason is not None:
+            self._fail(attempt, reason)
+            return
+        try:
+            self._pool.submit(self._guarded, self._launch, attempt, spec)
+        except RuntimeError:  # the runner is closing
+            pass
+
+    def _launch(self, attempt: DockerAttempt, spec: ContainerSpec) -> None:
+        if attempt.stop_requested or attempt.released:
+            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+            return
+        try:
+            container = self._client.containers.create(**self._create_arguments(spec))
+        except (APIError, DockerException, ValueError, TypeError) as error:
+            self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
+            return
+        with attempt.lock:
+            attempt.container_id = container.id
+        try:
+            container.start()
+        except (APIError, DockerException) as error:
+            self._fail(attempt, _daemon_reason("CannotStartContainerError", error))
+            return
+        if attempt.released and not self._keep_containers:  # released while it was being created
+            self._remove(container.id)
+        elif attempt.stop_requested:  # stop() arrived while the container was being created
+            self._kill(container.id)
+        self._settle(attempt, RunState(Phase.RUNNING))
+
+    def _create_arguments(self, spec: ContainerSpec) -> dict[str, Any]:
+        safe_id = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.job_id)
+        arguments: dict[str, Any] = {
+            "image": spec.image,
+            "command": list(spec.command) or None,
+            "name": f"batchemu-{safe_id}-{spec.attempt}-{secrets.token_hex(3)}",
+            "environment": job_environment(spec, self._endpoint),
+            "labels": {
+                **spec.labels,
+                MANAGED_LABEL: "1",
+                JOB_ID_LABEL: spec.job_id,
+                ATTEMPT_LABEL: str(spec.attempt),
+            },
+            "network_mode": self._network,
+            "detach": True,
+            "nano_cpus": int(min(spec.vcpus, float(os.cpu_count() or 1)) * 1e9) if spec.vcpus > 0 else None,
+            "mem_limit": f"{spec.memory_mib}m" if spec.memory_mib > 0 else None,
+            "user": spec.user or None,
+            "privileged": spec.privileged,
+            "read_only": spec.readonly_root_filesystem,
+            "ulimits": [
+                Ulimit(name=entry["name"], soft=int(entry["soft_limit"]), hard=int(entry["hard_limit"]))
+                for entry in spec.ulimits
+            ]
+            or None,
+        }
+        if spec.gpus > 0:
+            arguments["device_requests"] = [DeviceRequest(count=spec.gpus, capabilities=[["gpu"]])]
+        arguments.update(_linux_parameters(spec))
+        arguments.update(_mounts(spec))
+        return {name: value for name, value in arguments.items() if value is not None}
+
+    # -- watching ------------------------------------------------------------------------------------
+    def _schedule_refresh(self, attempt: DockerAttempt) -> None:
+        with attempt.lock:
+            if attempt.container_id is None or attempt.refreshing:
+                return
+            if time.monotonic() - attempt.last_refresh < _REFRESH_SECONDS:
+                return
+            attempt.refreshing = True
+        try:
+            self._pool.submit(self._refresh, attempt)
+        except RuntimeError:  # the runner is closing
+            attempt.refreshing = False
+
+    def _refresh(self, attempt: DockerAttempt) -> None:
+        container_id = attempt.container_id
+        assert container_id is not None
+        try:
+            state = self._client.api.inspect_container(container_id)["State"]
+            self._read_logs(attempt, container_id)  # before EXITED is published, so logs are complete then
+            if state.get("Status") in ("exited", "dead"):
+                self._settle(attempt, _exit_state(state, attempt.stop_requested))
+            elif state.get("Running"):
+                self._settle(attempt, RunState(Phase.RUNNING))
+        except NotFound:
+            self._settle(
+                attempt,
+                RunState(Phase.EXITED, reason="CannotInspectContainerError: the container was removed"),
+            )
+        except (APIError, DockerException) as error:
+            log.warning("could not inspect container %s: %s", container_id, error)
+        finally:
+            with attempt.lock:
+                attempt.refreshing = False
+                attempt.last_refresh = time.monotonic()
+
+    def _read_logs(self, attempt: DockerAttempt, container_id: str) -> None:
+        """Append the lines not read yet. stdout and stderr lines may be stored slightly out of timestamp
+        order, so each read reaches _LOG_OVERLAP_NS back and skips lines counted by earlier reads."""
+        arguments: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True}
+        if attempt.newest_log_ns:
+            arguments["since"] = (attempt.newest_log_ns - _LOG_OVERLAP_NS) / 1e9
+        raw = self._client.api.logs(container_id, **arguments)
+        floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
+        occurrences: Counter[tuple[int, bytes]] = Counter()
+        fresh: list[LogEvent] = []
+        for line in raw.split(b"\n"):
+            match = _TIMESTAMPED_LINE.match(line)
+            if match is None:
+                continue
+            stamp = _timestamp_ns(match.group(1), match.group(2))
+            key = (stamp, match.group(3))
+            occurrences[key] += 1
+            if stamp < floor or occurrences[key] <= attempt.recent_lines[key]:
+                continue
+            attempt.recent_lines[key] += 1
+            attempt.newest_log_ns = max(attempt.newest_log_ns, stamp)
+            message = match.group(3).decode("utf-8", errors="replace").rstrip("\r")
+            fresh.append(LogEvent(stamp // 1_000_000, message))
+        floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
+        for key in [key for key in attempt.recent_lines if key[0] < floor]:
+            del attempt.recent_lines[key]
+        with attempt.lock:
+            attempt.events.extend(fresh)
+
+    def _fail(self, attempt: DockerAttempt, reason: str) -> None:
+        self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
+
+    def _settle(self, attempt: DockerAttempt, state: RunState) -> None:
+        with attempt.lock:
+            if attempt.finished or attempt.state == state:
+                return
+            attempt.state = state
+        if self._on_change is not None:
+            try:
+                self._on_change()
+            except Exception:
+                log.exception("on_change callback failed")
+
+    # -- ending --------------------------------------------------------------------------------------
+    def _kill(self, container_id: str) -> None:
+        try:
+            self._client.api.kill(container_id)
+        except NotFound:
+            pass
+        except APIError as error:  # not running any more: poll reports its real end
+            log.debug("kill of %s: %s", container_id, _message(error))
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self._client.api.remove_container(container_id, v=True, force=True)
+        except NotFound:
+            pass
+        except (APIError, DockerException) as error:
+            log.warning("could not remove container %s: %s", container_id, _message(error))
+
+
+def _exit_state(state: dict[str, Any], stop_requested: bool) -> RunState:
+    exit_code = int(state.get("ExitCode", 0))
+    if state.get("OOMKilled"):
+        return RunState(Phase.EXITED, exit_code=exit_code or KILLED_EXIT_CODE, reason=OOM_REASON)
+    if stop_requested and exit_code == 0:
+        exit_code = KILLED_EXIT_CODE
+    return RunState(Phase.EXITED, exit_code=exit_code, reason=state.get("Error") or None)
+
+
+def _timestamp_ns(seconds_text: bytes, fraction: bytes | None) -> int:
+    seconds = calendar.timegm(time.strptime(seconds_text.decode(), "%Y-%m-%dT%H:%M:%S"))
+    nanos = int((fraction or b"0").decode().ljust(9, "0")[:9])
+    return seconds * 1_000_000_000 + nanos
+
+
+def _message(error: BaseException) -> str:
+    explanation = getattr(error, "explanation", None)
+    return str(explanation or error)
+
+
+def _daemon_reason(kind: str, error: BaseException) -> str:
+    """A container stop reason worded as ECS words it, e.g. CannotPullContainerError: Error response..."""
+    return f"{kind}: Error response from daemon: {_message(error)}"
+
+
+def _linux_parameters(spec: ContainerSpec) -> dict[str, Any]:
+    parameters = spec.linux_parameters
+    arguments: dict[str, Any] = {}
+    if parameters.get("shared_memory_size"):
+        arguments["shm_size"] = f"{int(parameters['shared_memory_size'])}m"
+    if parameters.get("init_process_enabled"):
+        arguments["init"] = True
+    if parameters.get("max_swap") is not None and spec.memory_mib > 0:
+        arguments["memswap_limit"] = f"{spec.memory_mib + int(parameters['max_swap'])}m"
+    if parameters.get("tmpfs"):
+        arguments["tmpfs"] = {
+            entry["container_path"]: ",".join(
+                [f"size={int(entry['size'])}m", *entry.get("mount_options", [])]
+            )
+            for entry in parameters["tmpfs"]
+        }
+    if parameters.get("devices"):
+        arguments["devices"] = [_device(entry) for entry in parameters["devices"]]
+    return arguments
+
+
+def _device(entry: dict[str, Any]) -> str:
+    permissions = entry.get("permissions") or ["READ", "WRITE", "MKNOD"]
+    modes = "".join(
+        letter for name, letter in zip(("READ", "WRITE", "MKNOD"), "rwm", strict=True) if name in permissions
+    )
+    return f"{entry['host_path']}:{entry.get('container_path') or entry['host_path']}:{modes}"
+
+
+def _mounts(spec: ContainerSpec) -> dict[str, Any]:
+    """Host-path volumes become binds; volumes without a host path become anonymous Docker volumes, which
+    are removed with the container (AWS: a Docker-managed volume that lives as long as the task)."""
+    volumes = {volume.get("name"): volume for volume in spec.volumes}
+    binds: list[str] = []
+    mounts: list[Mount] = []
+    for point in spec.mount_points:
+        volume, inside = volumes.get(point.get("source_volume")), point.get("container_path")
+        if volume is None or not inside:
+            continue
+        read_only = bool(point.get("read_only"))
+        host_path = (volume.get("host") or {}).get("source_path")
+        if host_path:
+            binds.append(f"{host_path}:{inside}:{'ro' if read_only else 'rw'}")
+        else:
+            mounts.append(Mount(target=inside, source=None, type="volume", read_only=read_only))
+    return {name: value for name, value in (("volumes", binds), ("mounts", mounts)) if value}
