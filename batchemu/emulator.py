@@ -8,18 +8,21 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from batchemu.clock import Clock, FakeClock, SystemClock
+from batchemu.clock import Clock, FakeClock, SystemClock, to_millis
 from batchemu.config import Settings
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
+from batchemu.integrations import eventbridge
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.cloudwatch_logs import LogShipper, transition_listener
+from batchemu.integrations.cloudwatch_logs import LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.outbox import Outbox
+from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
+from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 
 log = logging.getLogger("batchemu")
@@ -85,6 +88,12 @@ class Emulator:
         self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
         self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras])
+        self.state: StateDir | None = None
+        if self.settings.state_dir:
+            self.state = StateDir(self.settings.state_dir)
+            self.state.attach(self.store)
+            reconcile(self.store, self.runner, to_millis(self.clock.now()))
+            self.save()
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
         self.outbox = Outbox()
@@ -108,7 +117,18 @@ class Emulator:
         clients = AwsClients(self.settings.aws_endpoint or endpoint)
         shipper = LogShipper(self.runner, clients)
         self.store.listeners.append(transition_listener(shipper))
+        hook_moto = not self.settings.aws_endpoint
+        events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
+        self.store.listeners.append(events.on_transition)
         self.outbox.every_interval(shipper.ship)
+        with self.store.lock:  # work re-attached after a restart keeps its logs flowing
+            for backend in self.store.backends():
+                for job in backend.jobs_by_status["RUNNING"].values():
+                    attempt = job.current_attempt
+                    if attempt is not None and attempt.run_handle is not None:
+                        group = log_target(job.container)
+                        stream = attempt.container.log_stream_name or ""
+                        shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
         clusters = EcsClusters(clients, self.outbox)
         self.scheduler.settlers.append(clusters.sync)
         self._integrations = [shipper, clusters]
@@ -134,6 +154,8 @@ class Emulator:
             self._thread = None
         self.outbox.stop()
         self.runner.close()
+        if self.state is not None:
+            self.save()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -152,7 +174,15 @@ class Emulator:
 
     # -- for tests and tools ---------------------------------------------------------------------
     def step(self) -> bool:
-        return self.scheduler.tick(self.clock.now())
+        changed = self.scheduler.tick(self.clock.now())
+        if changed:
+            self.save()
+        return changed
+
+    def save(self, resources: bool = True) -> None:
+        """Writes what changed to the state directory, when there is one."""
+        if self.state is not None:
+            self.state.save(self.store, resources)
 
     def run_until_idle(self, max_ticks: int = 10_000) -> int:
         """Tick until nothing changes; returns the ticks taken."""
@@ -171,6 +201,8 @@ class Emulator:
         """Clears every resource and job (and what the integrations remember of them)."""
         with self.store.lock:
             self.store.reset()
+            if self.state is not None:
+                self.state.clear()
             if isinstance(self.clock, FakeClock):
                 self.clock.restart()
             for integration in self._integrations:

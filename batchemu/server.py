@@ -77,6 +77,7 @@ class BatchApp:
             with self.emulator.store.lock:
                 result = dispatch(self.handlers, route.operation, ctx, parsed)
             if not route.operation.startswith(_READ_ONLY_PREFIXES):
+                self.emulator.save()
                 self.emulator.wake()
             response = Response(serialize_result(operation, result), 200, content_type=JSON_CONTENT_TYPE)
         except ApiError as error:
@@ -98,6 +99,10 @@ class BatchApp:
     def admin(self, request: Request) -> Response:
         action = request.path[len(ADMIN_PREFIX) :].strip("/")
         emulator = self.emulator
+        if action == "ui" or action.startswith("ui/"):
+            from batchemu import dashboard  # the dashboard loads only when someone opens it
+
+            return dashboard.handle(request, emulator)
         if action == "health" and request.method == "GET":
             return _json(self.health())
         if action == "reset" and request.method == "POST":
@@ -184,7 +189,9 @@ class ServerThread:
         self.server = bind(host, port, emulator)
         self.host = host
         self.port = self.server.server_port
-        self._thread = threading.Thread(target=self.server.serve_forever, name="batchemu-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="batchemu-http", daemon=True
+        )
 
     @property
     def endpoint(self) -> str:
@@ -196,9 +203,9 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        self.emulator.stop()  # first: its last writes to other services go through this server
         self.server.shutdown()
         self.server.server_close()
-        self.emulator.stop()
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -39,12 +39,20 @@ class Backend:
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     listeners: list[TransitionListener] = field(default_factory=list)
     job_sequence: int = 0
+    # Ids of jobs added or changed since the state directory last saved them; None when nothing saves.
+    changed_jobs: set[str] | None = None
+
+    def touch(self, job: Job) -> None:
+        """Marks a job changed outside a transition (tags, a pending terminate) for saving."""
+        if self.changed_jobs is not None:
+            self.changed_jobs.add(job.id)
 
     def move(self, job: Job, event: JobEvent, now: int, **details: Any) -> None:
         """transition() plus what must follow every status change: the index, then the listeners."""
         old = job.status
         transition(job, event, now, **details)
         self.reindex(job, old)
+        self.touch(job)
         for listener in self.listeners:
             listener(self, job, old)
 
@@ -53,6 +61,7 @@ class Backend:
         job.sequence = self.job_sequence
         self.jobs[job.id] = job
         self.jobs_by_status[job.status][job.id] = job
+        self.touch(job)
 
     def reindex(self, job: Job, old_status: str) -> None:
         """Call after transition() so the status index follows job.status."""
@@ -125,6 +134,7 @@ class Store:
     def __init__(self, listeners: list[TransitionListener] | None = None) -> None:
         self.lock = threading.RLock()
         self.listeners: list[TransitionListener] = listeners if listeners is not None else []
+        self.tracks_changes = False  # set by the state directory, which saves what changed
         self._backends: dict[tuple[str, str], Backend] = {}
 
     def backend(self, account: str, region: str) -> Backend:
@@ -132,7 +142,11 @@ class Store:
         found = self._backends.get(key)
         if found is None:
             with self.lock:
-                found = self._backends.setdefault(key, Backend(account, region, listeners=self.listeners))
+                found = self._backends.get(key)
+                if found is None:
+                    found = Backend(account, region, listeners=self.listeners)
+                    found.changed_jobs = set() if self.tracks_changes else None
+                    self._backends[key] = found
         return found
 
     def backends(self) -> list[Backend]:

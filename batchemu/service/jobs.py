@@ -52,6 +52,7 @@ def _stop_job(ctx: RequestContext, job_id: str, reason: str, event: JobEvent) ->
             return
         if job.status == JobStatus.PENDING:
             job.pending_stop_reason = reason  # the parent fails once its children have finished
+            backend.touch(job)
             ctx.wake()
             return
     _stop_one(backend, job, reason, event, ctx.now_ms)
@@ -63,6 +64,7 @@ def _stop_one(backend: Backend, job: Job, reason: str, event: JobEvent, now: int
         backend.move(job, event, now, reason=reason)
     elif job.status in (JobStatus.STARTING, JobStatus.RUNNING) and event is JobEvent.TERMINATED:
         job.pending_stop_reason = reason
+        backend.touch(job)
 
 
 def get_job_queue_snapshot(ctx: RequestContext, request: Request) -> Result:

@@ -59,6 +59,7 @@ def tag_resource(ctx: RequestContext, request: Request) -> Result:
     merged = {**tags, **request["tags"]}
     rules.check_tags(merged)
     tags.update(request["tags"])
+    _touch_job(ctx.backend, request["resource_arn"])
     return {}
 
 
@@ -66,7 +67,15 @@ def untag_resource(ctx: RequestContext, request: Request) -> Result:
     tags = tags_of(ctx.backend, request["resource_arn"])
     for key in request["tag_keys"]:
         tags.pop(key, None)
+    _touch_job(ctx.backend, request["resource_arn"])
     return {}
+
+
+def _touch_job(backend: Backend, arn: str) -> None:
+    """Jobs are saved as they change; other resources are compared whole after each request."""
+    job = backend.jobs.get(arn.rsplit("/", 1)[-1])
+    if job is not None and job.arn == arn:
+        backend.touch(job)
 
 
 def list_tags_for_resource(ctx: RequestContext, request: Request) -> Result:

@@ -7,12 +7,12 @@ import pytest
 from batchemu import config
 
 
-def test_defaults_bind_loopback_port_8000_simulated() -> None:
+def test_defaults_bind_loopback_port_8000_and_leave_the_runner_to_detection() -> None:
     settings = config.from_environment({}, environ={})
     assert (settings.host, settings.port, settings.runner, settings.state_dir) == (
         "127.0.0.1",
         8000,
-        "simulated",
+        None,
         None,
     )
 

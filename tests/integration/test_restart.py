@@ -1,0 +1,184 @@
+"""`batchemu serve --state-dir` killed with SIGKILL and started again: nothing is lost, nothing runs
+twice; a container still running is re-attached, lost work fails as a host termination and is retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+COMPUTE = {
+    "type": "EC2",
+    "minvCpus": 0,
+    "maxvCpus": 4,
+    "instanceTypes": ["optimal"],
+    "subnets": ["subnet-1"],
+    "securityGroupIds": ["sg-1"],
+    "instanceRole": "ecsInstanceRole",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    def __init__(self, state_dir: Path, runner: str) -> None:
+        self.state_dir, self.runner, self.port = state_dir, runner, free_port()
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "batchemu",
+                "serve",
+                "--port",
+                str(self.port),
+                "--runner",
+                self.runner,
+                "--state-dir",
+                str(self.state_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert "ready on" in self.process.stdout.readline()
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def client(self, service: str = "batch"):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="123456789012",
+            aws_secret_access_key="x",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Callable[[str], Served]]:
+    made: list[Served] = []
+
+    def make(runner: str) -> Served:
+        made.append(Served(tmp_path, runner))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def wait_status(batch, job_id: str, wanted: set[str], seconds: float = 60) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
+        if jobs and jobs[0]["status"] in wanted:
+            return jobs[0]
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {wanted}")
+
+
+def provision(batch, image: str, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources=COMPUTE)
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+    )
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        containerProperties={
+            "image": image,
+            "command": command,
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
+        },
+    )
+    time.sleep(0.3)
+
+
+def test_kill_9_keeps_every_job_and_retries_lost_work(served: Callable[[str], Served]) -> None:
+    first = served("simulated")
+    first.start()
+    batch = first.client()
+    provision(batch, "busybox", ["true"])
+    done = batch.submit_job(jobName="done", jobQueue="q", jobDefinition="jd")["jobId"]
+    finished = wait_status(batch, done, {"SUCCEEDED"})
+    long = {"environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "1000"}]}
+    running = batch.submit_job(
+        jobName="long",
+        jobQueue="q",
+        jobDefinition="jd",
+        containerOverrides=long,
+        retryStrategy={"attempts": 2},
+    )["jobId"]
+    wait_status(batch, running, {"RUNNING"})
+    first.kill9()
+
+    second = served("simulated")
+    second.port = first.port
+    second.start()
+    batch = second.client()
+    assert batch.describe_jobs(jobs=[done])["jobs"][0] == finished
+    retried = wait_status(batch, running, {"RUNNING"})
+    assert [a["statusReason"].startswith("Host EC2 (instance i-") for a in retried["attempts"]] == [True]
+    listed = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]
+    assert [job["jobId"] for job in listed] == [done]
+
+
+@pytest.mark.docker
+def test_a_container_still_running_is_reattached_after_kill_9(
+    docker_engine: None, served: Callable[[str], Served]
+) -> None:
+    first = served("docker")
+    first.start()
+    batch = first.client()
+    provision(batch, "batchemu-test/busybox:latest", ["sh", "-c", "echo started; sleep 4; echo finished"])
+    job_id = batch.submit_job(jobName="survivor", jobQueue="q", jobDefinition="jd")["jobId"]
+    wait_status(batch, job_id, {"RUNNING"})
+    first.kill9()
+
+    second = served("docker")
+    second.port = first.port
+    second.start()
+    batch = second.client()
+    job = wait_status(batch, job_id, {"SUCCEEDED", "FAILED"}, seconds=60)
+    assert (job["status"], job["container"]["exitCode"], len(job["attempts"])) == ("SUCCEEDED", 0, 1)
+    logs = second.client("logs")
+    deadline = time.monotonic() + 20
+    messages: list[str] = []
+    while time.monotonic() < deadline and "finished" not in messages:
+        messages = [
+            e["message"]
+            for e in logs.get_log_events(
+                logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"]
+            )["events"]
+        ]
+        time.sleep(0.2)
+    assert "finished" in messages
+    assert messages == ["started", "finished"]  # one container, read from its start after re-attaching
