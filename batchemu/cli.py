@@ -44,6 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--pace", choices=config.PACES, help="instant (default) or realistic dwell times (env BATCHEMU_PACE)"
     )
+    serve.add_argument(
+        "--allow-privileged", action="store_true", default=None, help="let jobs run privileged containers"
+    )
+    serve.add_argument(
+        "--allow-host-path",
+        action="append",
+        metavar="PATH",
+        help="let jobs mount this host path (or below it) as a volume or device; repeatable",
+    )
+    serve.add_argument(
+        "--auth", choices=["sigv4"], help="verify SigV4 signatures against --auth-key (env BATCHEMU_AUTH)"
+    )
+    serve.add_argument(
+        "--auth-key",
+        action="append",
+        metavar="ACCESS_KEY:SECRET_KEY",
+        help="credentials accepted with --auth sigv4; repeatable (env BATCHEMU_AUTH_KEYS, comma-separated)",
+    )
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     return parser
 
@@ -72,8 +90,14 @@ def serve(args: argparse.Namespace) -> int:
                 "aws_endpoint": args.aws_endpoint,
                 "keep_containers": args.keep_containers,
                 "docker_network": args.docker_network,
+                "allow_privileged": args.allow_privileged,
+                "allowed_host_paths": tuple(args.allow_host_path) if args.allow_host_path else None,
+                "auth": args.auth,
+                "auth_keys": config.parse_auth_keys(args.auth_key) if args.auth_key else None,
             }
         )
+        if settings.auth == "sigv4" and not settings.auth_keys:
+            raise ConfigurationError("--auth sigv4 needs at least one --auth-key ACCESS_KEY:SECRET_KEY")
         if settings.runner is not None and settings.runner not in config.RUNNERS:
             raise ConfigurationError(
                 f"Unknown runner {settings.runner!r}; choose one of {', '.join(config.RUNNERS)}"

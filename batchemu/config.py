@@ -4,6 +4,7 @@ Read from CLI flags first, then BATCHEMU_* environment variables, then defaults.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,14 @@ class Settings:
     # moto in-process (e.g. a running moto server or LocalStack).
     aws_endpoint: str | None = None
     keep_containers: bool = False
+    allow_privileged: bool = False
+    allowed_host_paths: tuple[str, ...] = ()
+    # "sigv4": verify request signatures against auth_keys (access key -> secret key)
+    auth: str | None = None
+    auth_keys: dict[str, str] = field(default_factory=dict)
+    # The secret of the credentials batchemu gives its jobs and uses itself (access key = account id);
+    # random per server, so it opens nothing to outsiders when --auth sigv4 is on.
+    internal_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     docker_network: str = "host"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -43,10 +52,26 @@ _ENV = {
     "pace": ("BATCHEMU_PACE", str),
     "aws_endpoint": ("BATCHEMU_AWS_ENDPOINT", str),
     "docker_network": ("BATCHEMU_DOCKER_NETWORK", str),
+    "auth": ("BATCHEMU_AUTH", str),
+    "auth_keys": ("BATCHEMU_AUTH_KEYS", lambda text: parse_auth_keys(text.split(","))),
+    "allowed_host_paths": ("BATCHEMU_ALLOW_HOST_PATHS", lambda text: tuple(p for p in text.split(":") if p)),
 }
 
 
-def from_environment(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+def parse_auth_keys(pairs: list[str]) -> dict[str, str]:
+    """["AKID:SECRET", ...] -> {"AKID": "SECRET"}."""
+    keys = {}
+    for pair in pairs:
+        access_key, separator, secret = pair.strip().partition(":")
+        if not separator or not access_key or not secret:
+            raise ValueError(f"an auth key must look like ACCESS_KEY:SECRET_KEY, got {pair!r}")
+        keys[access_key] = secret
+    return keys
+
+
+def from_environment(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Settings from `overrides` (CLI flags; None means not given), then the environment, then defaults."""
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
@@ -54,8 +79,10 @@ def from_environment(overrides: dict[str, Any] | None = None, environ: dict[str,
         if variable in environ and environ[variable] != "":
             try:
                 values[name] = convert(environ[variable])
-            except ValueError:
-                raise ValueError(f"{variable}={environ[variable]!r} is not a valid {convert.__name__}") from None
+            except ValueError as error:
+                kind = getattr(convert, "__name__", "value")
+                detail = error if kind == "<lambda>" else f"is not a valid {kind}"
+                raise ValueError(f"{variable}={environ[variable]!r} {detail}") from None
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = value

@@ -87,7 +87,9 @@ class Emulator:
         self._wakeup = threading.Event()
         self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
-        self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras])
+        self.scheduler = Scheduler(
+            self.store, self.runner, dwell, settlers=[settle_extras], job_secret=self.settings.internal_secret
+        )
         self.state: StateDir | None = None
         if self.settings.state_dir:
             self.state = StateDir(self.settings.state_dir)
@@ -114,7 +116,7 @@ class Emulator:
         set_endpoint = getattr(self.runner, "set_endpoint", None)
         if set_endpoint is not None:
             set_endpoint(endpoint)
-        clients = AwsClients(self.settings.aws_endpoint or endpoint)
+        clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
         shipper = LogShipper(self.runner, clients)
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint

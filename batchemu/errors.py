@@ -1,12 +1,12 @@
 """batchemu's error tree; turning an error into HTTP happens only in protocol/serializer.py.
 
-    BatchEmuError
-    +-- ApiError                  an error with an AWS error code and HTTP status
-    |   +-- ClientException       400: every client mistake (AWS Batch's only modeled client error)
-    |   +-- ServerException       500: our own bug, never a client mistake
-    |   +-- AccessDenied          403: refused credentials or signature (optional auth)
-    +-- IllegalTransition         a (status, event) pair the job state table does not allow
-    +-- ConfigurationError        bad settings at start-up (port in use, unknown runner...)
+BatchEmuError
++-- ApiError                  an error with an AWS error code and HTTP status
+|   +-- ClientException       400: every client mistake (AWS Batch's only modeled client error)
+|   +-- ServerException       500: our own bug, never a client mistake
+|   +-- AccessDenied          403: refused credentials or signature (optional auth)
++-- IllegalTransition         a (status, event) pair the job state table does not allow
++-- ConfigurationError        bad settings at start-up (port in use, unknown runner...)
 """
 
 from __future__ import annotations

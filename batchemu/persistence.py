@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 def encode(value: Any) -> Any:
     """Dataclasses as plain JSON values; a live attempt's runner handle is never saved."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "run_handle"}
+        return {
+            f.name: encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "run_handle"
+        }
     if isinstance(value, dict):
         return {key: encode(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -54,7 +58,9 @@ def decode_attempt(data: dict[str, Any]) -> Attempt:
 def decode_job(data: dict[str, Any]) -> Job:
     fields = dict(data)
     fields["attempts"] = [decode_attempt(item) for item in data.get("attempts", [])]
-    fields["current_attempt"] = decode_attempt(data["current_attempt"]) if data.get("current_attempt") else None
+    fields["current_attempt"] = (
+        decode_attempt(data["current_attempt"]) if data.get("current_attempt") else None
+    )
     fields["depends_on"] = [Dependency(**item) for item in data.get("depends_on", [])]
     fields["history"] = [tuple(item) for item in data.get("history", [])]
     return Job(**fields)
@@ -92,7 +98,9 @@ class StateDir:
                 backend.changed_jobs = set()
 
     def _load(self, store: Store) -> None:
-        for account, region, kind, key, body in self._db.execute("SELECT account, region, kind, key, body FROM resources"):
+        for account, region, kind, key, body in self._db.execute(
+            "SELECT account, region, kind, key, body FROM resources"
+        ):
             backend = store.backend(account, region)
             data = json.loads(body)
             self._written[(account, region, kind, key)] = body

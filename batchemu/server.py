@@ -190,7 +190,10 @@ class ServerThread:
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="batchemu-http", daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="batchemu-http",
+            daemon=True,
         )
 
     @property

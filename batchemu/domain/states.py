@@ -20,7 +20,9 @@ class JobStatus(StrEnum):
 
 
 class JobEvent(StrEnum):
-    WAIT_FOR_DEPENDENCIES = "WAIT_FOR_DEPENDENCIES"  # unmet dependencies, or an array parent spawning children
+    WAIT_FOR_DEPENDENCIES = (
+        "WAIT_FOR_DEPENDENCIES"  # unmet dependencies, or an array parent spawning children
+    )
     READY = "READY"  # nothing left to wait for: join the queue
     DEPENDENCY_FAILED = "DEPENDENCY_FAILED"
     PLACED = "PLACED"  # given capacity on a compute environment

@@ -11,8 +11,9 @@ from botocore.config import Config
 
 
 class AwsClients:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, secret_key: str = "batchemu") -> None:
         self.endpoint = endpoint
+        self.secret_key = secret_key
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
         self._session = boto3.session.Session()
@@ -28,7 +29,7 @@ class AwsClients:
                     region_name=region,
                     # The access key names the account, as moto and batchemu both read it.
                     aws_access_key_id=account,
-                    aws_secret_access_key="batchemu",
+                    aws_secret_access_key=self.secret_key,
                     config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
                 )
                 self._clients[key] = found

@@ -29,6 +29,9 @@ class ContainerSpec:
     log_stream_name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     # Where AWS SDK calls from inside the job go: the job's region and the account its credentials map to.
+    # The dummy credentials a job gets: the account id as access key, and this secret, which the
+    # emulator accepts even with --auth sigv4 (it is made afresh for each server).
+    secret_access_key: str = "batchemu"
     region: str = "us-east-1"
     account: str = "123456789012"
 

@@ -32,7 +32,7 @@ def job_environment(spec: ContainerSpec, endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": spec.region,
         # The emulator maps an access key made of 12 digits to that account.
         "AWS_ACCESS_KEY_ID": spec.account,
-        "AWS_SECRET_ACCESS_KEY": "batchemu",
+        "AWS_SECRET_ACCESS_KEY": spec.secret_access_key,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     environment.update(spec.environment)

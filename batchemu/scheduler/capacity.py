@@ -34,7 +34,9 @@ class CapacityLedger:
         used.memory_mib = max(0, used.memory_mib - need.memory_mib)
         used.gpus = max(0, used.gpus - need.gpus)
 
-    def fits_now(self, environment: ComputeEnvironment, need: Requirements, reserved_fraction: float = 0.0) -> bool:
+    def fits_now(
+        self, environment: ComputeEnvironment, need: Requirements, reserved_fraction: float = 0.0
+    ) -> bool:
         """Whether `need` fits what is left of maxvCpus, keeping `reserved_fraction` of it free."""
         limit = environment.max_vcpus
         if limit is None:

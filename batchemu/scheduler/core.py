@@ -30,13 +30,14 @@ class Scheduler:
         runner: Runner,
         dwell_seconds: dict[str, float] | None = None,
         settlers: list[Settler] | None = None,
+        job_secret: str = "batchemu",
     ) -> None:
         self.store = store
         self.runner = runner
         # Other resources that settle on the tick (CREATING -> VALID...), given by the composition root.
         self.settlers: list[Settler] = [resources.settle, *(settlers or [])]
         self.dwell_seconds = dict(dwell_seconds or {})
-        self.placer = Placer(runner, self.dwell_ms)
+        self.placer = Placer(runner, self.dwell_ms, job_secret)
 
     def dwell_ms(self, status: str) -> int:
         return int(self.dwell_seconds.get(status, 0.0) * 1000)
@@ -64,7 +65,9 @@ class Scheduler:
 
     def _leave_submitted(self, backend: Backend, now: int, move: Callable[..., None]) -> bool:
         dwell = self.dwell_ms("SUBMITTED")
-        submitted = [j for j in backend.jobs_by_status["SUBMITTED"].values() if now - j.status_changed_at >= dwell]
+        submitted = [
+            j for j in backend.jobs_by_status["SUBMITTED"].values() if now - j.status_changed_at >= dwell
+        ]
         for job in submitted:
             if job.is_array_parent:
                 arrays.spawn_children(backend, job, now, move)

@@ -26,7 +26,11 @@ def weight_of(policy: Spec, share: str | None) -> float:
         weight = float(entry.get("weight_factor", DEFAULT_WEIGHT))
         if identifier == share:
             return weight
-        if identifier.endswith("*") and (share or "").startswith(identifier[:-1]) and len(identifier) > best_length:
+        if (
+            identifier.endswith("*")
+            and (share or "").startswith(identifier[:-1])
+            and len(identifier) > best_length
+        ):
             best, best_length = weight, len(identifier)
     return best
 
@@ -58,7 +62,9 @@ class ShareUsage:
 class FairSharePicker:
     """Yields a queue's RUNNABLE jobs in fair-share order; told after each one whether it was placed."""
 
-    def __init__(self, policy: Spec, jobs: Iterable[Job], running: dict[str, float], usage: ShareUsage) -> None:
+    def __init__(
+        self, policy: Spec, jobs: Iterable[Job], running: dict[str, float], usage: ShareUsage
+    ) -> None:
         self.policy = policy
         self.decay = float(policy.get("share_decay_seconds") or 0)
         self.reservation = float(policy.get("compute_reservation") or 0) / 100.0

@@ -36,7 +36,7 @@ def ledger_of(backend: Backend) -> CapacityLedger:
 
 
 def container_spec(
-    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment
+    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, job_secret: str = "batchemu"
 ) -> ContainerSpec:
     attempt = job.current_attempt
     assert attempt is not None
@@ -64,16 +64,22 @@ def container_spec(
         labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
         region=backend.region,
         account=backend.account,
+        secret_access_key=job_secret,
     )
 
 
 def start_attempt(
-    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, runner: Runner
+    backend: Backend,
+    job: Job,
+    queue: JobQueue,
+    environment: ComputeEnvironment,
+    runner: Runner,
+    job_secret: str = "batchemu",
 ) -> None:
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment))
+        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, job_secret))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
         attempt.run_handle = _StartFailure(f"{type(error).__name__}: {error}")

@@ -57,8 +57,10 @@ def _follow_main_node(backend: Backend, parent: Job, now: int, move: Callable[..
     main = backend.jobs.get(f"{parent.id}#{parent.main_node}")
     if main is None:
         return False
-    if parent.status == "RUNNABLE" and (main.status != "RUNNABLE" and main.status != "PENDING") and (
-        main.current_attempt is not None or main.attempts
+    if (
+        parent.status == "RUNNABLE"
+        and (main.status != "RUNNABLE" and main.status != "PENDING")
+        and (main.current_attempt is not None or main.attempts)
     ):
         move(parent, JobEvent.MAIN_NODE_PLACED, now)
         return True

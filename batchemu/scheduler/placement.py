@@ -53,8 +53,9 @@ class FifoPicker:
 
 
 class Placer:
-    def __init__(self, runner: Runner, dwell_ms: Callable[[str], int]) -> None:
+    def __init__(self, runner: Runner, dwell_ms: Callable[[str], int], job_secret: str = "batchemu") -> None:
         self.runner = runner
+        self.job_secret = job_secret
         self.dwell_ms = dwell_ms
         self.share_usage: dict[str, ShareUsage] = {}  # by queue ARN
 
@@ -117,7 +118,11 @@ class Placer:
         return changed
 
     def _picker(self, backend: Backend, queue: JobQueue, jobs: list[Job], now: int) -> Picker:
-        policy = backend.find_scheduling_policy(queue.scheduling_policy_arn) if queue.scheduling_policy_arn else None
+        policy = (
+            backend.find_scheduling_policy(queue.scheduling_policy_arn)
+            if queue.scheduling_policy_arn
+            else None
+        )
         if policy is None or policy.fairshare_policy is None:
             return FifoPicker(jobs)
         running: dict[str, float] = {}
@@ -131,13 +136,21 @@ class Placer:
         return FairSharePicker(policy.fairshare_policy, jobs, running, usage)
 
     def _start(
-        self, backend: Backend, queue: JobQueue, environment: ComputeEnvironment, job: Job, need: params.Requirements, now: int
+        self,
+        backend: Backend,
+        queue: JobQueue,
+        environment: ComputeEnvironment,
+        job: Job,
+        need: params.Requirements,
+        now: int,
     ) -> None:
         backend.move(job, JobEvent.PLACED, now, attempt=new_attempt(backend, job, environment, need))
-        lifecycle.start_attempt(backend, job, queue, environment, self.runner)
+        lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.job_secret)
 
 
-def new_attempt(backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements) -> Attempt:
+def new_attempt(
+    backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements
+) -> Attempt:
     """An attempt with its ECS task identity and log stream `<jobDefinition or awslogs-stream-prefix>/default/<task id>`."""
     cluster = environment.ecs_cluster_arn or ""
     attempt = Attempt(
@@ -149,8 +162,12 @@ def new_attempt(backend: Backend, job: Job, environment: ComputeEnvironment, nee
     )
     task_id = arns.new_task_id()
     attempt.container.task_arn = arns.ecs_task_arn(backend.region, backend.account, cluster, task_id)
-    attempt.container.container_instance_arn = arns.container_instance_arn(backend.region, backend.account, cluster)
+    attempt.container.container_instance_arn = arns.container_instance_arn(
+        backend.region, backend.account, cluster
+    )
     options = ((job.container or {}).get("log_configuration") or {}).get("options") or {}
-    prefix = options.get("awslogs-stream-prefix") or job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    prefix = (
+        options.get("awslogs-stream-prefix") or job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    )
     attempt.container.log_stream_name = f"{prefix[:200]}/default/{task_id}"
     return attempt

@@ -39,6 +39,8 @@ def _due_action(queue: JobQueue, job: Job, now: int) -> dict | None:
         if action.get("state", "RUNNABLE") != "RUNNABLE" or action.get("action", "CANCEL") != "CANCEL":
             continue
         reason = action.get("reason", "")
-        if (job.status_reason or "").startswith(reason) and now - job.reason_changed_at >= action["max_time_seconds"] * 1000:
+        if (job.status_reason or "").startswith(reason) and now - job.reason_changed_at >= action[
+            "max_time_seconds"
+        ] * 1000:
             return action
     return None

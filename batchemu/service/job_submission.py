@@ -6,7 +6,8 @@ import copy
 import json
 
 from batchemu import arns
-from batchemu.domain import job_definition_rules, params, rules
+from batchemu.domain import host_access, job_definition_rules, params, rules
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -42,7 +43,9 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         history=[(ctx.now_ms, "SUBMITTED", None)],
         depends_on=depends_on,
         parameters=parameters,
-        container=None if definition.node_properties else _container(definition, request.get("container_overrides"), parameters),
+        container=None
+        if definition.node_properties
+        else _container(definition, request.get("container_overrides"), parameters),
         node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
         ecs_properties=definition.ecs_properties,
         eks_properties=definition.eks_properties,
@@ -57,6 +60,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         or definition.consumable_resource_properties,
     )
     _check_job_rules(job, request)
+    _check_host_access(ctx, job)
     array = request.get("array_properties") or {}
     if "size" in array:
         job.array_size = array["size"]
@@ -102,7 +106,9 @@ def _fair_share(
     if not queue.is_fair_share:
         if share is not None:
             # The model says "Don't specify it" for FIFO queues; AWS's exact text is UNCONFIRMED.
-            raise ClientException("shareIdentifier can only be specified for a job queue with a scheduling policy.")
+            raise ClientException(
+                "shareIdentifier can only be specified for a job queue with a scheduling policy."
+            )
         return None, priority
     if share is None:
         raise ClientException("shareIdentifier must be specified.")
@@ -148,7 +154,9 @@ def _container(definition: JobDefinition, overrides: Spec | None, parameters: di
     return params.resolve_container(properties, overrides, parameters)
 
 
-def _node_properties(definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]) -> Spec | None:
+def _node_properties(
+    definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
+) -> Spec | None:
     """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container."""
     if not definition.node_properties:
         return None
@@ -157,13 +165,23 @@ def _node_properties(definition: JobDefinition, overrides: Spec | None, paramete
     if "num_nodes" in overrides:
         properties["num_nodes"] = overrides["num_nodes"]
     groups = {group.get("target_nodes"): group for group in properties.get("node_range_properties", [])}
-    unmatched = [o["target_nodes"] for o in overrides.get("node_property_overrides", []) if o.get("target_nodes") not in groups]
+    unmatched = [
+        o["target_nodes"]
+        for o in overrides.get("node_property_overrides", [])
+        if o.get("target_nodes") not in groups
+    ]
     if unmatched:
-        raise ClientException(f"NodeOverride targets should match job definition. Non matching targets - {', '.join(unmatched)}")
-    by_target = {o["target_nodes"]: o.get("container_overrides") for o in overrides.get("node_property_overrides", [])}
+        raise ClientException(
+            f"NodeOverride targets should match job definition. Non matching targets - {', '.join(unmatched)}"
+        )
+    by_target = {
+        o["target_nodes"]: o.get("container_overrides") for o in overrides.get("node_property_overrides", [])
+    }
     for target, group in groups.items():
         if group.get("container") is not None:
-            group["container"] = params.resolve_container(group["container"], by_target.get(target), parameters)
+            group["container"] = params.resolve_container(
+                group["container"], by_target.get(target), parameters
+            )
     if properties.get("main_node", 0) >= properties["num_nodes"]:
         raise ClientException("mainNode must be less than numNodes.")
     return properties
@@ -180,7 +198,10 @@ def primary_container(definition: JobDefinition) -> Spec | None:
         containers = definition.eks_properties.get("pod_properties", {}).get("containers", [])
         if containers:
             first = containers[0]
-            return {"image": first.get("image", ""), "command": [*first.get("command", []), *first.get("args", [])]}
+            return {
+                "image": first.get("image", ""),
+                "command": [*first.get("command", []), *first.get("args", [])],
+            }
     return None
 
 
@@ -190,6 +211,17 @@ def _check_overrides(properties: Spec, overrides: Spec) -> None:
     declared = {entry["type"] for entry in properties.get("resource_requirements", [])}
     if ("vcpus" in overrides and "VCPU" in declared) or ("memory" in overrides and "MEMORY" in declared):
         raise ClientException(DEPRECATED_KEY)
+
+
+def _check_host_access(ctx: RequestContext, job: Job) -> None:
+    settings = ctx.settings
+    policy = HostAccessPolicy(
+        allow_privileged=bool(getattr(settings, "allow_privileged", False)),
+        allowed_host_paths=tuple(getattr(settings, "allowed_host_paths", ())),
+    )
+    host_access.check_container(job.container, policy)
+    for group in (job.node_properties or {}).get("node_range_properties", []):
+        host_access.check_container(group.get("container"), policy)
 
 
 def _check_job_rules(job: Job, request: Request) -> None:

@@ -31,7 +31,9 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
         "container": container_detail(job) if job.container is not None else None,
         "node_properties": job.node_properties if job.is_multi_node_parent else None,
         "node_details": (
-            {"node_index": job.node_index, "is_main_node": job.is_main_node} if job.node_index is not None else None
+            {"node_index": job.node_index, "is_main_node": job.is_main_node}
+            if job.node_index is not None
+            else None
         ),
         "array_properties": array_properties(backend, job),
         "timeout": job.timeout,

@@ -260,3 +260,11 @@ def test_jobs_of_a_deleted_queue_fail_with_job_queue_deleted(batch, emulator: Em
     job = describe(batch, job_id)
     assert (job["status"], job["statusReason"]) == ("FAILED", "JobQueue deleted")
     assert batch.describe_job_queues(jobQueues=["q"])["jobQueues"] == []
+
+
+def test_privileged_job_definition_is_refused_at_submit(batch, queue: str) -> None:  # type: ignore[no-untyped-def]
+    batch.register_job_definition(
+        jobDefinitionName="root", type="container", containerProperties={**CONTAINER, "privileged": True}
+    )
+    with pytest.raises(batch.exceptions.ClientException, match="--allow-privileged"):
+        submit(batch, jobDefinition="root")
