@@ -162,7 +162,17 @@ def create_app(emulator: Emulator) -> Edge:
     """Batch to BatchApp; every other service to moto in-process, or to --aws-endpoint."""
     endpoint = emulator.settings.aws_endpoint
     others: MotoServices | ProxyServices = ProxyServices(endpoint) if endpoint else MotoServices()
-    return Edge(BatchApp(emulator, others), others)
+    settings = emulator.settings
+    secret_for = None
+    if settings.auth == "sigv4":
+
+        def secret_for(access_key: str) -> str | None:
+            """Configured keys, and the per-server credentials of batchemu's jobs and its own clients."""
+            if access_key in settings.auth_keys:
+                return settings.auth_keys[access_key]
+            return settings.internal_secret if access_key.isdigit() and len(access_key) == 12 else None
+
+    return Edge(BatchApp(emulator, others), others, secret_for)
 
 
 class QuietRequestHandler(WSGIRequestHandler):

@@ -5,12 +5,16 @@ or is forwarded to the endpoint given by --aws-endpoint."""
 from __future__ import annotations
 
 import http.client
+import io
+import json
 import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from batchemu.errors import AccessDenied
+from batchemu.protocol import sigv4
 from batchemu.protocol.auth import caller_from
 
 log = logging.getLogger("batchemu.edge")
@@ -119,13 +123,54 @@ class ProxyServices:
 
 
 class Edge:
-    """The WSGI app the server runs."""
+    """The WSGI app the server runs. With `secret_for` (--auth sigv4) every AWS request must carry a
+    valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open."""
 
-    def __init__(self, batch: WSGIApp, others: MotoServices | ProxyServices) -> None:
+    def __init__(
+        self,
+        batch: WSGIApp,
+        others: MotoServices | ProxyServices,
+        secret_for: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.batch = batch
         self.others = others
+        self.secret_for = secret_for
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/") or is_batch_request(environ):
+        if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/"):
+            return self.batch(environ, start_response)
+        if self.secret_for is not None:
+            try:
+                self._verify(environ)
+            except AccessDenied as error:
+                body = json.dumps({"__type": error.code, "message": error.message}).encode()
+                start_response(
+                    "403 Forbidden",
+                    [
+                        ("Content-Type", "application/json"),
+                        ("x-amzn-ErrorType", error.code),
+                        ("Content-Length", str(len(body))),
+                    ],
+                )
+                return [body]
+        if is_batch_request(environ):
             return self.batch(environ, start_response)
         return self.others(environ, start_response)
+
+    def _verify(self, environ: dict[str, Any]) -> None:
+        assert self.secret_for is not None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # the app reads it again
+        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        raw_path, _, raw_query = str(raw_uri).partition("?")
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        if environ.get("CONTENT_LENGTH"):
+            headers["content-length"] = environ["CONTENT_LENGTH"]
+        sigv4.verify(environ["REQUEST_METHOD"], raw_path, raw_query, headers, body, self.secret_for)
