@@ -142,6 +142,7 @@ class BatchApp:
             "status": "running",
             "version": __version__,
             "runner": self.emulator.runner.name,
+            "runner_status": self.emulator.scheduler.placer.runner_unavailable() or "available",
             "services": {"batch": "batchemu", **self.others.services()},
         }
 

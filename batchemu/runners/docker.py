@@ -31,6 +31,7 @@ MANAGED_LABEL = "batchemu"
 JOB_ID_LABEL = "batchemu.job-id"
 ATTEMPT_LABEL = "batchemu.attempt"
 _REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
+_HEALTH_SECONDS = 2.0  # how often the engine's availability is checked
 _LOG_OVERLAP_NS = 2_000_000_000
 _TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
 
@@ -86,6 +87,10 @@ class DockerRunner:
         self._pulls: dict[str, Future[str | None]] = {}
         self._live: set[DockerAttempt] = set()
         self._lock = threading.Lock()
+        self._health_client = docker.from_env(timeout=3)
+        self._unavailable: str | None = None
+        self._health_checked = time.monotonic()
+        self._health_checking = False
 
     # -- the Runner protocol -------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> DockerAttempt:
@@ -114,6 +119,33 @@ class DockerRunner:
             self._schedule_refresh(handle)
         with handle.lock:
             return handle.events[since:]
+
+    def unavailable_reason(self) -> str | None:
+        """None while the engine answers, else why not; refreshed in the background every few seconds,
+        so the scheduler can ask on every tick."""
+        now = time.monotonic()
+        with self._lock:
+            due = not self._health_checking and now - self._health_checked >= _HEALTH_SECONDS
+            if due:
+                self._health_checking = True
+        if due:
+            threading.Thread(target=self._check_health, name="batchemu-docker-health", daemon=True).start()
+        return self._unavailable
+
+    def _check_health(self) -> None:
+        try:
+            self._health_client.ping()
+            reason = None
+        except Exception as error:
+            reason = f"the Docker engine does not answer ({type(error).__name__}); jobs wait until it does"
+        if reason != self._unavailable:
+            log.warning("Docker engine %s", "answers again" if reason is None else "is unavailable")
+            self._unavailable = reason
+            if self._on_change is not None:
+                self._on_change()
+        with self._lock:
+            self._health_checked = time.monotonic()
+            self._health_checking = False
 
     def set_endpoint(self, endpoint: str) -> None:
         """Where job containers reach the emulator; known once the server listens."""

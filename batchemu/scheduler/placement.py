@@ -23,6 +23,8 @@ JOB_RESOURCE_REQUIREMENT = (
     "than that can be met by the CE(s) attached to the job queue."
 )
 _SERVING = ("VALID", "UPDATING")
+# batchemu's own blocked reason, in AWS's CATEGORY - detail form.
+RUNNER_UNAVAILABLE = "UNDETERMINED:RUNNER_UNAVAILABLE"
 
 
 class Picker(Protocol):
@@ -63,6 +65,9 @@ class Placer:
         runnable = backend.jobs_by_status["RUNNABLE"]
         if not runnable:
             return False
+        unavailable = self.runner_unavailable()
+        if unavailable is not None:
+            return self._hold_all(backend, now, f"{RUNNER_UNAVAILABLE} - {unavailable}")
         dwell = self.dwell_ms("RUNNABLE")
         by_queue: dict[str, list[Job]] = {}
         for job in runnable.values():
@@ -115,6 +120,20 @@ class Placer:
                 break  # head-of-line blocking: nothing behind it in this queue moves
             else:
                 picker.skipped(job)
+        return changed
+
+    def runner_unavailable(self) -> str | None:
+        check = getattr(self.runner, "unavailable_reason", None)
+        return check() if check is not None else None
+
+    @staticmethod
+    def _hold_all(backend: Backend, now: int, reason: str) -> bool:
+        """Nothing can start: every RUNNABLE job says why, and waits."""
+        changed = False
+        for job in list(backend.jobs_by_status["RUNNABLE"].values()):
+            if job.status_reason != reason and not job.is_multi_node_parent:
+                backend.move(job, JobEvent.BLOCKED, now, reason=reason)
+                changed = True
         return changed
 
     def _picker(self, backend: Backend, queue: JobQueue, jobs: list[Job], now: int) -> Picker:

@@ -6,6 +6,8 @@ import pytest
 
 from batchemu.domain.models import Dependency
 from batchemu.domain.states import JobEvent
+from batchemu.runners.simulated import SimulatedRunner
+from batchemu.scheduler.core import Scheduler
 from tests.unit.builders import World
 
 
@@ -156,3 +158,28 @@ def test_start_failure_fails_without_started_at(world: World) -> None:
     assert job.status_reason == "Task failed to start"
     assert job.started_at is None
     assert job.attempts[0].container.reason.startswith("CannotPullContainerError")
+
+
+class FlakyEngine(SimulatedRunner):
+    """The simulated runner, with an engine that can go away."""
+
+    down: str | None = None
+
+    def unavailable_reason(self) -> str | None:
+        return self.down
+
+
+def test_jobs_wait_with_a_reason_while_the_runner_is_unavailable_and_resume_after() -> None:
+    world = World()
+    runner = FlakyEngine(world.clock)
+    world.scheduler = Scheduler(world.store, runner)
+    world.compute_environment("ce")
+    world.queue("q")
+    runner.down = "the Docker engine does not answer"
+    job = world.job()
+    world.settle()
+    assert job.status == "RUNNABLE"
+    assert job.status_reason == "UNDETERMINED:RUNNER_UNAVAILABLE - the Docker engine does not answer"
+    runner.down = None
+    world.settle()
+    assert job.status == "SUCCEEDED"
