@@ -1,13 +1,22 @@
-# batchemu as a sidecar: docker build -t batchemu . && docker run -p 8000:8000 batchemu
-ARG BASE_IMAGE=python:3.11-slim
+# batchemu as a sidecar:
+#   docker build -t batchemu . && docker run -p 8000:8000 batchemu
+# BASE_IMAGE may be any image with Python >= 3.11 and pip (our offline CI uses its local test image).
+# A ca-certificates.crt placed beside this file is trusted by pip during the build (for TLS-intercepting
+# proxies). Jobs run on the simulated runner unless the Docker socket is mounted (see README).
+ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY batchemu ./batchemu
-RUN python3 -m pip install --no-cache-dir . && useradd --create-home batchemu
+ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY . /src
+RUN if [ -f /src/ca-certificates.crt ]; then export PIP_CERT=/src/ca-certificates.crt; fi \
+ && python3 -m pip install /src \
+ && (id batchemu >/dev/null 2>&1 || useradd --create-home --uid 10001 batchemu 2>/dev/null \
+     || adduser --disabled-password --uid 10001 batchemu) \
+ && mkdir -p /state && chown batchemu /state
+# Non-root by default; run with --user root (or add the socket's group) to use a mounted Docker socket.
 USER batchemu
 ENV BATCHEMU_HOST=0.0.0.0 BATCHEMU_PORT=8000
 EXPOSE 8000
-HEALTHCHECK --interval=5s --timeout=3s --retries=5 \
-  CMD python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/_batchemu/health').status != 200)"
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
+  CMD python3 -c "import os, sys, urllib.request; port = os.environ.get('BATCHEMU_PORT', '8000'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/_batchemu/health').status != 200)"
 CMD ["batchemu", "serve"]

@@ -1,0 +1,137 @@
+"""batchemu as a Docker sidecar: the top-level Dockerfile builds offline from the local Python test image,
+runs as non-root, reports healthy, and serves a whole job to boto3 on the host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "batchemu:e2e"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.integration.conftest import _engine_answers, _may_set_up_docker
+
+    if not _engine_answers():
+        if not _may_set_up_docker():
+            pytest.skip("no Docker engine answers")
+        subprocess.run([str(ROOT / "scripts" / "docker-setup")], check=True, timeout=600)
+    subprocess.run([str(ROOT / "scripts" / "build-test-images")], check=True, timeout=1200)
+    context = tmp_path_factory.mktemp("context")
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for name in tracked.splitlines():
+        if (ROOT / name).is_file():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, context / name)
+    if CA_BUNDLE.exists():  # pip inside the build goes through this machine's TLS-intercepting proxy
+        shutil.copy2(CA_BUNDLE, context / "ca-certificates.crt")
+    build = subprocess.run(
+        [
+            "docker",
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            "BASE_IMAGE=batchemu-test/python:latest",
+            "-t",
+            IMAGE,
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def sidecar(image: str) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    container = subprocess.run(
+        ["docker", "run", "-d", "--rm", "--network", "host", "-e", f"BATCHEMU_PORT={port}", image],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    try:
+        yield container
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+def inspect(container: str) -> dict:
+    out = subprocess.run(["docker", "inspect", container], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)[0]
+
+
+def wait_healthy(container: str, seconds: float = 90) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = inspect(container)["State"]
+        if state.get("Health", {}).get("Status") == "healthy":
+            return state
+        assert state["Running"], subprocess.run(
+            ["docker", "logs", container], capture_output=True, text=True
+        ).stderr
+        time.sleep(0.5)
+    raise AssertionError("the sidecar never became healthy")
+
+
+def test_sidecar_becomes_healthy_runs_as_non_root_and_serves_a_job(sidecar: str) -> None:
+    wait_healthy(sidecar)
+    env = dict(item.split("=", 1) for item in inspect(sidecar)["Config"]["Env"])
+    endpoint = f"http://127.0.0.1:{env['BATCHEMU_PORT']}"
+    uid = subprocess.run(
+        ["docker", "exec", sidecar, "id", "-u"], check=True, capture_output=True, text=True
+    ).stdout
+    assert uid.strip() != "0"
+    with urllib.request.urlopen(f"{endpoint}/_batchemu/health") as response:
+        health = json.load(response)
+    assert (health["status"], health["runner"]) == ("running", "simulated")
+    batch = boto3.client(
+        "batch",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED", unmanagedvCpus=2)
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+    )
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        containerProperties={"image": "busybox", "command": ["true"], "vcpus": 1, "memory": 64},
+    )
+    time.sleep(0.5)
+    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="jd")["jobId"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"]
+        if status in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.2)
+    assert status == "SUCCEEDED"
