@@ -177,10 +177,30 @@ def create_app(emulator: Emulator) -> Edge:
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """werkzeug's access log is replaced by BatchApp's own line (operation, status, milliseconds)."""
+    """werkzeug's access log is replaced by BatchApp's own line (operation, status, milliseconds), and
+    the errors Python's HTTP server answers by itself (a request line over 64 KiB, bad HTTP) get AWS's
+    JSON shape instead of an HTML page."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        error_type = "ClientException" if 400 <= code < 500 else "ServerException"
+        text = message or self.responses.get(code, ("Error",))[0]
+        body = json.dumps({"__type": error_type, "message": f"{text} (HTTP {code})"}).encode()
+        self.log_error("code %d, message %s", code, text)
+        self.send_response(code, None)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", JSON_CONTENT_TYPE)
+        self.send_header("x-amzn-ErrorType", error_type)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.debug("http: " + format, *args)
 
 
 def bind(host: str, port: int, emulator: Emulator) -> BaseWSGIServer:

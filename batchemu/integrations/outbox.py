@@ -12,6 +12,7 @@ from collections.abc import Callable
 log = logging.getLogger("batchemu.integrations")
 
 Task = Callable[[], None]
+STOP_DEADLINE_SECONDS = 5.0
 
 
 class Outbox:
@@ -21,6 +22,8 @@ class Outbox:
         self._interval = interval
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one runner of tasks at a time: the worker or flush()
+        self._deadline: float | None = None  # when stopping: work after this is dropped
+        self.dropped = 0
 
     def put(self, task: Task) -> None:
         self._tasks.put(task)
@@ -28,17 +31,26 @@ class Outbox:
     def every_interval(self, task: Task) -> None:
         self._periodic.append(task)
 
+    @property
+    def backlog(self) -> int:
+        return self._tasks.qsize()
+
     def start(self) -> None:
         if self._thread is None:
+            self._deadline = None
             self._thread = threading.Thread(target=self._loop, name="batchemu-outbox", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, deadline_seconds: float = STOP_DEADLINE_SECONDS) -> None:
+        """Finishes what is queued, for at most `deadline_seconds`; what is left then is dropped."""
+        self._deadline = time.monotonic() + deadline_seconds
         if self._thread is not None:
             self._tasks.put(None)
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=deadline_seconds + 5)
             self._thread = None
         self.flush()
+        if self.dropped:
+            log.warning("dropped %d writes to other services at shutdown", self.dropped)
 
     def flush(self) -> None:
         """Runs every queued task and one round of the periodic ones, now, on the caller's thread."""
@@ -53,15 +65,15 @@ class Outbox:
             try:
                 task = self._tasks.get(timeout=max(0.0, next_round - time.monotonic()))
             except queue.Empty:
-                task = None
-                with self._lock:
-                    self._run_periodic()
-                next_round = time.monotonic() + self._interval
-                continue
+                task = _NOTHING
             if task is None:
                 return
             with self._lock:
-                _run(task)
+                if task is not _NOTHING:
+                    self._run(task)
+                if time.monotonic() >= next_round:  # periodic work keeps its pace under a steady stream
+                    self._run_periodic()
+                    next_round = time.monotonic() + self._interval
 
     def _drain(self) -> None:
         while True:
@@ -70,15 +82,24 @@ class Outbox:
             except queue.Empty:
                 return
             if task is not None:
-                _run(task)
+                self._run(task)
 
     def _run_periodic(self) -> None:
         for task in self._periodic:
-            _run(task)
+            self._run(task)
+
+    def _run(self, task: Task) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            self.dropped += 1
+            return
+        try:
+            task()
+        except Exception:
+            log.exception("integration task failed")
 
 
-def _run(task: Task) -> None:
-    try:
-        task()
-    except Exception:
-        log.exception("integration task failed")
+def _nothing() -> None:
+    """Stands for "no task arrived before the next periodic round"."""
+
+
+_NOTHING: Task = _nothing
