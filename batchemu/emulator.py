@@ -17,6 +17,7 @@ from batchemu.integrations import eventbridge
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
+from batchemu.integrations.log_sinks import choose_sink
 from batchemu.integrations.outbox import Outbox
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
@@ -117,7 +118,7 @@ class Emulator:
         if set_endpoint is not None:
             set_endpoint(endpoint)
         clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
-        shipper = LogShipper(self.runner, clients)
+        shipper = LogShipper(self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint))
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)

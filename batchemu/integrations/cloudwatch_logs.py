@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.integrations.aws import AwsClients
+from batchemu.integrations.log_sinks import LogSink
 from batchemu.runners.base import Runner
 
 log = logging.getLogger("batchemu.logs")
@@ -32,7 +32,7 @@ class Shipment:
 @dataclass
 class LogShipper:
     runner: Runner
-    clients: AwsClients
+    sink: LogSink
     _tracked: dict[int, Shipment] = field(default_factory=dict)
     _groups: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,11 +55,14 @@ class LogShipper:
         with self._lock:
             shipments = list(self._tracked.values())
         for shipment in shipments:
+            # Read before the lines: an attempt that ends during this round has lines we have not read.
+            with self._lock:
+                finished = shipment.finished
             try:
                 self._ship_one(shipment)
             except Exception:
                 log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
-            if shipment.finished:
+            if finished:
                 with self._lock:
                     self._tracked.pop(id(shipment.handle), None)
                 self._release(shipment.handle)
@@ -68,32 +71,17 @@ class LogShipper:
         events = self.runner.logs(shipment.handle, shipment.shipped)
         if not events and shipment.created:
             return
-        logs = self.clients.client("logs", shipment.account, shipment.region)
+        where = (shipment.account, shipment.region, shipment.group)
         if not shipment.created:
-            self._ensure_group(logs, shipment)
-            try:
-                logs.create_log_stream(logGroupName=shipment.group, logStreamName=shipment.stream)
-            except logs.exceptions.ResourceAlreadyExistsException:
-                pass
+            if where not in self._groups:
+                self.sink.create_group(*where)
+                self._groups.add(where)
+            self.sink.create_stream(*where, shipment.stream)
             shipment.created = True
         for start in range(0, len(events), MAX_BATCH):
             batch = events[start : start + MAX_BATCH]
-            logs.put_log_events(
-                logGroupName=shipment.group,
-                logStreamName=shipment.stream,
-                logEvents=[{"timestamp": event.timestamp_ms, "message": event.message} for event in batch],
-            )
+            self.sink.put(*where, shipment.stream, [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch])
             shipment.shipped += len(batch)
-
-    def _ensure_group(self, logs: Any, shipment: Shipment) -> None:
-        key = (shipment.account, shipment.region, shipment.group)
-        if key in self._groups:
-            return
-        try:
-            logs.create_log_group(logGroupName=shipment.group)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        self._groups.add(key)
 
     def reset(self) -> None:
         """Forget which log groups exist (the services they live in may have been reset too)."""
