@@ -10,15 +10,27 @@ import batchemu
 
 
 def exported_names() -> set[str]:
-    """Public names bound in the package namespace; submodules (bound as a side effect of importing
-    them) and `from __future__` features are not exports."""
+    """Public names bound in the package namespace once every lazy export has loaded; submodules (bound
+    as a side effect of importing them), `from __future__` features and typing helpers are not exports."""
+    for name in batchemu.__all__:
+        getattr(batchemu, name)
     return {
         name
         for name, value in vars(batchemu).items()
         if not name.startswith("_")
+        and name not in ("TYPE_CHECKING", "Any", "annotations", "importlib")
         and not isinstance(value, types.ModuleType)
         and not isinstance(value, __future__._Feature)
     } | {"__version__"}
+
+
+def test_importing_the_package_loads_no_server_code() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, batchemu; print('batchemu.server' in sys.modules, 'boto3' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_all_lists_exactly_the_exported_names() -> None:
