@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_ENV = {
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "host": ("BATCHEMU_HOST", str),
     "port": ("BATCHEMU_PORT", int),
     "runner": ("BATCHEMU_RUNNER", str),

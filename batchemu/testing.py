@@ -344,7 +344,7 @@ class MockBatch:
             else:
                 os.environ[name] = value
         if "boto3" in sys.modules:
-            sys.modules["boto3"].DEFAULT_SESSION = self._saved_session
+            sys.modules["boto3"].DEFAULT_SESSION = self._saved_session  # type: ignore[attr-defined]
         self._saved_session = None
 
 

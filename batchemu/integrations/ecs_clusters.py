@@ -3,6 +3,8 @@ endpoint when the environment appears, deleted when it goes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from batchemu.integrations.aws import AwsClients
@@ -19,10 +21,11 @@ class EcsClusters:
         """A scheduler settler: compares the backend's environments with the clusters made so far."""
         current = {ce.ecs_cluster_arn for ce in backend.compute_environments.values() if ce.ecs_cluster_arn}
         known = self._known.setdefault((backend.account, backend.region), set())
+        ecs = partial(self._ecs, backend.account, backend.region)
         for arn in current - known:
-            self.outbox.put(lambda arn=arn: self._ecs(backend).create_cluster(clusterName=_name(arn)))
+            self.outbox.put(partial(_create, ecs, _name(arn)))
         for arn in known - current:
-            self.outbox.put(lambda arn=arn: self._ecs(backend).delete_cluster(cluster=_name(arn)))
+            self.outbox.put(partial(_delete, ecs, _name(arn)))
         known.clear()
         known.update(current)
         return False
@@ -30,8 +33,16 @@ class EcsClusters:
     def reset(self) -> None:
         self._known.clear()
 
-    def _ecs(self, backend: Any) -> Any:
-        return self.clients.client("ecs", backend.account, backend.region)
+    def _ecs(self, account: str, region: str) -> Any:
+        return self.clients.client("ecs", account, region)
+
+
+def _create(ecs: Callable[[], Any], name: str) -> None:
+    ecs().create_cluster(clusterName=name)
+
+
+def _delete(ecs: Callable[[], Any], name: str) -> None:
+    ecs().delete_cluster(cluster=name)
 
 
 def _name(arn: str) -> str:

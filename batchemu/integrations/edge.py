@@ -78,6 +78,7 @@ class ProxyServices:
             raise ValueError(f"--aws-endpoint must be an http(s) URL, got {endpoint!r}")
         self.endpoint = endpoint
         self._parsed = parsed
+        self._host: str = parsed.hostname
 
     def reset(self) -> None:
         """The other endpoint's state is its owner's; batchemu's reset leaves it alone."""
@@ -101,7 +102,7 @@ class ProxyServices:
         connection_class = (
             http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
         )
-        connection = connection_class(self._parsed.hostname, self._parsed.port, timeout=60)
+        connection = connection_class(self._host, self._parsed.port, timeout=60)
         try:
             connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
             response = connection.getresponse()

@@ -125,11 +125,11 @@ def _scalar(value: Any, shape: Shape, where: str, problems: list[str]) -> Any:
     if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
         _wrong_type(value, kind, where, problems)
         return None
-    if kind == "string":
+    if isinstance(value, str):
         _check_size(len(value), shape, where, problems, "characters")
         if shape.enum and value not in shape.enum:
             problems.append(f"Value {_short(value)} at {where} must be one of: {', '.join(shape.enum)}")
-    elif kind in ("integer", "long", "float", "double"):
+    elif isinstance(value, int | float):
         _check_range(value, shape, where, problems)
     return value
 

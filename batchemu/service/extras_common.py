@@ -121,7 +121,7 @@ def single_filter(
         raise invalid_request(f"Invalid filter name {name}; valid names are {', '.join(allowed)}")
     if not values:
         raise invalid_request(f"Filter {name} needs at least one value")
-    return name, values
+    return str(name), [str(value) for value in values]
 
 
 def name_matches(name: str, patterns: list[str]) -> bool:
