@@ -122,6 +122,7 @@ class Attempt:
     status_reason: str | None = None
     run_handle: Any = None  # the runner's handle while the attempt is live; never rendered
     stop_requested: bool = False
+    start_error: str | None = None  # the runner could not even begin the attempt
     placed_at: int | None = None
     vcpus: float = 0.0
     memory: int = 0

@@ -28,13 +28,14 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.moto_events import RuleInfo, register_job_queue_sink
+from batchemu.integrations.moto_events import RuleInfo, default_bus_has_rules, register_job_queue_sink
 from batchemu.integrations.outbox import Outbox
 from batchemu.protocol.serializer import to_wire
 from batchemu.protocol.spec import service_model
@@ -57,6 +58,9 @@ class JobStateEvents:
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self.job_queue_targets: JobQueueTargets | None = None  # held here so the weak sink lives
+        # Whether a rule could receive events of (account, region); sending to a bus with no rules is
+        # skipped, which matters when thousands of jobs run and nobody listens.
+        self.has_rules: Callable[[str, str], bool] = lambda account, region: True
 
     def on_transition(self, backend: Backend, job: Job, old_status: str) -> None:
         if job.status != old_status and job.status != "SUBMITTED":
@@ -85,6 +89,8 @@ class JobStateEvents:
             batch = []
             while pending and len(batch) < MAX_ENTRIES and pending[0][:2] == (account, region):
                 batch.append(pending.pop(0)[2])
+            if not self.has_rules(account, region):
+                continue
             try:
                 answer = self.clients.client("events", account, region).put_events(Entries=batch)
                 if answer.get("FailedEntryCount"):
@@ -133,6 +139,7 @@ def connect(
     if hook_moto:
         events.job_queue_targets = JobQueueTargets(store, AwsClients(batch_endpoint), outbox)
         register_job_queue_sink(events.job_queue_targets)
+        events.has_rules = default_bus_has_rules
     return events
 
 

@@ -67,6 +67,17 @@ def register_job_queue_sink(sink: JobQueueSink) -> bool:
         return _install()
 
 
+def default_bus_has_rules(account: str, region: str) -> bool:
+    """Whether this process's moto has any rule on the default bus of (account, region); True when that
+    cannot be told. Call it from the outbox thread, never under the store lock."""
+    try:
+        from moto.events.models import events_backends
+
+        return bool(events_backends[account][region].event_buses["default"].rules)
+    except Exception:
+        return True
+
+
 def is_job_queue_arn(arn: str) -> bool:
     parts = arn.split(":", 5)
     return len(parts) == 6 and parts[2] == "batch" and parts[5].startswith("job-queue/")

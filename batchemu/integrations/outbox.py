@@ -24,8 +24,12 @@ class Outbox:
         self._lock = threading.Lock()  # one runner of tasks at a time: the worker or flush()
         self._deadline: float | None = None  # when stopping: work after this is dropped
         self.dropped = 0
+        self._unfinished = 0  # put but not yet run, including a task the worker has just taken
+        self._done = threading.Condition()
 
     def put(self, task: Task) -> None:
+        with self._done:
+            self._unfinished += 1
         self._tasks.put(task)
 
     def every_interval(self, task: Task) -> None:
@@ -53,11 +57,14 @@ class Outbox:
             log.warning("dropped %d writes to other services at shutdown", self.dropped)
 
     def flush(self) -> None:
-        """Runs every queued task and one round of the periodic ones, now, on the caller's thread."""
+        """Runs every queued task and one round of the periodic ones, now, on the caller's thread; a task
+        the worker has already taken is waited for."""
         with self._lock:
             self._drain()
             self._run_periodic()
             self._drain()
+        with self._done:
+            self._done.wait_for(lambda: self._unfinished == 0, timeout=30)
 
     def _loop(self) -> None:
         next_round = time.monotonic() + self._interval
@@ -71,6 +78,7 @@ class Outbox:
             with self._lock:
                 if task is not _NOTHING:
                     self._run(task)
+                    self._finished()
                 if time.monotonic() >= next_round:  # periodic work keeps its pace under a steady stream
                     self._run_periodic()
                     next_round = time.monotonic() + self._interval
@@ -83,6 +91,12 @@ class Outbox:
                 return
             if task is not None:
                 self._run(task)
+                self._finished()
+
+    def _finished(self) -> None:
+        with self._done:
+            self._unfinished -= 1
+            self._done.notify_all()
 
     def _run_periodic(self) -> None:
         for task in self._periodic:

@@ -82,18 +82,14 @@ def start_attempt(
         attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, job_secret))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
-        attempt.run_handle = _StartFailure(f"{type(error).__name__}: {error}")
-
-
-class _StartFailure:
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+        attempt.start_error = f"CannotStartContainerError: {type(error).__name__}: {error}"
 
 
 def _poll(runner: Runner, job: Job) -> RunState:
-    handle = job.current_attempt.run_handle if job.current_attempt else None
-    if isinstance(handle, _StartFailure):
-        return RunState(Phase.FAILED_TO_START, reason=handle.reason)
+    attempt = job.current_attempt
+    if attempt is not None and attempt.start_error is not None:
+        return RunState(Phase.FAILED_TO_START, reason=attempt.start_error)
+    handle = attempt.run_handle if attempt else None
     if handle is None:
         return RunState(Phase.FAILED_TO_START, reason="Task failed to start: no container")
     try:
@@ -210,8 +206,6 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
 def _stop(runner: Runner, job: Job) -> None:
     attempt = job.current_attempt
     if attempt is None or attempt.stop_requested or attempt.run_handle is None:
-        return
-    if isinstance(attempt.run_handle, _StartFailure):
         return
     attempt.stop_requested = True
     try:
