@@ -84,11 +84,14 @@ class JobStateEvents:
         """Sends every pending event, in order, up to ten per PutEvents (runs on the outbox thread)."""
         with self._lock:
             pending, self._pending = self._pending, []
-        while pending:
-            account, region, _ = pending[0]
-            batch = []
-            while pending and len(batch) < MAX_ENTRIES and pending[0][:2] == (account, region):
-                batch.append(pending.pop(0)[2])
+        start = 0
+        while start < len(pending):
+            account, region, _ = pending[start]
+            end = start
+            while end < len(pending) and end - start < MAX_ENTRIES and pending[end][:2] == (account, region):
+                end += 1
+            batch: list[dict[str, Any]] = [entry for _, _, entry in pending[start:end]]
+            start = end
             if not self.has_rules(account, region):
                 continue
             try:
