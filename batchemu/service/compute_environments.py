@@ -115,16 +115,14 @@ def delete_compute_environment(ctx: RequestContext, request: Request) -> Result:
 
 
 def describe_compute_environments(ctx: RequestContext, request: Request) -> Result:
-    references = request.get("compute_environments")
-    if references is not None and request.get("max_results") is not None:
-        raise invalid_request("ComputeEnvironments and MaxResults cannot both be set")
     backend = ctx.backend
-    if references is None:
-        environments = list(backend.compute_environments.values())
-    else:
-        found = (backend.find_compute_environment(reference) for reference in references)
-        environments = list({e.arn: e for e in found if e is not None}.values())
-    shown, token = views.page(environments, request.get("max_results"), request.get("next_token"))
+    shown, token = views.page_of_references(
+        request.get("compute_environments"),
+        backend.compute_environments.values(),
+        backend.find_compute_environment,
+        request,
+        "ComputeEnvironments",
+    )
     return {"compute_environments": [views.compute_environment(e) for e in shown], "next_token": token}
 
 

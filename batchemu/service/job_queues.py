@@ -131,16 +131,10 @@ def delete_job_queue(ctx: RequestContext, request: Request) -> Result:
 
 
 def describe_job_queues(ctx: RequestContext, request: Request) -> Result:
-    references = request.get("job_queues")
-    if references is not None and request.get("max_results") is not None:
-        raise invalid_request("JobQueues and MaxResults cannot both be set")
     backend = ctx.backend
-    if references is None:
-        queues = list(backend.job_queues.values())
-    else:
-        found = (backend.find_job_queue(reference) for reference in references)
-        queues = list({q.arn: q for q in found if q is not None}.values())
-    shown, token = views.page(queues, request.get("max_results"), request.get("next_token"))
+    shown, token = views.page_of_references(
+        request.get("job_queues"), backend.job_queues.values(), backend.find_job_queue, request, "JobQueues"
+    )
     return {"job_queues": [views.job_queue(q) for q in shown], "next_token": token}
 
 

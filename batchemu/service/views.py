@@ -7,7 +7,7 @@ import base64
 import binascii
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from batchemu.domain.models import ComputeEnvironment, JobDefinition, JobQueue, SchedulingPolicy
@@ -111,6 +111,25 @@ def page(items: Sequence[T], max_results: int | None, next_token: str | None) ->
     start = _offset(next_token) if next_token else 0
     end = start + size
     return list(items[start:end]), (_token(end) if end < len(items) else None)
+
+
+def page_of_references(
+    references: list[str] | None,
+    everything: Iterable[T],
+    find: Callable[[str], T | None],
+    request: dict[str, Any],
+    list_member: str,
+) -> tuple[list[T], str | None]:
+    """Describe* by an explicit list of names or ARNs (unknown ones left out, duplicates once) or one page
+    of everything; both at once is refused as AWS refuses it."""
+    if references is not None and request.get("max_results") is not None:
+        raise invalid_request(f"{list_member} and MaxResults cannot both be set")
+    if references is None:
+        items = list(everything)
+    else:
+        found = [item for item in (find(reference) for reference in references) if item is not None]
+        items = list({id(item): item for item in found}.values())
+    return page(items, request.get("max_results"), request.get("next_token"))
 
 
 def _token(offset: int) -> str:
