@@ -38,6 +38,10 @@ class ClientException(ApiError):
     status = 400
 
 
+class NotFound(ClientException):
+    """Still a ClientException on the wire; bulk operations treat it as "nothing to do"."""
+
+
 class ServerException(ApiError):
     code = "ServerException"
     status = 500

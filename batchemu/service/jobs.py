@@ -5,8 +5,9 @@ from __future__ import annotations
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent, JobStatus
 from batchemu.domain.store import Backend
-from batchemu.errors import ClientException, invalid_request
+from batchemu.errors import ClientException, NotFound, invalid_request
 from batchemu.service import job_listing
+from batchemu.service.bulk import bulk
 from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.job_submission import submit_job
 from batchemu.service.job_views import job_detail
@@ -41,7 +42,7 @@ def _stop_job(ctx: RequestContext, job_id: str, reason: str, event: JobEvent) ->
     backend = ctx.backend
     job = backend.jobs.get(job_id)
     if job is None:
-        raise ClientException(f"Job {job_id} not found")
+        raise NotFound(f"Job {job_id} not found")
     if job.child_ids:  # array children or multi-node nodes
         for child_id in job.child_ids:
             child = backend.jobs.get(child_id)
@@ -85,6 +86,8 @@ HANDLERS = {
     "DescribeJobs": describe_jobs,
     "ListJobs": job_listing.list_jobs,
     "CancelJob": cancel_job,
+    "CancelJobs": bulk(cancel_job),
     "TerminateJob": terminate_job,
+    "TerminateJobs": bulk(terminate_job),
     "GetJobQueueSnapshot": get_job_queue_snapshot,
 }

@@ -18,7 +18,8 @@ from typing import Any
 from batchemu import arns
 from batchemu.domain.models import JobQueue
 from batchemu.domain.store import Backend
-from batchemu.errors import ClientException, invalid_request
+from batchemu.errors import ClientException, NotFound, invalid_request
+from batchemu.service.bulk import bulk
 from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.extras_common import (
     CLIENT_TOKEN_TTL_MS,
@@ -314,7 +315,7 @@ def fail_quota_share_jobs(backend: Backend, job_queue_arn: str, quota_share_name
 def _require(backend: Backend, job_id: str) -> Record:
     job = records(backend, SERVICE_JOB).get(job_id)
     if job is None:
-        raise ClientException(f"Service job {job_id} not found.")
+        raise NotFound(f"Service job {job_id} not found.")
     return job
 
 
@@ -323,5 +324,6 @@ HANDLERS = {
     "DescribeServiceJob": describe_service_job,
     "ListServiceJobs": list_service_jobs,
     "TerminateServiceJob": terminate_service_job,
+    "TerminateServiceJobs": bulk(terminate_service_job),
     "UpdateServiceJob": update_service_job,
 }

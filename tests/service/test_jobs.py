@@ -268,3 +268,29 @@ def test_privileged_job_definition_is_refused_at_submit(batch, queue: str) -> No
     )
     with pytest.raises(batch.exceptions.ClientException, match="--allow-privileged"):
         submit(batch, jobDefinition="root")
+
+
+@pytest.mark.skipif(
+    "CancelJobs" not in __import__("batchemu.protocol.spec", fromlist=["x"]).operation_names(),
+    reason="botocore older than 1.44 has no bulk job operations",
+)
+def test_bulk_cancel_and_terminate_report_each_job(batch, emulator: Emulator, queue: str) -> None:  # type: ignore[no-untyped-def]
+    long = {"environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "100"}]}
+    running = submit(batch, jobName="running", containerOverrides=long)
+    emulator.run_until_idle()
+    big = {"resourceRequirements": [{"type": "VCPU", "value": "8"}]}
+    queued = submit(batch, jobName="queued", containerOverrides=big)
+    emulator.run_until_idle()
+    unknown = "00000000-0000-0000-0000-000000000000"
+    answer = batch.cancel_jobs(jobs=[queued, running, unknown], reason="bulk")
+    assert answer["successful"] == [queued, running, unknown] and answer["errors"] == []
+    assert describe(batch, queued)["status"] == "FAILED"
+    assert describe(batch, running)["status"] == "RUNNING"  # cancel leaves running jobs alone
+    batch.terminate_jobs(jobs=[running], reason="bulk stop")
+    emulator.run_until_idle()
+    assert (describe(batch, running)["status"], describe(batch, running)["statusReason"]) == (
+        "FAILED",
+        "bulk stop",
+    )
+    with pytest.raises(batch.exceptions.ClientException, match="between 1 and 50"):
+        batch.cancel_jobs(jobs=[f"id-{i}" for i in range(51)], reason="too many")

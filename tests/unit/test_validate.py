@@ -205,7 +205,17 @@ def test_map_with_fifty_entries_is_accepted() -> None:
     assert check("TagResource", {"resourceArn": ARN, "tags": tags})["tags"] == tags
 
 
-@pytest.mark.parametrize(("minutes", "ok"), [(0, False), (1, True), (360, True), (361, False)])
+def _timeout_range() -> tuple[int, int]:
+    """The model's own range (1..360 in botocore 1.43, 1..7200 in 1.44): the test follows the model."""
+    shape = spec.operation("UpdateComputeEnvironment").input_shape
+    metadata = shape.members["updatePolicy"].members["jobExecutionTimeoutMinutes"].metadata
+    return metadata["min"], metadata["max"]
+
+
+LOW, HIGH = _timeout_range()
+
+
+@pytest.mark.parametrize(("minutes", "ok"), [(LOW - 1, False), (LOW, True), (HIGH, True), (HIGH + 1, False)])
 def test_integer_range_is_enforced_at_both_ends(minutes: int, ok: bool) -> None:
     params = {"computeEnvironment": "ce", "updatePolicy": {"jobExecutionTimeoutMinutes": minutes}}
     if ok:
