@@ -56,6 +56,7 @@ class JobStateEvents:
         self.clients = clients
         self.outbox = outbox
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
+        self._send_scheduled = False
         self._lock = threading.Lock()
         self.job_queue_targets: JobQueueTargets | None = None  # held here so the weak sink lives
         # Whether a rule could receive events of (account, region); sending to a bus with no rules is
@@ -63,6 +64,8 @@ class JobStateEvents:
         self.has_rules: Callable[[str, str], bool] = lambda account, region: True
 
     def on_transition(self, backend: Backend, job: Job, old_status: str) -> None:
+        if not self.has_rules(backend.account, backend.region):
+            return  # nobody listens: no event to render (EventBridge does not deliver to later rules)
         if job.status != old_status and job.status != "SUBMITTED":
             self._queue(backend, job, STATE_CHANGE, [job.arn])
         elif job.status == old_status == "RUNNABLE" and (job.status_reason or "").startswith(BLOCKED_REASONS):
@@ -78,12 +81,15 @@ class JobStateEvents:
         }
         with self._lock:
             self._pending.append((backend.account, backend.region, entry))
-        self.outbox.put(self.send)
+            scheduled, self._send_scheduled = self._send_scheduled, True
+        if not scheduled:  # one send task drains whatever has piled up by the time it runs
+            self.outbox.put(self.send)
 
     def send(self) -> None:
         """Sends every pending event, in order, up to ten per PutEvents (runs on the outbox thread)."""
         with self._lock:
             pending, self._pending = self._pending, []
+            self._send_scheduled = False
         start = 0
         while start < len(pending):
             account, region, _ = pending[start]
@@ -92,8 +98,6 @@ class JobStateEvents:
                 end += 1
             batch: list[dict[str, Any]] = [entry for _, _, entry in pending[start:end]]
             start = end
-            if not self.has_rules(account, region):
-                continue
             try:
                 answer = self.clients.client("events", account, region).put_events(Entries=batch)
                 if answer.get("FailedEntryCount"):
