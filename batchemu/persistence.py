@@ -115,8 +115,7 @@ class StateDir:
         for account, region, body in self._db.execute("SELECT account, region, body FROM jobs"):
             backend = store.backend(account, region)
             job = decode_job(json.loads(body))
-            backend.jobs[job.id] = job
-            backend.jobs_by_status[job.status][job.id] = job
+            backend.index(job)
             backend.job_sequence = max(backend.job_sequence, job.sequence)
             loaded += 1
         for backend in store.backends():  # the status index lists jobs in submission order

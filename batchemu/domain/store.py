@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchemu.domain import rules
+from batchemu.domain.indexes import QueueIndex
 from batchemu.domain.models import (
     ComputeEnvironment,
     Job,
@@ -39,6 +40,7 @@ class Backend:
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     listeners: list[TransitionListener] = field(default_factory=list)
     job_sequence: int = 0
+    queue_index: QueueIndex = field(default_factory=QueueIndex)
     # Ids of jobs added or changed since the state directory last saved them; None when nothing saves.
     changed_jobs: set[str] | None = None
 
@@ -59,19 +61,26 @@ class Backend:
     def add_job(self, job: Job) -> None:
         self.job_sequence += 1
         job.sequence = self.job_sequence
+        self.index(job)
+        self.touch(job)
+
+    def index(self, job: Job) -> None:
+        """Files a job (new, or loaded from the state directory) in every index."""
         self.jobs[job.id] = job
         self.jobs_by_status[job.status][job.id] = job
-        self.touch(job)
+        self.queue_index.add(job)
 
     def reindex(self, job: Job, old_status: str) -> None:
         """Call after transition() so the status index follows job.status."""
         if old_status != job.status:
             self.jobs_by_status[old_status].pop(job.id, None)
             self.jobs_by_status[job.status][job.id] = job
+            self.queue_index.moved(job, old_status)
 
     def remove_job(self, job: Job) -> None:
         self.jobs.pop(job.id, None)
         self.jobs_by_status[job.status].pop(job.id, None)
+        self.queue_index.discard(job)
 
     def find_compute_environment(self, name_or_arn: str) -> ComputeEnvironment | None:
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn

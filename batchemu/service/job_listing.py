@@ -1,12 +1,12 @@
 """ListJobs: by queue, array parent or multi-node parent; jobStatus (RUNNING when nothing is asked);
-one filter (JOB_NAME, JOB_DEFINITION, BEFORE/AFTER_CREATED_AT, SHARE_IDENTIFIER); newest first; opaque
-nextToken."""
+one filter (JOB_NAME, JOB_DEFINITION, BEFORE/AFTER_CREATED_AT, SHARE_IDENTIFIER); newest first (by
+submission, which is createdAt order); opaque nextToken holding where the page stopped."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobStatus
@@ -34,36 +34,39 @@ def list_jobs(ctx: RequestContext, request: Request) -> Result:
         status = None  # filters make ListJobs ignore jobStatus, except with SHARE_IDENTIFIER
     elif status is None and not filters:
         status = JobStatus.RUNNING.value  # AWS's default, which surprises many
-    candidates = _scope(backend, scopes[0], request[scopes[0]])
-    jobs = [job for job in candidates if (status is None or job.status == status) and match(job)]
-    jobs.sort(key=lambda job: (-job.created_at, -job.sequence))
-    start = _decode_token(request.get("next_token"), jobs)
-    page = jobs[start : start + limit]
-    result: Result = {"job_summary_list": [job_summary(backend, job) for job in page]}
-    if start + limit < len(jobs):
-        result["next_token"] = _encode_token(page[-1])
-    return result
-
-
-def _scope(backend: Backend, scope: str, value: str) -> Iterable[Job]:
+    before = _decode_token(request.get("next_token"))
+    scope, value = scopes[0], request[scopes[0]]
     if scope == "job_queue":
         queue = backend.find_job_queue(value)
         if queue is None:
             raise ClientException(f"JobQueue {value} not found.")
-        # Array children are listed only through arrayJobId (UNCONFIRMED for AWS; docs/compatibility.md).
-        return (
-            job
-            for job in backend.jobs.values()
-            if job.job_queue_arn == queue.arn and job.array_index is None and job.node_index is None
-        )
-    parent = backend.jobs.get(value)
-    if scope == "array_job_id":
-        if parent is None or not parent.is_array_parent:
-            raise ClientException(f"Job {value} is not an array job.")
-        return (backend.jobs[child] for child in parent.child_ids if child in backend.jobs)
-    if parent is None or not parent.is_multi_node_parent:
-        raise ClientException(f"Job {value} is not a multi-node parallel job.")
-    return (backend.jobs[node] for node in parent.child_ids if node in backend.jobs)
+        # Array children and nodes are listed only through their parent (UNCONFIRMED for AWS).
+        page, more = backend.queue_index.page(queue.arn, status, before, limit, match)
+    else:
+        page, more = _children_page(backend, scope, value, status, before, limit)
+    result: Result = {"job_summary_list": [job_summary(backend, job) for job in page]}
+    if more:
+        result["next_token"] = _encode_token(page[-1])
+    return result
+
+
+def _children_page(
+    backend: Backend, scope: str, parent_id: str, status: str | None, before: int | None, limit: int
+) -> tuple[list[Job], bool]:
+    """Children of an array job, or nodes of a multi-node job (filters do not apply to them)."""
+    parent = backend.jobs.get(parent_id)
+    if scope == "array_job_id" and (parent is None or not parent.is_array_parent):
+        raise ClientException(f"Job {parent_id} is not an array job.")
+    if scope == "multi_node_job_id" and (parent is None or not parent.is_multi_node_parent):
+        raise ClientException(f"Job {parent_id} is not a multi-node parallel job.")
+    assert parent is not None
+    children = (backend.jobs[child] for child in reversed(parent.child_ids) if child in backend.jobs)
+    chosen = [
+        job
+        for job in children
+        if (status is None or job.status == status) and (before is None or job.sequence < before)
+    ]
+    return chosen[:limit], len(chosen) > limit
 
 
 def _limit(max_results: int | None, has_filters: bool) -> int:
@@ -115,19 +118,17 @@ def _glob(pattern: str, field: Callable[[Job], str]) -> Callable[[Job], bool]:
 
 
 def _encode_token(last: Job) -> str:
-    return base64.urlsafe_b64encode(f"{last.created_at}|{last.sequence}".encode()).decode()
+    return base64.urlsafe_b64encode(f"before:{last.sequence}".encode()).decode()
 
 
-def _decode_token(token: str | None, jobs: list[Job]) -> int:
-    """The index after the job the token names; tokens survive jobs being added meanwhile."""
+def _decode_token(token: str | None) -> int | None:
+    """The submission sequence the next page starts below; tokens survive jobs being added meanwhile."""
     if not token:
-        return 0
+        return None
     try:
-        created, _, sequence = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-        key = (-int(created), -int(sequence))
+        kind, _, sequence = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind != "before":
+            raise ValueError(kind)
+        return int(sequence)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ClientException("The nextToken is not valid.") from None
-    for index, job in enumerate(jobs):
-        if (-job.created_at, -job.sequence) > key:
-            return index
-    return len(jobs)
