@@ -99,7 +99,7 @@ class SchedulingPolicy:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class ContainerAttempt:
     """What one attempt's container reported (AWS's AttemptContainerDetail)."""
 
@@ -110,7 +110,7 @@ class ContainerAttempt:
     log_stream_name: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One try at running a job; recorded in `job.attempts` when it ends."""
 
@@ -129,13 +129,13 @@ class Attempt:
     gpus: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dependency:
     job_id: str | None
     type: str | None  # None | N_TO_N | SEQUENTIAL
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     id: str
     arn: str

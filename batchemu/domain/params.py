@@ -3,13 +3,13 @@ AWS_BATCH_* environment a container sees."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from batchemu.domain.models import Job, Spec
 
 RESERVED_PREFIX = "AWS_BATCH"
+_EMPTY: list[Any] = []  # shared; never appended to
 DEFAULT_VCPUS = 1.0
 DEFAULT_MEMORY_MIB = 2048
 
@@ -39,20 +39,22 @@ def merge_environment(base: list[Spec], overrides: list[Spec]) -> list[Spec]:
     for entry in [*base, *overrides]:
         name = entry.get("name")
         if name and not name.startswith(RESERVED_PREFIX):
-            merged[name] = dict(entry)
+            merged[name] = entry  # entries are never changed in place, so they are shared, not copied
     return list(merged.values())
 
 
 def merge_resource_requirements(base: list[Spec], overrides: list[Spec]) -> list[Spec]:
-    merged = {entry["type"]: dict(entry) for entry in base}
+    merged = {entry["type"]: entry for entry in base}
     for entry in overrides:
-        merged[entry["type"]] = dict(entry)
+        merged[entry["type"]] = entry
     return list(merged.values())
 
 
 def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict[str, str]) -> Spec:
-    """The job's container section: job definition properties with SubmitJob's overrides and Ref:: applied."""
-    container = copy.deepcopy(properties)
+    """The job's container section: job definition properties with SubmitJob's overrides and Ref:: applied.
+    A shallow copy: nested values the job does not change stay shared with the definition (stored
+    resources are never changed in place), which keeps a stored job small."""
+    container = dict(properties)
     overrides = overrides or {}
     if "command" in overrides:
         container["command"] = list(overrides["command"])
@@ -67,7 +69,7 @@ def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict
             container[legacy] = overrides[legacy]
     container["command"] = substitute_refs(container.get("command", []), parameters)
     for listed in ("volumes", "mount_points", "ulimits"):
-        container.setdefault(listed, [])
+        container.setdefault(listed, _EMPTY)
     return container
 
 

@@ -41,6 +41,8 @@ class Backend:
     listeners: list[TransitionListener] = field(default_factory=list)
     job_sequence: int = 0
     queue_index: QueueIndex = field(default_factory=QueueIndex)
+    # job definition ARN -> the container its jobs run when they change nothing (shared by those jobs)
+    resolved_containers: dict[str, Any] = field(default_factory=dict)
     # Ids of jobs added or changed since the state directory last saved them; None when nothing saves.
     changed_jobs: set[str] | None = None
 

@@ -60,6 +60,7 @@ class Placer:
         self.job_secret = job_secret
         self.dwell_ms = dwell_ms
         self.share_usage: dict[str, ShareUsage] = {}  # by queue ARN
+        self._instances: dict[str, str] = {}  # compute environment ARN -> its container instance ARN
 
     def place_runnable(self, backend: Backend, now: int) -> bool:
         runnable = backend.jobs_by_status["RUNNABLE"]
@@ -122,6 +123,15 @@ class Placer:
                 picker.skipped(job)
         return changed
 
+    def _container_instance(self, backend: Backend, environment: ComputeEnvironment) -> str:
+        """One container instance per compute environment: this emulator is its one host."""
+        found = self._instances.get(environment.arn)
+        if found is None:
+            cluster = environment.ecs_cluster_arn or ""
+            found = arns.container_instance_arn(backend.region, backend.account, cluster)
+            self._instances[environment.arn] = found
+        return found
+
     def runner_unavailable(self) -> str | None:
         check = getattr(self.runner, "unavailable_reason", None)
         return check() if check is not None else None
@@ -163,12 +173,13 @@ class Placer:
         need: params.Requirements,
         now: int,
     ) -> None:
-        backend.move(job, JobEvent.PLACED, now, attempt=new_attempt(backend, job, environment, need))
+        attempt = new_attempt(backend, job, environment, need, self._container_instance(backend, environment))
+        backend.move(job, JobEvent.PLACED, now, attempt=attempt)
         lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.job_secret)
 
 
 def new_attempt(
-    backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements
+    backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements, instance_arn: str
 ) -> Attempt:
     """An attempt with its ECS task identity and log stream `<jobDefinition or awslogs-stream-prefix>/default/<task id>`."""
     cluster = environment.ecs_cluster_arn or ""
@@ -181,9 +192,7 @@ def new_attempt(
     )
     task_id = arns.new_task_id()
     attempt.container.task_arn = arns.ecs_task_arn(backend.region, backend.account, cluster, task_id)
-    attempt.container.container_instance_arn = arns.container_instance_arn(
-        backend.region, backend.account, cluster
-    )
+    attempt.container.container_instance_arn = instance_arn
     options = ((job.container or {}).get("log_configuration") or {}).get("options") or {}
     prefix = (
         options.get("awslogs-stream-prefix") or job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]

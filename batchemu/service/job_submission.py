@@ -30,7 +30,12 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
     definition = _resolve_definition(backend, request["job_definition"])
     share_identifier, priority = _fair_share(backend, queue, definition, request)
     depends_on = _dependencies(backend, request.get("depends_on") or [], request)
-    parameters = {**definition.parameters, **(request.get("parameters") or {})}
+    # Shared with the definition unless the job brings its own (stored values are never changed in place).
+    parameters = (
+        {**definition.parameters, **request["parameters"]}
+        if request.get("parameters")
+        else definition.parameters
+    )
     job_id = arns.new_id()
     job = Job(
         id=job_id,
@@ -45,7 +50,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         parameters=parameters,
         container=None
         if definition.node_properties
-        else _container(definition, request.get("container_overrides"), parameters),
+        else _container(backend, definition, request.get("container_overrides"), parameters),
         node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
         ecs_properties=definition.ecs_properties,
         eks_properties=definition.eks_properties,
@@ -143,14 +148,25 @@ def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> li
     return result
 
 
-def _container(definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]) -> Spec | None:
+def _container(
+    backend: Backend, definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
+) -> Spec | None:
     """The resolved container of a container job; for multi-node, ECS- and EKS-properties jobs the
-    main (first) container, which is what the runner executes."""
+    main (first) container, which is what the runner executes. Jobs that change nothing share one
+    resolved container per definition, which keeps a store of many jobs small."""
     properties = primary_container(definition)
     if properties is None:
         return None
     if overrides:
         _check_overrides(properties, overrides)
+        return params.resolve_container(properties, overrides, parameters)
+    if parameters is definition.parameters:
+        shared = backend.resolved_containers.get(definition.arn)
+        if shared is None:
+            shared = backend.resolved_containers[definition.arn] = params.resolve_container(
+                properties, None, parameters
+            )
+        return shared
     return params.resolve_container(properties, overrides, parameters)
 
 
