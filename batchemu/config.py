@@ -25,6 +25,8 @@ class Settings:
     default_region: str = DEFAULT_REGION
     # Seconds between scheduler ticks when nothing wakes it.
     tick_interval: float = 0.1
+    # After a wake-up, wait this long for more requests before ticking.
+    wake_coalesce_seconds: float = 0.005
     # "instant": each transition as soon as it is due; "realistic": AWS-like dwell times per status.
     pace: str = "instant"
     # Finished jobs stay describable this long (AWS: at least 7 days).

@@ -165,7 +165,10 @@ class Emulator:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            self._wakeup.wait(self.settings.tick_interval)
+            if self._wakeup.wait(self.settings.tick_interval):
+                # Requests wake the loop; a short pause lets a burst of them share one round of ticks
+                # instead of each paying for its own (the scheduler and request threads share one GIL).
+                self._stopping.wait(self.settings.wake_coalesce_seconds)
             self._wakeup.clear()
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
