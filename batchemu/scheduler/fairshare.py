@@ -13,7 +13,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from batchemu.domain import params
 from batchemu.domain.models import Job, Spec
+from batchemu.domain.store import Backend
 
 DEFAULT_WEIGHT = 1.0
 
@@ -100,3 +102,25 @@ class FairSharePicker:
             return 0.0
         active = sum(1 for vcpus in self.running.values() if vcpus > 0)
         return self.reservation**active
+
+
+def running_by_share(backend: Backend, queue_arn: str) -> dict[str, float]:
+    """vCPUs each share of the queue holds now (STARTING and RUNNING attempts)."""
+    running: dict[str, float] = {}
+    for status in ("STARTING", "RUNNING"):
+        for live in backend.jobs_by_status[status].values():
+            if live.job_queue_arn == queue_arn and live.current_attempt is not None:
+                share = live.share_identifier or ""
+                running[share] = running.get(share, 0.0) + live.current_attempt.vcpus
+    return running
+
+
+def dispatch_order(backend: Backend, policy: Spec, queue_arn: str, jobs: list[Job]) -> list[Job]:
+    """The order the queue's RUNNABLE jobs would be dispatched in if each were placed in turn (past
+    usage left out): what GetJobQueueSnapshot shows for a fair-share queue."""
+    picker = FairSharePicker(policy, jobs, running_by_share(backend, queue_arn), ShareUsage())
+    order = []
+    while (job := picker.next()) is not None:
+        order.append(job)
+        picker.placed(job, params.requirements(job.container).vcpus)
+    return order

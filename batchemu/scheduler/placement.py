@@ -16,7 +16,7 @@ from batchemu.runners.base import Runner
 from batchemu.scheduler import lifecycle
 from batchemu.scheduler.capacity import CapacityLedger
 from batchemu.scheduler.consumables import ConsumableLedger
-from batchemu.scheduler.fairshare import FairSharePicker, ShareUsage
+from batchemu.scheduler.fairshare import FairSharePicker, ShareUsage, running_by_share
 
 JOB_RESOURCE_REQUIREMENT = (
     "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher "
@@ -34,11 +34,16 @@ class Picker(Protocol):
     def reserved_fraction(self, share: str) -> float: ...
 
 
+def fifo_key(job: Job) -> tuple[int, int, int]:
+    """FIFO dispatch order: retried jobs back at the front (as AWS puts them), then submission order."""
+    return (0 if job.attempts else 1, job.created_at, job.sequence)
+
+
 class FifoPicker:
     """Submission order, with retried jobs back at the front (as AWS puts them)."""
 
     def __init__(self, jobs: list[Job]) -> None:
-        self._jobs = sorted(jobs, key=lambda j: (0 if j.attempts else 1, j.created_at, j.sequence))
+        self._jobs = sorted(jobs, key=fifo_key)
         self._index = 0
 
     def next(self) -> Job | None:
@@ -154,12 +159,7 @@ class Placer:
         )
         if policy is None or policy.fairshare_policy is None:
             return FifoPicker(jobs)
-        running: dict[str, float] = {}
-        for status in ("STARTING", "RUNNING"):
-            for live in backend.jobs_by_status[status].values():
-                if live.job_queue_arn == queue.arn and live.current_attempt is not None:
-                    share = live.share_identifier or ""
-                    running[share] = running.get(share, 0.0) + live.current_attempt.vcpus
+        running = running_by_share(backend, queue.arn)
         usage = self.share_usage.setdefault(queue.arn, ShareUsage())
         usage.accrue(now / 1000, running, float(policy.fairshare_policy.get("share_decay_seconds") or 0))
         return FairSharePicker(policy.fairshare_policy, jobs, running, usage)

@@ -6,6 +6,7 @@ from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent, JobStatus
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, NotFound, invalid_request
+from batchemu.scheduler import fairshare, placement
 from batchemu.service import job_listing
 from batchemu.service.bulk import bulk
 from batchemu.service.dispatch import Request, RequestContext, Result
@@ -73,8 +74,18 @@ def get_job_queue_snapshot(ctx: RequestContext, request: Request) -> Result:
     queue = backend.find_job_queue(request["job_queue"])
     if queue is None:
         raise ClientException(f"JobQueue {request['job_queue']} not found.")
-    runnable = [job for job in backend.jobs_by_status["RUNNABLE"].values() if job.job_queue_arn == queue.arn]
-    runnable.sort(key=lambda job: (job.created_at, job.sequence))
+    runnable = [
+        job
+        for job in backend.jobs_by_status["RUNNABLE"].values()
+        if job.job_queue_arn == queue.arn and not job.is_multi_node_parent
+    ]
+    policy = (
+        backend.find_scheduling_policy(queue.scheduling_policy_arn) if queue.scheduling_policy_arn else None
+    )
+    if policy is not None and policy.fairshare_policy is not None:
+        runnable = fairshare.dispatch_order(backend, policy.fairshare_policy, queue.arn, runnable)
+    else:
+        runnable.sort(key=placement.fifo_key)
     front = [
         {"job_arn": job.arn, "earliest_time_at_position": job.status_changed_at} for job in runnable[:100]
     ]

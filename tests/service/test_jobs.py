@@ -294,3 +294,37 @@ def test_bulk_cancel_and_terminate_report_each_job(batch, emulator: Emulator, qu
     )
     with pytest.raises(batch.exceptions.ClientException, match="between 1 and 50"):
         batch.cancel_jobs(jobs=[f"id-{i}" for i in range(51)], reason="too many")
+
+
+def test_queue_snapshot_of_a_fair_share_queue_alternates_between_shares(batch, emulator: Emulator) -> None:  # type: ignore[no-untyped-def]
+    batch.create_compute_environment(computeEnvironmentName="tiny", type="UNMANAGED", unmanagedvCpus=1)
+    policy = batch.create_scheduling_policy(name="fair", fairsharePolicy={"shareDecaySeconds": 0})["arn"]
+    batch.create_job_queue(
+        jobQueueName="fs",
+        priority=1,
+        schedulingPolicyArn=policy,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "tiny"}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName="big",
+        type="container",
+        containerProperties={
+            **CONTAINER,
+            "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "64"}],
+        },
+    )
+    emulator.run_until_idle()
+    ids = {}
+    for name, share in (("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")):
+        ids[
+            batch.submit_job(
+                jobName=name,
+                jobQueue="fs",
+                jobDefinition="big",
+                shareIdentifier=share,
+                schedulingPriorityOverride=1,
+            )["jobId"]
+        ] = name
+    emulator.run_until_idle()
+    front = batch.get_job_queue_snapshot(jobQueue="fs")["frontOfQueue"]["jobs"]
+    assert [ids[job["jobArn"].rsplit("/", 1)[-1]] for job in front] == ["a1", "b1", "a2", "a3"]
