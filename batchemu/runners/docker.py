@@ -32,6 +32,7 @@ JOB_ID_LABEL = "batchemu.job-id"
 ATTEMPT_LABEL = "batchemu.attempt"
 _REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
 _HEALTH_SECONDS = 2.0  # how often the engine's availability is checked
+_OOM_RECHECK_SECONDS = 0.5  # on a pool thread, never the scheduler's
 _LOG_OVERLAP_NS = 2_000_000_000
 _TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
 
@@ -321,6 +322,11 @@ class DockerRunner:
             state = self._client.api.inspect_container(container_id)["State"]
             self._read_logs(attempt, container_id)  # before EXITED is published, so logs are complete then
             if state.get("Status") in ("exited", "dead"):
+                if _maybe_oom_not_yet_flagged(state, attempt.stop_requested):
+                    # An OOM kill's flag may land a moment after the exit (seen with Docker 20.10): look
+                    # once more before calling it a plain exit 137.
+                    time.sleep(_OOM_RECHECK_SECONDS)
+                    state = self._client.api.inspect_container(container_id)["State"]
                 self._settle(attempt, _exit_state(state, attempt.stop_requested))
             elif state.get("Running"):
                 self._settle(attempt, RunState(Phase.RUNNING))
@@ -395,6 +401,10 @@ class DockerRunner:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
+
+
+def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:
+    return int(state.get("ExitCode", 0)) == KILLED_EXIT_CODE and not stop_requested and not state.get("OOMKilled")
 
 
 def _exit_state(state: dict[str, Any], stop_requested: bool) -> RunState:

@@ -1,0 +1,179 @@
+"""Jobs run as host processes by the process runner (no Docker needed), seen only through boto3 against the
+served emulator: success with logs in CloudWatch Logs, exit code 3, the environment inside, terminate of a
+running sleep, and retries that read AWS_BATCH_JOB_ATTEMPT."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from batchemu import Emulator, ServerThread
+from batchemu.config import Settings
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ENDED = ("SUCCEEDED", "FAILED")
+ENV_SCRIPT = (
+    "for name in AWS_BATCH_JOB_ID AWS_BATCH_JOB_ATTEMPT AWS_BATCH_JQ_NAME AWS_BATCH_CE_NAME AWS_ENDPOINT_URL; "
+    'do eval "echo $name=\\$$name"; done'
+)
+
+
+class Account:
+    """boto3 clients on one served emulator, and shortcuts for defining, submitting and watching jobs."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self.server = server
+        self.batch = self.client("batch")
+        self.logs = self.client("logs")
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.server.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCOUNT,
+            aws_secret_access_key="testing",
+        )
+
+    def create_queue(self, name: str = "jobs", max_vcpus: int = 8) -> str:
+        self.batch.create_compute_environment(
+            computeEnvironmentName=f"{name}-ce",
+            type="MANAGED",
+            computeResources={
+                "type": "EC2",
+                "minvCpus": 0,
+                "maxvCpus": max_vcpus,
+                "instanceTypes": ["optimal"],
+                "subnets": ["subnet-1"],
+                "securityGroupIds": ["sg-1"],
+                "instanceRole": "ecsInstanceRole",
+            },
+        )
+        self.batch.create_job_queue(
+            jobQueueName=name,
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": f"{name}-ce"}],
+        )
+        return name
+
+    def define(self, name: str, command: list[str]) -> str:
+        self.batch.register_job_definition(
+            jobDefinitionName=name,
+            type="container",
+            containerProperties={
+                "image": "busybox",  # ignored by the process runner
+                "command": command,
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
+            },
+        )
+        return name
+
+    def submit(self, queue: str, definition: str, **fields: Any) -> str:
+        return self.batch.submit_job(jobName=definition, jobQueue=queue, jobDefinition=definition, **fields)[
+            "jobId"
+        ]
+
+    def describe(self, job_id: str) -> dict[str, Any]:
+        return self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+
+    def wait_for(
+        self, job_id: str, statuses: tuple[str, ...] = ENDED, deadline: float = 30
+    ) -> dict[str, Any]:
+        """Polls DescribeJobs until the job reaches one of `statuses`; fails after `deadline` seconds."""
+        give_up = time.monotonic() + deadline
+        job = self.describe(job_id)
+        while job["status"] not in statuses:
+            assert time.monotonic() < give_up, f"{job_id} still {job['status']} after {deadline}s"
+            time.sleep(0.05)
+            job = self.describe(job_id)
+        return job
+
+    def log_messages(self, job: dict[str, Any]) -> list[str]:
+        """The job's lines in CloudWatch Logs, once its last lines are shipped."""
+        self.server.emulator.flush()
+        events = self.logs.get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
+        )["events"]
+        return [event["message"] for event in events]
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    with ServerThread(Emulator(Settings(runner="process"))) as server:
+        yield Account(server)
+
+
+@pytest.fixture(scope="module")
+def queue(account: Account) -> str:
+    return account.create_queue()
+
+
+@pytest.fixture(scope="module")
+def jobs(account: Account, queue: str) -> dict[str, str]:
+    """Every job, submitted at once so they run side by side; each test then waits for its own."""
+    define, submit = account.define, account.submit
+    define("sleeper", ["sleep", "300"])
+    define("hello", ["sh", "-c", "echo hello; echo world >&2"])
+    define("exit-three", ["sh", "-c", "exit 3"])
+    define("env", ["sh", "-c", ENV_SCRIPT])
+    define("third-time", ["sh", "-c", '[ "$AWS_BATCH_JOB_ATTEMPT" = 3 ] || exit 1; echo third'])
+    return {
+        "sleeper": submit(queue, "sleeper"),
+        "hello": submit(queue, "hello"),
+        "exit-three": submit(queue, "exit-three"),
+        "env": submit(queue, "env"),
+        "third-time": submit(queue, "third-time", retryStrategy={"attempts": 3}),
+    }
+
+
+def test_terminating_a_running_sleep_fails_it_within_seconds_with_exit_137(
+    account: Account, jobs: dict[str, str]
+) -> None:
+    account.wait_for(jobs["sleeper"], ("RUNNING",))
+    began = time.monotonic()
+    account.batch.terminate_job(jobId=jobs["sleeper"], reason="Stopped by the test")
+    job = account.wait_for(jobs["sleeper"], deadline=10)
+    assert time.monotonic() - began < 5
+    assert (job["status"], job["statusReason"]) == ("FAILED", "Stopped by the test")
+    assert job["container"]["exitCode"] == 137
+
+
+def test_a_successful_job_has_its_output_in_cloudwatch_logs(account: Account, jobs: dict[str, str]) -> None:
+    job = account.wait_for(jobs["hello"])
+    assert (job["status"], job["container"]["exitCode"]) == ("SUCCEEDED", 0)
+    assert job["container"]["logStreamName"].startswith("hello/default/")
+    assert account.log_messages(job) == ["hello", "world"]  # one pipe for both: their order is kept
+
+
+def test_exit_code_three_fails_the_job_with_essential_container_exited(
+    account: Account, jobs: dict[str, str]
+) -> None:
+    job = account.wait_for(jobs["exit-three"])
+    assert (job["status"], job["container"]["exitCode"]) == ("FAILED", 3)
+    assert job["statusReason"] == "Essential container in task exited"
+
+
+def test_the_process_sees_its_batch_variables_and_the_emulator_endpoint(
+    account: Account, jobs: dict[str, str], queue: str
+) -> None:
+    job = account.wait_for(jobs["env"])
+    assert job["status"] == "SUCCEEDED"
+    assert account.log_messages(job) == [
+        f"AWS_BATCH_JOB_ID={jobs['env']}",
+        "AWS_BATCH_JOB_ATTEMPT=1",
+        f"AWS_BATCH_JQ_NAME={queue}",
+        f"AWS_BATCH_CE_NAME={queue}-ce",
+        f"AWS_ENDPOINT_URL={account.server.endpoint}",
+    ]
+
+
+def test_retries_run_until_the_third_attempt_succeeds(account: Account, jobs: dict[str, str]) -> None:
+    job = account.wait_for(jobs["third-time"])
+    assert job["status"] == "SUCCEEDED"
+    assert [attempt["container"]["exitCode"] for attempt in job["attempts"]] == [1, 1, 0]
+    assert account.log_messages(job) == ["third"]
