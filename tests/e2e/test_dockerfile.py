@@ -135,3 +135,59 @@ def test_sidecar_becomes_healthy_runs_as_non_root_and_serves_a_job(sidecar: str)
             break
         time.sleep(0.2)
     assert status == "SUCCEEDED"
+
+
+def test_sidecar_with_the_docker_socket_runs_a_docker_job_and_its_logs_are_readable(
+    docker_sidecar: str,
+) -> None:
+    wait_healthy(docker_sidecar)
+    env = dict(item.split("=", 1) for item in inspect(docker_sidecar)["Config"]["Env"])
+    endpoint = f"http://127.0.0.1:{env['BATCHEMU_PORT']}"
+    uid = subprocess.run(
+        ["docker", "exec", docker_sidecar, "id", "-u"], check=True, capture_output=True, text=True
+    )
+    assert uid.stdout.strip() != "0"
+    with urllib.request.urlopen(f"{endpoint}/_batchemu/health") as response:
+        assert json.load(response)["runner"] == "docker"
+    session = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "123456789012",
+        "aws_secret_access_key": "testing",
+    }
+    batch = boto3.client("batch", **session)
+    batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED", unmanagedvCpus=2)
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+    )
+    batch.register_job_definition(
+        jobDefinitionName="hello",
+        type="container",
+        containerProperties={
+            "image": "batchemu-test/busybox:latest",
+            "command": ["echo", "hello from a sidecar job"],
+            "vcpus": 1,
+            "memory": 64,
+        },
+    )
+    time.sleep(0.5)
+    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hello")["jobId"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.2)
+    assert (job["status"], job["container"]["exitCode"]) == ("SUCCEEDED", 0)
+    logs = boto3.client("logs", **session)
+    messages: list[str] = []
+    while time.monotonic() < deadline and not messages:
+        try:
+            answer = logs.get_log_events(
+                logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"]
+            )
+            messages = [event["message"] for event in answer["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        time.sleep(0.3)
+    assert messages == ["hello from a sidecar job"]
