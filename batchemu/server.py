@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -109,6 +110,8 @@ class BatchApp:
             emulator.reset()
             self.others.reset()
             return _json({"status": "reset"})
+        if action == "config" and request.method == "GET":
+            return _json(public_settings(emulator))
         if action == "clock":
             if request.method == "POST":
                 body = request.get_json(silent=True) or {}
@@ -145,6 +148,17 @@ class BatchApp:
             "runner_status": self.emulator.scheduler.placer.runner_unavailable() or "available",
             "services": {"batch": "batchemu", **self.others.services()},
         }
+
+
+def public_settings(emulator: Emulator) -> dict[str, Any]:
+    """The emulator's settings as JSON, secrets left out (auth keys show only their access keys)."""
+    settings = dataclasses.asdict(emulator.settings)
+    settings.pop("internal_secret", None)
+    settings["auth_keys"] = sorted(settings.get("auth_keys") or {})
+    settings["runner"] = emulator.runner.name
+    settings["endpoint"] = emulator.endpoint
+    settings["clock"] = "fake" if emulator.clock.is_fake else "system"
+    return settings
 
 
 def _json(body: Any, status: int = 200) -> Response:

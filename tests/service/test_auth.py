@@ -128,3 +128,11 @@ def test_batchemus_own_writes_pass_the_check(guarded: ServerThread) -> None:
         "events"
     ]
     assert [event["message"] for event in events] == ["simulated: echo hi"]
+
+
+def test_config_shows_settings_without_secrets(guarded: ServerThread) -> None:
+    with urllib.request.urlopen(f"{guarded.endpoint}/_batchemu/config") as response:
+        config = json.load(response)
+    assert (config["auth"], config["auth_keys"], config["runner"]) == ("sigv4", [KEY], "simulated")
+    assert SECRET not in json.dumps(config)
+    assert guarded.emulator.settings.internal_secret not in json.dumps(config)
