@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from batchemu import Emulator, ServerThread
-
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from tests.helpers import make_client
 
 
 @pytest.fixture(scope="session")
@@ -27,16 +24,6 @@ def emulator(server: ServerThread) -> Iterator[Emulator]:
     server.emulator.reset()
     yield server.emulator
     server.emulator.reset()
-
-
-def make_client(endpoint: str, region: str = REGION, access_key: str = "testing"):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "batch",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture

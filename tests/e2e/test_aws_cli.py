@@ -13,23 +13,9 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator, ServerThread
+from tests.helpers import COMPUTE_RESOURCES, CONTAINER
 
 pytest.importorskip("awscli", reason="the AWS CLI v1 comes with the dev extra (pip install awscli)")
-
-COMPUTE_RESOURCES = {
-    "type": "EC2",
-    "minvCpus": 0,
-    "maxvCpus": 4,
-    "instanceTypes": ["optimal"],
-    "subnets": ["subnet-1"],
-    "securityGroupIds": ["sg-1"],
-    "instanceRole": "ecsInstanceRole",
-}
-CONTAINER = {
-    "image": "busybox",
-    "command": ["echo", "Ref::greeting"],
-    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-}
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -11,11 +11,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
+from tests.helpers import container, make_client, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "e2e" / "js" / "dashboard_browser.mjs"
@@ -52,41 +52,12 @@ def served() -> Iterator[ServerThread]:
 
 
 def create_resources(endpoint: str):  # type: ignore[no-untyped-def]
-    batch = boto3.client(
-        "batch",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    batch = make_client(endpoint)
+    properties = container(
+        ["echo", "hello-from-chromium", "Ref::note"],
+        environment=[{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "2"}],
     )
-    batch.create_compute_environment(
-        computeEnvironmentName="browser-ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 4,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="browser-q",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "browser-ce"}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="browser-jd",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["echo", "hello-from-chromium", "Ref::note"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-            "environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "2"}],
-        },
-    )
+    provision(batch, ce="browser-ce", queue="browser-q", definition="browser-jd", properties=properties)
     return batch
 
 

@@ -64,17 +64,42 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     return IMAGE
 
 
-@pytest.fixture(scope="module")
-def sidecar(image: str) -> Iterator[str]:
+def run_sidecar(image: str, *options: str) -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    container = subprocess.run(
-        ["docker", "run", "-d", "--rm", "--network", "host", "-e", f"BATCHEMU_PORT={port}", image],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    command = [
+        "docker",
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "host",
+        "-e",
+        f"BATCHEMU_PORT={port}",
+        *options,
+        image,
+    ]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def sidecar(image: str) -> Iterator[str]:
+    container = run_sidecar(image)
+    try:
+        yield container
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def docker_sidecar(image: str) -> Iterator[str]:
+    """With the host's Docker socket the sidecar runs jobs as real containers; it stays non-root and
+    joins the socket's group instead."""
+    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
+    container = run_sidecar(
+        image, "-v", "/var/run/docker.sock:/var/run/docker.sock", "--group-add", socket_group
+    )
     try:
         yield container
     finally:

@@ -8,15 +8,21 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
+from tests.helpers import (
+    ACCOUNT,
+    ENDED,
+    container,
+    describe,
+    log_messages,
+    make_client,
+    provision,
+    wait_for_status,
+)
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-ENDED = ("SUCCEEDED", "FAILED")
 ENV_SCRIPT = (
     "for name in AWS_BATCH_JOB_ID AWS_BATCH_JOB_ATTEMPT AWS_BATCH_JQ_NAME AWS_BATCH_CE_NAME AWS_ENDPOINT_URL; "
     'do eval "echo $name=\\$$name"; done'
@@ -32,44 +38,17 @@ class Account:
         self.logs = self.client("logs")
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.server.endpoint,
-            region_name=REGION,
-            aws_access_key_id=ACCOUNT,
-            aws_secret_access_key="testing",
-        )
+        return make_client(self.server.endpoint, access_key=ACCOUNT, service=service)
 
     def create_queue(self, name: str = "jobs", max_vcpus: int = 8) -> str:
-        self.batch.create_compute_environment(
-            computeEnvironmentName=f"{name}-ce",
-            type="MANAGED",
-            computeResources={
-                "type": "EC2",
-                "minvCpus": 0,
-                "maxvCpus": max_vcpus,
-                "instanceTypes": ["optimal"],
-                "subnets": ["subnet-1"],
-                "securityGroupIds": ["sg-1"],
-                "instanceRole": "ecsInstanceRole",
-            },
-        )
-        self.batch.create_job_queue(
-            jobQueueName=name,
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": f"{name}-ce"}],
-        )
+        provision(self.batch, ce=f"{name}-ce", queue=name, max_vcpus=max_vcpus)
         return name
 
     def define(self, name: str, command: list[str]) -> str:
         self.batch.register_job_definition(
             jobDefinitionName=name,
             type="container",
-            containerProperties={
-                "image": "busybox",  # ignored by the process runner
-                "command": command,
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
-            },
+            containerProperties=container(command, memory=64),  # its image is ignored by the process runner
         )
         return name
 
@@ -79,27 +58,17 @@ class Account:
         ]
 
     def describe(self, job_id: str) -> dict[str, Any]:
-        return self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        return describe(self.batch, job_id)
 
     def wait_for(
         self, job_id: str, statuses: tuple[str, ...] = ENDED, deadline: float = 30
     ) -> dict[str, Any]:
         """Polls DescribeJobs until the job reaches one of `statuses`; fails after `deadline` seconds."""
-        give_up = time.monotonic() + deadline
-        job = self.describe(job_id)
-        while job["status"] not in statuses:
-            assert time.monotonic() < give_up, f"{job_id} still {job['status']} after {deadline}s"
-            time.sleep(0.05)
-            job = self.describe(job_id)
-        return job
+        return wait_for_status(self.batch, job_id, statuses, deadline, interval=0.05)
 
     def log_messages(self, job: dict[str, Any]) -> list[str]:
         """The job's lines in CloudWatch Logs, once its last lines are shipped."""
-        self.server.emulator.flush()
-        events = self.logs.get_log_events(
-            logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
-        )["events"]
-        return [event["message"] for event in events]
+        return log_messages(self.server.emulator, self.logs, job)
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-COMPUTE = {
-    "type": "EC2",
-    "minvCpus": 0,
-    "maxvCpus": 4,
-    "instanceTypes": ["optimal"],
-    "subnets": ["subnet-1"],
-    "securityGroupIds": ["sg-1"],
-    "instanceRole": "ecsInstanceRole",
-}
+from tests import helpers
+from tests.helpers import ACCOUNT, container, make_client
 
 
 def free_port() -> int:
@@ -68,13 +60,7 @@ class Served:
         self.process.wait(timeout=10)
 
     def client(self, service: str = "batch"):  # type: ignore[no-untyped-def]
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="123456789012",
-            aws_secret_access_key="x",
-        )
+        return make_client(self.endpoint, access_key=ACCOUNT, service=service, secret_key="x")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -106,19 +92,7 @@ def wait_status(batch, job_id: str, wanted: set[str], seconds: float = 60) -> di
 
 
 def provision(batch, image: str, command: list[str]) -> None:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources=COMPUTE)
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
-    batch.register_job_definition(
-        jobDefinitionName="jd",
-        type="container",
-        containerProperties={
-            "image": image,
-            "command": command,
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
-        },
-    )
+    helpers.provision(batch, definition="jd", properties=container(command, memory=64, image=image))
     time.sleep(0.3)
 
 

@@ -8,34 +8,11 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator
-from batchemu.scheduler import resources as settling
+from tests.helpers import compute_resources
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
-EC2 = {
-    "type": "EC2",
-    "minvCpus": 0,
-    "maxvCpus": 16,
-    "instanceTypes": ["optimal"],
-    "subnets": ["subnet-1"],
-    "securityGroupIds": ["sg-1"],
-    "instanceRole": "ecsInstanceRole",
-}
+EC2 = compute_resources(16)
 FARGATE = {"type": "FARGATE", "maxvCpus": 8, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}
-
-
-@pytest.fixture
-def paused(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Takes resource settling off the scheduler's tick, so CREATING/UPDATING/DELETING can be seen; the
-    returned function settles them. The tick reads its settlers under the store lock, so none slips in."""
-    kept = [settle for settle in emulator.scheduler.settlers if settle is not settling.settle]
-    monkeypatch.setattr(emulator.scheduler, "settlers", kept)
-
-    def settle() -> None:
-        with emulator.store.lock:
-            for backend in emulator.store.backends():
-                settling.settle(backend, emulator.clock.now())
-
-    return settle
 
 
 def create(batch: Any, name: str = "ce", **fields: Any) -> dict[str, Any]:

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 from batchemu import Emulator
+from tests.helpers import container, provision
 
 
 def setup(batch, emulator: Emulator, resource_type: str) -> None:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 16,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
+    provision(batch, max_vcpus=16)
     batch.create_consumable_resource(
         consumableResourceName="licence", totalQuantity=2, resourceType=resource_type
     )
     batch.register_job_definition(
         jobDefinitionName="licensed",
         type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}],
-            "environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "10"}],
-        },
+        containerProperties=container(
+            ["true"], memory=256, environment=[{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "10"}]
+        ),
         consumableResourceProperties={
             "consumableResourceList": [{"consumableResource": "licence", "quantity": 1}]
         },

@@ -12,13 +12,10 @@ from batchemu.domain.store import Backend
 from batchemu.service import consumable_resources
 from batchemu.service.dispatch import RequestContext
 from batchemu.service.extras import settle_extras
+from tests.helpers import error_of
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ARN_PREFIX = f"arn:aws:batch:{REGION}:{ACCOUNT}:consumable-resource/"
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
 
 
 def add_job(backend: Backend, job_id: str, status: str, needs: dict[str, int], name: str = "job") -> Job:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator, ServerThread
+from tests.helpers import container, provision
 
 UI = "/_batchemu/ui"
 SCRIPT = "<script>alert('x')</script>"
@@ -32,32 +33,12 @@ def summary(server: ServerThread, query: str = "") -> dict[str, Any]:
 
 @pytest.fixture
 def queue(batch):  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="dash-ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 4,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="dash-q",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "dash-ce"}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="dash-jd",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["echo", "Ref::note"],
-            "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "512"}],
-        },
+    provision(
+        batch,
+        ce="dash-ce",
+        queue="dash-q",
+        definition="dash-jd",
+        properties=container(["echo", "Ref::note"], vcpus=2),
     )
     return "dash-q"
 

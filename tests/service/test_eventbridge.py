@@ -9,26 +9,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from batchemu import Emulator, ServerThread
 from batchemu.integrations.eventbridge import transform
 from batchemu.integrations.moto_events import RuleInfo
-from tests.conftest import ACCOUNT, REGION
+from tests.helpers import ACCOUNT, REGION, container, make_client, provision
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/events-submit-batch"
 SOURCE = "my.app"
 
 
 def aws(server: ServerThread, service: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCOUNT,
-        aws_secret_access_key="testing",
-    )
+    return make_client(server.endpoint, access_key=ACCOUNT, service=service)
 
 
 def settle(emulator: Emulator, done: Callable[[], Any], deadline: float = 5.0) -> Any:
@@ -81,31 +74,11 @@ def bucket(server: ServerThread) -> Iterator[str]:
 
 @pytest.fixture
 def queue_arn(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 4,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    arn = batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )["jobQueueArn"]
-    batch.register_job_definition(
-        jobDefinitionName="resize",
-        type="container",
+    arn = provision(
+        batch,
+        definition="resize",
+        properties=container(["resize", "Ref::S3bucket", "Ref::S3key"], memory=128),
         parameters={"S3bucket": "default-bucket", "S3key": "default-key"},
-        containerProperties={
-            "image": "busybox",
-            "command": ["resize", "Ref::S3bucket", "Ref::S3key"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
-        },
     )
     emulator.run_until_idle()
     return str(arn)

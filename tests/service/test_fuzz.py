@@ -22,24 +22,11 @@ from hypothesis import HealthCheck, given, settings
 
 from batchemu import Emulator, ServerThread
 from batchemu.protocol import spec
+from tests.helpers import COMPUTE_RESOURCES, CONTAINER
 from tests.service.fuzz_strategies import AUTHORIZATION, RawRequest, requests_for
 
 FUZZ_EXAMPLES = int(os.environ.get("BATCHEMU_FUZZ_EXAMPLES", "80"))
 OPERATIONS = spec.operation_names()
-COMPUTE_RESOURCES = {
-    "type": "EC2",
-    "minvCpus": 0,
-    "maxvCpus": 4,
-    "instanceTypes": ["optimal"],
-    "subnets": ["subnet-1"],
-    "securityGroupIds": ["sg-1"],
-    "instanceRole": "ecsInstanceRole",
-}
-CONTAINER = {
-    "image": "busybox",
-    "command": ["echo", "Ref::greeting"],
-    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-}
 
 
 @dataclass

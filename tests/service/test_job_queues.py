@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from batchemu import Emulator
-from batchemu.scheduler import resources as settling
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 EC2 = {
@@ -25,21 +24,6 @@ CANCEL_AFTER_10_MINUTES = {
     "maxTimeSeconds": 600,
     "action": "CANCEL",
 }
-
-
-@pytest.fixture
-def paused(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Takes resource settling off the scheduler's tick, so CREATING/UPDATING/DELETING can be seen; the
-    returned function settles them. The tick reads its settlers under the store lock, so none slips in."""
-    kept = [settle for settle in emulator.scheduler.settlers if settle is not settling.settle]
-    monkeypatch.setattr(emulator.scheduler, "settlers", kept)
-
-    def settle() -> None:
-        with emulator.store.lock:
-            for backend in emulator.store.backends():
-                settling.settle(backend, emulator.clock.now())
-
-    return settle
 
 
 def environment(batch: Any, name: str = "ce", resources: dict[str, Any] = EC2) -> str:

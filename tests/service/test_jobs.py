@@ -5,48 +5,18 @@ from __future__ import annotations
 import pytest
 
 from batchemu import Emulator
-
-CONTAINER = {
-    "image": "busybox",
-    "command": ["echo", "Ref::greeting"],
-    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-}
+from tests.helpers import CONTAINER, describe, provision
 
 
 @pytest.fixture
 def queue(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 2,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
-    batch.register_job_definition(
-        jobDefinitionName="work",
-        type="container",
-        containerProperties=CONTAINER,
-        parameters={"greeting": "hi"},
-    )
+    provision(batch, max_vcpus=2, definition="work", parameters={"greeting": "hi"})
     emulator.run_until_idle()
     return "q"
 
 
 def submit(batch, **kwargs):  # type: ignore[no-untyped-def]
     return batch.submit_job(**{"jobName": "job", "jobQueue": "q", "jobDefinition": "work", **kwargs})["jobId"]
-
-
-def describe(batch, job_id: str) -> dict:  # type: ignore[no-untyped-def]
-    return batch.describe_jobs(jobs=[job_id])["jobs"][0]
 
 
 def test_submitted_job_reaches_succeeded_with_ordered_times(batch, emulator: Emulator, queue: str) -> None:  # type: ignore[no-untyped-def]

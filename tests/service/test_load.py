@@ -18,6 +18,7 @@ from botocore.config import Config
 from batchemu import Emulator, ServerThread
 from batchemu.clock import SystemClock
 from batchemu.config import Settings
+from tests.helpers import container, provision
 
 CLIENTS = 16
 JOBS_PER_CLIENT = 500
@@ -50,32 +51,13 @@ def make_client(endpoint: str) -> Any:
 
 
 def create_queue(batch: Any) -> None:
-    batch.create_compute_environment(
-        computeEnvironmentName="load-ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 256,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="load-q",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "load-ce"}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="load-jd",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
-        },
+    provision(
+        batch,
+        ce="load-ce",
+        queue="load-q",
+        max_vcpus=256,
+        definition="load-jd",
+        properties=container(["true"], memory=128),
     )
 
 

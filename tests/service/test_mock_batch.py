@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from batchemu import mock_batch
 from batchemu.testing import BatchemuHandle
+from tests.helpers import container
 
 VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -182,12 +183,9 @@ def test_handle_steps_jobs_on_a_fake_clock() -> None:
         batch.register_job_definition(
             jobDefinitionName="work",
             type="container",
-            containerProperties={
-                "image": "busybox",
-                "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-                "environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "3600"}],
-            },
+            containerProperties=container(
+                ["true"], environment=[{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "3600"}]
+            ),
         )
         job_id = batch.submit_job(jobName="job", jobQueue="q", jobDefinition="work")["jobId"]
         handle.wait_for_status(job_id, "RUNNING")

@@ -5,32 +5,14 @@ from __future__ import annotations
 import pytest
 
 from batchemu import Emulator
+from tests.helpers import container, provision
 
-NODE_CONTAINER = {
-    "image": "busybox",
-    "command": ["echo", "node"],
-    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}],
-}
+NODE_CONTAINER = container(["echo", "node"], memory=256)
 
 
 @pytest.fixture
 def mnp(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 8,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
+    provision(batch, max_vcpus=8)
     batch.register_job_definition(
         jobDefinitionName="mnp",
         type="multinode",

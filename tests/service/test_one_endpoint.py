@@ -6,41 +6,19 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import boto3
 import pytest
 
 from batchemu import Emulator, ServerThread
-from tests.conftest import ACCOUNT, REGION
+from tests.helpers import ACCOUNT, make_client, provision
 
 
 def aws(server: ServerThread, service: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCOUNT,
-        aws_secret_access_key="testing",
-    )
+    return make_client(server.endpoint, access_key=ACCOUNT, service=service)
 
 
 @pytest.fixture
 def queue(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 4,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
+    provision(batch)
     emulator.run_until_idle()
     return "q"
 

@@ -7,22 +7,10 @@ from pathlib import Path
 from batchemu import Emulator, ServerThread
 from batchemu.clock import FakeClock
 from batchemu.config import Settings
-from tests.conftest import make_client
+from tests.helpers import compute_resources, container, make_client
 
-COMPUTE = {
-    "type": "EC2",
-    "minvCpus": 0,
-    "maxvCpus": 4,
-    "instanceTypes": ["optimal"],
-    "subnets": ["subnet-1"],
-    "securityGroupIds": ["sg-1"],
-    "instanceRole": "ecsInstanceRole",
-}
-CONTAINER = {
-    "image": "busybox",
-    "command": ["true"],
-    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
-}
+COMPUTE = compute_resources(4)
+CONTAINER = container(["true"], memory=128)
 
 
 def emulator_on(state_dir: Path) -> Emulator:

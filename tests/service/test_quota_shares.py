@@ -7,7 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from batchemu.service.extras import settle_extras
+from tests import helpers
+from tests.helpers import error_of, settle
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/sagemaker"
@@ -16,38 +17,8 @@ LIMITS = [{"maxCapacity": 4, "capacityUnit": "ml.m5.large"}]
 QUOTA_POLICY = {"quotaSharePolicy": {"idleResourceAssignmentStrategy": "FIFO"}}
 
 
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
-
-
-def settle(emulator) -> None:  # type: ignore[no-untyped-def]
-    """Tick until idle, extras included (in case the scheduler tick does not call settle_extras)."""
-    emulator.run_until_idle()
-    with emulator.store.lock:
-        for backend in emulator.store.backends():
-            settle_extras(backend, emulator.clock.now())
-
-
 def sagemaker_queue(batch, emulator, name: str = "sagemaker", policy: dict | None = QUOTA_POLICY) -> str:  # type: ignore[no-untyped-def]
-    """A VALID SAGEMAKER_TRAINING queue on a VALID service environment, with an optional scheduling policy."""
-    environment = batch.create_service_environment(
-        serviceEnvironmentName=f"{name}-env",
-        serviceEnvironmentType="SAGEMAKER_TRAINING",
-        capacityLimits=[{"maxCapacity": 10, "capacityUnit": "ml.m5.large"}],
-    )
-    settle(emulator)
-    extra = {}
-    if policy is not None:
-        extra["schedulingPolicyArn"] = batch.create_scheduling_policy(name=f"{name}-policy", **policy)["arn"]
-    batch.create_job_queue(
-        jobQueueName=name,
-        priority=1,
-        jobQueueType="SAGEMAKER_TRAINING",
-        serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": environment["serviceEnvironmentArn"]}],
-        **extra,
-    )
-    settle(emulator)
-    return name
+    return helpers.sagemaker_queue(batch, emulator, name, policy, capacity_unit="ml.m5.large")
 
 
 def create(batch, name: str = "teamA", queue: str = "sagemaker", **extra) -> dict:  # type: ignore[no-untyped-def]

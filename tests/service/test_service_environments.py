@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from batchemu.service.extras import settle_extras
+from tests.helpers import error_of, settle
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ARN_PREFIX = f"arn:aws:batch:{REGION}:{ACCOUNT}:service-environment/"
 LIMITS = [{"maxCapacity": 5, "capacityUnit": "NUM_INSTANCES"}]
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
-
-
-def settle(emulator) -> None:  # type: ignore[no-untyped-def]
-    """Tick until idle, extras included (in case the scheduler tick does not call settle_extras)."""
-    emulator.run_until_idle()
-    with emulator.store.lock:
-        for backend in emulator.store.backends():
-            settle_extras(backend, emulator.clock.now())
 
 
 def create(batch, name: str = "training", **extra):  # type: ignore[no-untyped-def]

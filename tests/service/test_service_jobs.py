@@ -9,7 +9,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from batchemu.service.extras import settle_extras
+from tests.helpers import error_of, sagemaker_queue, settle
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/sagemaker"
@@ -20,40 +20,6 @@ PAYLOAD = json.dumps(
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
     }
 )
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
-
-
-def settle(emulator) -> None:  # type: ignore[no-untyped-def]
-    """Tick until idle, extras included (in case the scheduler tick does not call settle_extras)."""
-    emulator.run_until_idle()
-    with emulator.store.lock:
-        for backend in emulator.store.backends():
-            settle_extras(backend, emulator.clock.now())
-
-
-def sagemaker_queue(batch, emulator, name: str = "sagemaker", policy: dict | None = None) -> str:  # type: ignore[no-untyped-def]
-    """A VALID SAGEMAKER_TRAINING queue on a VALID service environment, with an optional scheduling policy."""
-    environment = batch.create_service_environment(
-        serviceEnvironmentName=f"{name}-env",
-        serviceEnvironmentType="SAGEMAKER_TRAINING",
-        capacityLimits=[{"maxCapacity": 10, "capacityUnit": "NUM_INSTANCES"}],
-    )
-    settle(emulator)
-    extra = {}
-    if policy is not None:
-        extra["schedulingPolicyArn"] = batch.create_scheduling_policy(name=f"{name}-policy", **policy)["arn"]
-    batch.create_job_queue(
-        jobQueueName=name,
-        priority=1,
-        jobQueueType="SAGEMAKER_TRAINING",
-        serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": environment["serviceEnvironmentArn"]}],
-        **extra,
-    )
-    settle(emulator)
-    return name
 
 
 def submit(batch, name: str = "train", queue: str = "sagemaker", **extra) -> dict:  # type: ignore[no-untyped-def]

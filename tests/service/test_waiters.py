@@ -9,37 +9,14 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from batchemu import Emulator
 from batchemu.waiters import WAITER_NAMES, get_waiter, waiter_config
+from tests.helpers import container, provision
 
 NOW = {"Delay": 0, "MaxAttempts": 2}
 
 
 @pytest.fixture
 def queue(batch, emulator: Emulator) -> str:  # type: ignore[no-untyped-def]
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 4,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"],
-            "securityGroupIds": ["sg-1"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
-    batch.register_job_definition(
-        jobDefinitionName="work",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-        },
-    )
+    provision(batch, definition="work", properties=container(["true"]))
     emulator.run_until_idle()
     return "q"
 

@@ -30,7 +30,9 @@ def test_every_operation_of_the_installed_model_is_implemented() -> None:
 def test_every_serve_flag_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
-    flags = [option for action in serve._actions for option in action.option_strings if option.startswith("--")]
+    flags = [
+        option for action in serve._actions for option in action.option_strings if option.startswith("--")
+    ]
     missing = [flag for flag in flags if flag not in ("--help",) and f"`{flag}" not in readme]
     assert missing == []
 

@@ -7,7 +7,9 @@ from batchemu.domain.models import Job
 
 
 def job(sequence: int, status: str = "SUCCEEDED", queue: str = "q", index: int | None = None) -> Job:
-    made = Job(id=f"j{sequence}", arn="a", name="n", job_queue_arn=queue, job_definition_arn="d", created_at=0)
+    made = Job(
+        id=f"j{sequence}", arn="a", name="n", job_queue_arn=queue, job_definition_arn="d", created_at=0
+    )
     made.sequence, made.status, made.array_index = sequence, status, index
     return made
 

@@ -380,7 +380,9 @@ def test_multinode_definition_needs_node_properties() -> None:
 
 def test_evaluate_on_exit_needs_attempts() -> None:
     with refused("Error executing request, Exception : RetryAttempts must be provided with retry strategy"):
-        job_definition_rules.check_retry_strategy({"evaluate_on_exit": [{"action": "EXIT", "on_exit_code": "1"}]})
+        job_definition_rules.check_retry_strategy(
+            {"evaluate_on_exit": [{"action": "EXIT", "on_exit_code": "1"}]}
+        )
 
 
 @pytest.mark.parametrize("attempts", [0, 11])
@@ -401,7 +403,9 @@ def test_evaluate_on_exit_takes_at_most_five_entries() -> None:
 )
 def test_evaluate_on_exit_patterns_are_checked(key: str, pattern: str) -> None:
     with refused("is not a valid pattern"):
-        job_definition_rules.check_retry_strategy({"attempts": 2, "evaluate_on_exit": [{"action": "EXIT", key: pattern}]})
+        job_definition_rules.check_retry_strategy(
+            {"attempts": 2, "evaluate_on_exit": [{"action": "EXIT", key: pattern}]}
+        )
 
 
 def test_evaluate_on_exit_accepts_prefix_patterns() -> None:
@@ -434,7 +438,9 @@ def test_ec2_container_accepts_the_deprecated_vcpus_and_memory() -> None:
 
 def test_ec2_container_needs_at_least_4_mib() -> None:
     with refused("Memory must be at least 4 MiB."):
-        job_definition_rules.check_container_properties({"image": "x", "vcpus": 1, "memory": 3}, fargate=False)
+        job_definition_rules.check_container_properties(
+            {"image": "x", "vcpus": 1, "memory": 3}, fargate=False
+        )
 
 
 def test_ec2_vcpu_requirement_must_be_a_whole_number() -> None:
@@ -447,7 +453,9 @@ def test_ec2_vcpu_requirement_must_be_a_whole_number() -> None:
 
 def test_network_configuration_is_refused_on_ec2() -> None:
     with refused("networkConfiguration not applicable for EC2."):
-        job_definition_rules.check_container_properties({**EC2_CONTAINER, "network_configuration": {}}, fargate=False)
+        job_definition_rules.check_container_properties(
+            {**EC2_CONTAINER, "network_configuration": {}}, fargate=False
+        )
 
 
 def test_container_user_must_match_aws_regex() -> None:
