@@ -202,7 +202,7 @@ def quantities(backend: Backend, record: Record) -> tuple[int, int, int]:
     """(totalQuantity, inUseQuantity, availableQuantity) as of now, without changing the record."""
     in_use = 0
     pending = 0  # NON_REPLENISHABLE consumption not folded into the record yet
-    for job, quantity in _jobs_requiring(backend, record):
+    for job, quantity in _jobs_requiring(backend, record, live_only=True):
         if job.status in _LIVE:
             in_use += quantity
         if _started(job) and job.id not in record["consumed_by"]:
@@ -219,7 +219,7 @@ def absorb_consumption(backend: Backend, record: Record) -> bool:
     if record["resource_type"] != "NON_REPLENISHABLE":
         return False
     changed = False
-    for job, quantity in _jobs_requiring(backend, record):
+    for job, quantity in _jobs_requiring(backend, record, live_only=True):
         if _started(job) and job.id not in record["consumed_by"]:
             record["consumed_by"][job.id] = quantity
             record["total_quantity"] = max(record["total_quantity"] - quantity, 0)
@@ -231,11 +231,21 @@ def _started(job: Job) -> bool:
     return job.status in _LIVE or bool(job.attempts) or job.current_attempt is not None
 
 
-def _jobs_requiring(backend: Backend, record: Record, listing: bool = False) -> list[tuple[Job, int]]:
+def _jobs_requiring(
+    backend: Backend, record: Record, listing: bool = False, live_only: bool = False
+) -> list[tuple[Job, int]]:
     """(job, quantity) for every job whose consumableResourceProperties name this resource. For
-    accounting, array parents are left out (only their children run); for listing, the children are."""
+    accounting, array parents are left out (only their children run); for listing, the children are.
+    `live_only` looks at STARTING and RUNNING jobs alone: every job that starts is live for at least one
+    scheduler tick, and the settle step runs on every tick, so accounting needs no more (and stays cheap
+    however many finished jobs are stored)."""
     found = []
-    for job in backend.jobs.values():
+    jobs = (
+        [*backend.jobs_by_status["STARTING"].values(), *backend.jobs_by_status["RUNNING"].values()]
+        if live_only
+        else backend.jobs.values()
+    )
+    for job in jobs:
         skip = job.array_index is not None if listing else job.is_array_parent
         if skip or not job.consumable_resource_properties:
             continue
