@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def new_id() -> str:
 
 def new_task_id() -> str:
     """Modern ECS task ids are 32 hex characters."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def ecs_cluster_arn(region: str, account: str, compute_environment_name: str) -> str:

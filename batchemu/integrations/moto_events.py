@@ -73,7 +73,11 @@ def default_bus_has_rules(account: str, region: str) -> bool:
     try:
         from moto.events.models import events_backends
 
-        return bool(events_backends[account][region].event_buses["default"].rules)
+        # Plain dict lookups: BackendDict.__getitem__ creates backends under a global lock, which costs
+        # more than the rest of a job transition. A backend that was never created holds no rule.
+        by_region = dict.get(events_backends, account)
+        backend = dict.get(by_region, region) if by_region is not None else None
+        return backend is not None and bool(backend.event_buses["default"].rules)
     except Exception:
         return True
 
