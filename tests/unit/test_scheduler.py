@@ -183,3 +183,66 @@ def test_jobs_wait_with_a_reason_while_the_runner_is_unavailable_and_resume_afte
     runner.down = None
     world.settle()
     assert job.status == "SUCCEEDED"
+
+
+def big_world() -> World:
+    world = World()
+    world.compute_environment("ce", max_vcpus=16)
+    world.queue("q")
+    return world
+
+
+def test_sequential_array_children_run_one_after_another_in_index_order() -> None:
+    world = big_world()
+    parent = world.job(
+        "seq",
+        array_size=3,
+        env={"BATCHEMU_SIMULATE_SECONDS": "5"},
+        depends_on=[Dependency(None, "SEQUENTIAL")],
+    )
+    world.settle()
+    child = [world.backend.jobs[f"{parent.id}:{i}"] for i in range(3)]
+    assert [c.status for c in child] == ["RUNNING", "PENDING", "PENDING"]
+    world.advance(5)
+    assert [c.status for c in child] == ["SUCCEEDED", "RUNNING", "PENDING"]
+    world.advance(5)
+    world.advance(5)
+    assert parent.status == "SUCCEEDED"
+    assert child[0].stopped_at <= child[1].started_at and child[1].stopped_at <= child[2].started_at
+
+
+def test_n_to_n_child_waits_only_for_its_own_index() -> None:
+    world = World()
+    world.compute_environment("ce", max_vcpus=1)  # one child at a time: index 0 ends before index 1
+    world.queue("q")
+    first = world.job("first", array_size=2, env={"BATCHEMU_SIMULATE_SECONDS": "5"})
+    second = world.job("second", array_size=2, depends_on=[Dependency(first.id, "N_TO_N")])
+    world.settle()
+    world.advance(5)
+    assert [world.backend.jobs[f"{first.id}:{i}"].status for i in range(2)] == ["SUCCEEDED", "RUNNING"]
+    assert [world.backend.jobs[f"{second.id}:{i}"].status for i in range(2)] == ["RUNNABLE", "PENDING"]
+
+
+def test_a_job_depending_on_an_array_parent_waits_for_every_child() -> None:
+    world = big_world()
+    array = world.job("array", array_size=3, env={"BATCHEMU_SIMULATE_SECONDS": "5"})
+    after = world.job("after", depends_on=[Dependency(array.id, None)])
+    world.settle()
+    assert after.status == "PENDING"
+    world.advance(5)
+    assert array.status == "SUCCEEDED"
+    world.settle()
+    assert after.status == "SUCCEEDED"
+
+
+def test_children_see_their_index_and_the_array_size() -> None:
+    world = big_world()
+    parent = world.job("array", array_size=2)
+    world.settle()
+    child = world.backend.jobs[f"{parent.id}:1"]
+    spec = child.attempts[0].run_handle.spec
+    assert (spec.environment["AWS_BATCH_JOB_ARRAY_INDEX"], spec.environment["AWS_BATCH_JOB_ARRAY_SIZE"]) == (
+        "1",
+        "2",
+    )
+    assert spec.environment["AWS_BATCH_JOB_ID"] == f"{parent.id}:1"
