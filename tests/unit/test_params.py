@@ -60,3 +60,28 @@ def test_batch_environment_for_an_array_child() -> None:
         "AWS_BATCH_JOB_ARRAY_INDEX": "3",
         "AWS_BATCH_JOB_ARRAY_SIZE": "10",
     }
+
+
+def test_multi_node_variables_and_the_main_node_address_only_on_other_nodes() -> None:
+    main = Job(id="p#0", arn="a", name="n", job_queue_arn="q", job_definition_arn="d", created_at=0)
+    main.num_nodes, main.main_node, main.node_index = 3, 0, 0
+    other = Job(id="p#2", arn="a", name="n", job_queue_arn="q", job_definition_arn="d", created_at=0)
+    other.num_nodes, other.main_node, other.node_index = 3, 0, 2
+    main_env = params.batch_environment(main, 1, "q", "ce")
+    other_env = params.batch_environment(other, 1, "q", "ce")
+    assert (main_env["AWS_BATCH_JOB_NODE_INDEX"], main_env["AWS_BATCH_JOB_NUM_NODES"]) == ("0", "3")
+    assert main_env["AWS_BATCH_JOB_MAIN_NODE_INDEX"] == "0"
+    assert "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" not in main_env
+    assert other_env["AWS_BATCH_JOB_NODE_INDEX"] == "2"
+    assert other_env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] == "127.0.0.1"
+
+
+def test_node_container_is_the_narrowest_range_holding_the_node() -> None:
+    nodes = {
+        "num_nodes": 4,
+        "node_range_properties": [
+            {"target_nodes": "0:", "container": {"image": "wide"}},
+            {"target_nodes": "2:2", "container": {"image": "narrow"}},
+        ],
+    }
+    assert [params.node_container(nodes, i)["image"] for i in range(4)] == ["wide", "wide", "narrow", "wide"]
