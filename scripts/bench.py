@@ -39,13 +39,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import bench_scheduler  # noqa: E402  (the array benchmark and the in-process store filler)
+from bench_api import client  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
 EXTRA = ("profile",)
@@ -68,18 +68,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def client(endpoint: str):  # type: ignore[no-untyped-def]
-    """The same client for batchemu and moto: fixed region and keys, one attempt, keep-alive."""
-    return boto3.client(
-        "batch",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def http_status(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 1.0) -> int:

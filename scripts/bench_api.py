@@ -17,12 +17,13 @@ import boto3
 from botocore.config import Config
 
 
-def client(endpoint: str):  # type: ignore[no-untyped-def]
+def client(endpoint: str, access_key: str = "testing", service: str = "batch"):  # type: ignore[no-untyped-def]
+    """The benchmarks' one client: fixed region and keys, one attempt (no retries hiding errors)."""
     return boto3.client(
-        "batch",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="testing",
+        aws_access_key_id=access_key,
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}),
     )
@@ -60,7 +61,9 @@ def setup(batch, suffix: str) -> tuple[str, str]:  # type: ignore[no-untyped-def
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("endpoint")
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--describe-calls", type=int, default=50)
@@ -71,7 +74,9 @@ def main() -> None:
     ids = []
     started = time.perf_counter()
     for index in range(args.jobs):
-        ids.append(batch.submit_job(jobName=f"bench-{index}", jobQueue=queue, jobDefinition=definition)["jobId"])
+        ids.append(
+            batch.submit_job(jobName=f"bench-{index}", jobQueue=queue, jobDefinition=definition)["jobId"]
+        )
     submit_seconds = time.perf_counter() - started
 
     describe_ms = []

@@ -18,8 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
+from bench_api import client  # scripts/ is on sys.path when a script runs
 
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
@@ -37,14 +36,7 @@ def ensure_engine_and_images() -> None:
 
 
 def batch_client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "batch",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="123456789012",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client(endpoint, access_key="123456789012")
 
 
 def set_up(batch, max_vcpus: int) -> str:  # type: ignore[no-untyped-def]

@@ -16,8 +16,7 @@ import json
 import statistics
 import time
 
-import boto3
-from botocore.config import Config
+from bench_api import client  # scripts/ is on sys.path when a script runs
 
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
@@ -38,20 +37,11 @@ CONTAINER = {
 }
 
 
-def client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "batch",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def setup(batch) -> None:  # type: ignore[no-untyped-def]
     batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources=COMPUTE)
-    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+    )
     batch.register_job_definition(jobDefinitionName="jd", type="container", containerProperties=CONTAINER)
 
 
@@ -71,10 +61,17 @@ def bench_array(size: int) -> dict:
         setup(batch)
         time.sleep(0.2)  # let the compute environment and queue become VALID
         began = time.perf_counter()
-        job_id = batch.submit_job(jobName="array", jobQueue="q", jobDefinition="jd", arrayProperties={"size": size})["jobId"]
+        job_id = batch.submit_job(
+            jobName="array", jobQueue="q", jobDefinition="jd", arrayProperties={"size": size}
+        )["jobId"]
         status = wait_for(batch, job_id)
         seconds = time.perf_counter() - began
-    return {"benchmark": "array", "size": size, "status": status, "submit_to_parent_done_s": round(seconds, 2)}
+    return {
+        "benchmark": "array",
+        "size": size,
+        "status": status,
+        "submit_to_parent_done_s": round(seconds, 2),
+    }
 
 
 def store_jobs(emulator: Emulator, count: int) -> None:
@@ -118,13 +115,19 @@ def bench_scale(stored: list[int], samples: int) -> dict:
         result[f"submit_ms_median_{count}"] = round(submit, 3)
         result[f"describe100_ms_median_{count}"] = round(describe, 3)
     first, last = stored[0], stored[-1]
-    result["submit_ratio"] = round(result[f"submit_ms_median_{last}"] / result[f"submit_ms_median_{first}"], 3)
-    result["describe_ratio"] = round(result[f"describe100_ms_median_{last}"] / result[f"describe100_ms_median_{first}"], 3)
+    result["submit_ratio"] = round(
+        result[f"submit_ms_median_{last}"] / result[f"submit_ms_median_{first}"], 3
+    )
+    result["describe_ratio"] = round(
+        result[f"describe100_ms_median_{last}"] / result[f"describe100_ms_median_{first}"], 3
+    )
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--array-size", type=int, default=10_000)
     parser.add_argument("--stored", type=int, nargs="+", default=[1_000, 100_000])
     parser.add_argument("--samples", type=int, default=400)
