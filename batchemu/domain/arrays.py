@@ -1,6 +1,9 @@
-"""Array-job bookkeeping shared by the scheduler and the views: the parent's per-status child counts."""
+"""Array-job bookkeeping shared by the scheduler and the views: the parent's per-status child counts, and
+the making of children (array children and multi-node nodes)."""
 
 from __future__ import annotations
+
+import copy
 
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobStatus
@@ -15,3 +18,20 @@ def status_summary(backend: Backend, parent: Job) -> dict[str, int]:
         if child is not None:
             summary[child.status] += 1
     return summary
+
+
+def new_child(parent: Job, suffix: str, now: int) -> Job:
+    """A child of an array or multi-node job: the parent's job with its own id (`<parent><suffix>`),
+    born PENDING at `now`, with no attempts and no children of its own."""
+    child = copy.copy(parent)
+    child.id = f"{parent.id}{suffix}"
+    child.arn = f"{parent.arn}{suffix}"
+    child.created_at = now
+    child.status = JobStatus.PENDING.value
+    child.status_changed_at = now
+    child.history = [(now, JobStatus.PENDING.value, None)]
+    child.parent_id = parent.id
+    child.child_ids = []
+    child.attempts = []
+    child.tags = dict(parent.tags)
+    return child

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 from batchemu.domain import arrays
 from batchemu.domain.models import Job
-from batchemu.domain.states import JobEvent, JobStatus
+from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend
 
 ARRAY_CHILD_FAILED = "Array Child Job failed"
@@ -17,19 +16,9 @@ def spawn_children(backend: Backend, parent: Job, now: int, move: Callable[..., 
     """Children start life in PENDING; they inherit the parent's dependencies (N_TO_N per index)."""
     size = parent.array_size or 0
     for index in range(size):
-        child = copy.copy(parent)
-        child.id = f"{parent.id}:{index}"
-        child.arn = f"{parent.arn}:{index}"
-        child.created_at = now
-        child.status = JobStatus.PENDING.value
-        child.status_changed_at = now
+        child = arrays.new_child(parent, f":{index}", now)
         child.array_index = index
-        child.parent_id = parent.id
-        child.child_ids = []
-        child.attempts = []
-        child.history = [(now, JobStatus.PENDING.value, None)]
         child.depends_on = list(parent.depends_on)
-        child.tags = dict(parent.tags)
         backend.add_job(child)
         parent.child_ids.append(child.id)
     parent.status_summary_updated_at = now

@@ -4,10 +4,9 @@ node ends, the other nodes are stopped."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
-from batchemu.domain import params
+from batchemu.domain import arrays, params
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent, JobStatus
 from batchemu.domain.store import Backend
@@ -19,17 +18,8 @@ def spawn_nodes(backend: Backend, parent: Job, now: int) -> None:
     """Nodes start in PENDING: the main node becomes RUNNABLE at once, the others after it runs."""
     assert parent.num_nodes is not None and parent.node_properties is not None
     for index in range(parent.num_nodes):
-        node = copy.copy(parent)
-        node.id = f"{parent.id}#{index}"
-        node.arn = f"{parent.arn}#{index}"
-        node.created_at = now
-        node.status = JobStatus.PENDING.value
-        node.status_changed_at = now
-        node.history = [(now, JobStatus.PENDING.value, None)]
+        node = arrays.new_child(parent, f"#{index}", now)
         node.node_index = index
-        node.parent_id = parent.id
-        node.child_ids = []
-        node.attempts = []
         node.depends_on = []
         node.retry_strategy = None  # AWS retries the whole job on a main-node failure; not emulated
         node.container = params.node_container(parent.node_properties, index)
