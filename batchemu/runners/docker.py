@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import calendar
 import logging
-import os
 import re
-import secrets
 import threading
 import time
 from collections import Counter
@@ -19,20 +17,17 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import DeviceRequest, Mount, Ulimit
 
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
-from batchemu.runners.process import KILLED_EXIT_CODE, job_environment
+from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL, create_arguments
+from batchemu.runners.process import KILLED_EXIT_CODE
 
 log = logging.getLogger("batchemu.runners.docker")
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
-MANAGED_LABEL = "batchemu"
-JOB_ID_LABEL = "batchemu.job-id"
-ATTEMPT_LABEL = "batchemu.attempt"
 _REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
 _HEALTH_SECONDS = 2.0  # how often the engine's availability is checked
-_OOM_RECHECK_SECONDS = 0.5  # on a pool thread, never the scheduler's
+_OOM_RECHECK_SECONDS = 1.0  # on a pool thread, never the scheduler's
 _LOG_OVERLAP_NS = 2_000_000_000
 _TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
 
@@ -92,6 +87,11 @@ class DockerRunner:
         self._unavailable: str | None = None
         self._health_checked = time.monotonic()
         self._health_checking = False
+        # Containers the engine reported an "oom" event for: Docker's OOMKilled flag is sometimes still
+        # false when a loaded engine reports the exit, the event is not.
+        self._oom_killed: set[str] = set()
+        self._closing = threading.Event()
+        threading.Thread(target=self._watch_oom_events, name="batchemu-docker-oom", daemon=True).start()
 
     # -- the Runner protocol -------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> DockerAttempt:
@@ -185,6 +185,7 @@ class DockerRunner:
     def close(self) -> None:
         """Stop the pools; kill and remove containers of attempts never released (unless stop_on_close
         is False, which leaves them running to be re-attached by find_running)."""
+        self._closing.set()
         with self._lock:
             live, self._live = list(self._live), set()
         self._pull_pool.shutdown(wait=False, cancel_futures=True)
@@ -253,7 +254,9 @@ class DockerRunner:
             self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
             return
         try:
-            container = self._client.containers.create(**self._create_arguments(spec))
+            container = self._client.containers.create(
+                **create_arguments(spec, self._endpoint, self._network)
+            )
         except (APIError, DockerException, ValueError, TypeError) as error:
             self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
             return
@@ -269,38 +272,6 @@ class DockerRunner:
         elif attempt.stop_requested:  # stop() arrived while the container was being created
             self._kill(container.id)
         self._settle(attempt, RunState(Phase.RUNNING))
-
-    def _create_arguments(self, spec: ContainerSpec) -> dict[str, Any]:
-        safe_id = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.job_id)
-        arguments: dict[str, Any] = {
-            "image": spec.image,
-            "command": list(spec.command) or None,
-            "name": f"batchemu-{safe_id}-{spec.attempt}-{secrets.token_hex(3)}",
-            "environment": job_environment(spec, self._endpoint),
-            "labels": {
-                **spec.labels,
-                MANAGED_LABEL: "1",
-                JOB_ID_LABEL: spec.job_id,
-                ATTEMPT_LABEL: str(spec.attempt),
-            },
-            "network_mode": self._network,
-            "detach": True,
-            "nano_cpus": int(min(spec.vcpus, float(os.cpu_count() or 1)) * 1e9) if spec.vcpus > 0 else None,
-            "mem_limit": f"{spec.memory_mib}m" if spec.memory_mib > 0 else None,
-            "user": spec.user or None,
-            "privileged": spec.privileged,
-            "read_only": spec.readonly_root_filesystem,
-            "ulimits": [
-                Ulimit(name=entry["name"], soft=int(entry["soft_limit"]), hard=int(entry["hard_limit"]))
-                for entry in spec.ulimits
-            ]
-            or None,
-        }
-        if spec.gpus > 0:
-            arguments["device_requests"] = [DeviceRequest(count=spec.gpus, capabilities=[["gpu"]])]
-        arguments.update(_linux_parameters(spec))
-        arguments.update(_mounts(spec))
-        return {name: value for name, value in arguments.items() if value is not None}
 
     # -- watching ------------------------------------------------------------------------------------
     def _schedule_refresh(self, attempt: DockerAttempt) -> None:
@@ -323,10 +294,7 @@ class DockerRunner:
             self._read_logs(attempt, container_id)  # before EXITED is published, so logs are complete then
             if state.get("Status") in ("exited", "dead"):
                 if _maybe_oom_not_yet_flagged(state, attempt.stop_requested):
-                    # An OOM kill's flag may land a moment after the exit (seen with Docker 20.10): look
-                    # once more before calling it a plain exit 137.
-                    time.sleep(_OOM_RECHECK_SECONDS)
-                    state = self._client.api.inspect_container(container_id)["State"]
+                    state = self._confirm_oom(container_id, state)
                 self._settle(attempt, _exit_state(state, attempt.stop_requested))
             elif state.get("Running"):
                 self._settle(attempt, RunState(Phase.RUNNING))
@@ -341,6 +309,32 @@ class DockerRunner:
             with attempt.lock:
                 attempt.refreshing = False
                 attempt.last_refresh = time.monotonic()
+
+    def _confirm_oom(self, container_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """An exit 137 nobody asked for: wait briefly for the engine's OOM event or flag before calling
+        it a plain exit (on a pool thread, never the scheduler's)."""
+        deadline = time.monotonic() + _OOM_RECHECK_SECONDS
+        while time.monotonic() < deadline:
+            if container_id in self._oom_killed:
+                return {**state, "OOMKilled": True}
+            time.sleep(0.05)
+        state = self._client.api.inspect_container(container_id)["State"]
+        return {**state, "OOMKilled": True} if container_id in self._oom_killed else state
+
+    def _watch_oom_events(self) -> None:
+        while not self._closing.is_set():
+            try:
+                events = self._client.api.events(
+                    decode=True, filters={"event": "oom", "label": f"{MANAGED_LABEL}=1"}
+                )
+                for event in events:
+                    if self._closing.is_set():
+                        return
+                    container_id = event.get("id") or event.get("Actor", {}).get("ID")
+                    if container_id:
+                        self._oom_killed.add(container_id)
+            except Exception:  # the engine went away: try again after a pause
+                self._closing.wait(2.0)
 
     def _read_logs(self, attempt: DockerAttempt, container_id: str) -> None:
         """Append the lines not read yet. stdout and stderr lines may be stored slightly out of timestamp
@@ -404,7 +398,11 @@ class DockerRunner:
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:
-    return int(state.get("ExitCode", 0)) == KILLED_EXIT_CODE and not stop_requested and not state.get("OOMKilled")
+    return (
+        int(state.get("ExitCode", 0)) == KILLED_EXIT_CODE
+        and not stop_requested
+        and not state.get("OOMKilled")
+    )
 
 
 def _exit_state(state: dict[str, Any], stop_requested: bool) -> RunState:
@@ -430,51 +428,3 @@ def _message(error: BaseException) -> str:
 def _daemon_reason(kind: str, error: BaseException) -> str:
     """A container stop reason worded as ECS words it, e.g. CannotPullContainerError: Error response..."""
     return f"{kind}: Error response from daemon: {_message(error)}"
-
-
-def _linux_parameters(spec: ContainerSpec) -> dict[str, Any]:
-    parameters = spec.linux_parameters
-    arguments: dict[str, Any] = {}
-    if parameters.get("shared_memory_size"):
-        arguments["shm_size"] = f"{int(parameters['shared_memory_size'])}m"
-    if parameters.get("init_process_enabled"):
-        arguments["init"] = True
-    if parameters.get("max_swap") is not None and spec.memory_mib > 0:
-        arguments["memswap_limit"] = f"{spec.memory_mib + int(parameters['max_swap'])}m"
-    if parameters.get("tmpfs"):
-        arguments["tmpfs"] = {
-            entry["container_path"]: ",".join(
-                [f"size={int(entry['size'])}m", *entry.get("mount_options", [])]
-            )
-            for entry in parameters["tmpfs"]
-        }
-    if parameters.get("devices"):
-        arguments["devices"] = [_device(entry) for entry in parameters["devices"]]
-    return arguments
-
-
-def _device(entry: dict[str, Any]) -> str:
-    permissions = entry.get("permissions") or ["READ", "WRITE", "MKNOD"]
-    modes = "".join(
-        letter for name, letter in zip(("READ", "WRITE", "MKNOD"), "rwm", strict=True) if name in permissions
-    )
-    return f"{entry['host_path']}:{entry.get('container_path') or entry['host_path']}:{modes}"
-
-
-def _mounts(spec: ContainerSpec) -> dict[str, Any]:
-    """Host-path volumes become binds; volumes without a host path become anonymous Docker volumes, which
-    are removed with the container (AWS: a Docker-managed volume that lives as long as the task)."""
-    volumes = {volume.get("name"): volume for volume in spec.volumes}
-    binds: list[str] = []
-    mounts: list[Mount] = []
-    for point in spec.mount_points:
-        volume, inside = volumes.get(point.get("source_volume")), point.get("container_path")
-        if volume is None or not inside:
-            continue
-        read_only = bool(point.get("read_only"))
-        host_path = (volume.get("host") or {}).get("source_path")
-        if host_path:
-            binds.append(f"{host_path}:{inside}:{'ro' if read_only else 'rw'}")
-        else:
-            mounts.append(Mount(target=inside, source=None, type="volume", read_only=read_only))
-    return {name: value for name, value in (("volumes", binds), ("mounts", mounts)) if value}
