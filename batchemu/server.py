@@ -8,7 +8,9 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -20,13 +22,14 @@ from batchemu.errors import ApiError, ClientException, ServerException
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_from
-from batchemu.protocol.parser import parse_request
+from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
 from batchemu.service.dispatch import RequestContext, dispatch, operation_table
 
 log = logging.getLogger("batchemu.server")
 ADMIN_PREFIX = "/_batchemu/"
+HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
 
@@ -37,30 +40,34 @@ class BatchApp:
         self.handlers = operation_table()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
-            response = self.admin(request)
-        else:
-            response = self.batch(request)
-        return response(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+            return self.admin(Request(environ))(environ, start_response)
+        status, headers, body = self.batch(environ)
+        start_response(f"{status} {HTTP_REASONS.get(status, 'Error')}", headers)
+        return [body]
 
     # -- Batch API -------------------------------------------------------------------------------
-    def batch(self, request: Request) -> Response:
+    def batch(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One Batch request straight from the WSGI environ (the hot path: no request or response
+        objects): status, headers and body."""
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         operation_name = "-"
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         try:
-            caller = caller_from(request.headers.get("Authorization"), request.args.get("X-Amz-Credential"))
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            caller = caller_from(
+                environ.get("HTTP_AUTHORIZATION"), (query.get("X-Amz-Credential") or [None])[0]
+            )
             if caller.service not in (None, "batch"):
                 raise ClientException(
                     f"The {caller.service} service is not served by this endpoint; only batch is"
                 )
-            route = router.route(request.method, request.path)
+            route = router.route(method, path)
             operation_name = route.operation
             operation = spec.operation(route.operation)
-            params = parse_request(
-                operation, route.path_params, request.args.to_dict(flat=False), request.get_data()
-            )
+            params = parse_request(operation, route.path_params, query, _read_body(environ))
             parsed = validate(params, operation.input_shape)
             settings = self.emulator.settings
             backend = self.emulator.store.backend(
@@ -80,21 +87,20 @@ class BatchApp:
             if not route.operation.startswith(_READ_ONLY_PREFIXES):
                 self.emulator.save()
                 self.emulator.wake()
-            response = Response(serialize_result(operation, result), 200, content_type=JSON_CONTENT_TYPE)
+            status, body = 200, serialize_result(operation, result)
+            headers = [("Content-Type", JSON_CONTENT_TYPE)]
         except ApiError as error:
-            response = _error_response(error, request_id)
+            status, error_headers, body = serialize_error(error, request_id)
+            headers = list(error_headers.items())
         except Exception:
             log.exception("internal error in %s", operation_name)
-            response = _error_response(ServerException("An internal error occurred in batchemu"), request_id)
-        response.headers["x-amzn-RequestId"] = request_id
-        log.info(
-            "%s %s %d %.2fms",
-            operation_name,
-            request.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+            status, error_headers, body = serialize_error(
+                ServerException("An internal error occurred in batchemu"), request_id
+            )
+            headers = list(error_headers.items())
+        headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
+        log.info("%s %s %d %.2fms", operation_name, path, status, (time.perf_counter() - started) * 1000)
+        return status, headers, body
 
     # -- admin -----------------------------------------------------------------------------------
     def admin(self, request: Request) -> Response:
@@ -165,12 +171,21 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status, content_type=JSON_CONTENT_TYPE)
 
 
-def _error_response(error: ApiError, request_id: str) -> Response:
-    status, headers, body = serialize_error(error, request_id)
-    response = Response(body, status)
-    for key, value in headers.items():
-        response.headers[key] = value
-    return response
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, refused unread when larger than any Batch request can be."""
+    stream = environ["wsgi.input"]
+    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):  # chunked upload
+        body: bytes = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise ClientException(f"Request body exceeds the {MAX_BODY_BYTES} byte limit")
+        return body
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ClientException("Content-Length is not a number") from None
+    if length > MAX_BODY_BYTES:
+        raise ClientException(f"Request body of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit")
+    return stream.read(length) if length > 0 else b""
 
 
 def create_app(emulator: Emulator) -> Edge:
