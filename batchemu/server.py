@@ -21,7 +21,7 @@ from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.protocol import router, spec
-from batchemu.protocol.auth import caller_from
+from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
@@ -56,10 +56,7 @@ class BatchApp:
         operation_name = "-"
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         try:
-            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            caller = caller_from(
-                environ.get("HTTP_AUTHORIZATION"), (query.get("X-Amz-Credential") or [None])[0]
-            )
+            caller = caller_of(environ)
             if caller.service not in (None, "batch"):
                 raise ClientException(
                     f"The {caller.service} service is not served by this endpoint; only batch is"
@@ -67,6 +64,7 @@ class BatchApp:
             route = router.route(method, path)
             operation_name = route.operation
             operation = spec.operation(route.operation)
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
             params = parse_request(operation, route.path_params, query, _read_body(environ))
             parsed = validate(params, operation.input_shape)
             settings = self.emulator.settings

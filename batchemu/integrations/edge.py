@@ -15,7 +15,7 @@ from typing import Any
 
 from batchemu.errors import AccessDenied
 from batchemu.protocol import sigv4
-from batchemu.protocol.auth import caller_from
+from batchemu.protocol.auth import caller_of
 
 log = logging.getLogger("batchemu.edge")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -33,8 +33,7 @@ _HOP_BY_HOP = {
 def is_batch_request(environ: dict[str, Any]) -> bool:
     """Signed (or presigned) requests go where their credential scope says; unsigned ones are Batch's,
     so an unknown path gets Batch's JSON 404, except moto's own /moto-api/."""
-    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-    caller = caller_from(environ.get("HTTP_AUTHORIZATION"), (query.get("X-Amz-Credential") or [None])[0])
+    caller = caller_of(environ)
     if caller.service is not None:
         return caller.service == "batch"
     return not str(environ.get("PATH_INFO", "")).startswith("/moto-api")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -33,3 +34,21 @@ def caller_from(authorization: str | None, query_credential: str | None = None) 
         if len(parts) == 5:
             return Caller(parts[0], parts[2], parts[3])
     return Caller(None, None, None)
+
+
+CALLER_KEY = "batchemu.caller"
+
+
+def caller_of(environ: dict[str, object]) -> Caller:
+    """The caller of a WSGI request, read once and kept in the environ for whoever asks next."""
+    found = environ.get(CALLER_KEY)
+    if isinstance(found, Caller):
+        return found
+    query = str(environ.get("QUERY_STRING", ""))
+    credential: str | None = None
+    if "X-Amz-Credential" in query:
+        credential = next(iter(urllib.parse.parse_qs(query).get("X-Amz-Credential", [])), None)
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    caller = caller_from(authorization if isinstance(authorization, str) else None, credential)
+    environ[CALLER_KEY] = caller
+    return caller
