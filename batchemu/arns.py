@@ -45,10 +45,6 @@ def parse(value: str) -> Arn | None:
     return Arn(match.group(1), match.group(2), match.group(3), match.group(4))
 
 
-def is_arn(value: str) -> bool:
-    return value.startswith("arn:")
-
-
 def new_id() -> str:
     """Job ids are lowercase UUID4s in AWS."""
     return str(uuid.uuid4())

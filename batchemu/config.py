@@ -29,8 +29,6 @@ class Settings:
     wake_coalesce_seconds: float = 0.005
     # "instant": each transition as soon as it is due; "realistic": AWS-like dwell times per status.
     pace: str = "instant"
-    # Finished jobs stay describable this long (AWS: at least 7 days).
-    job_retention_seconds: float = 7 * 24 * 3600
     # Every non-Batch request, and the emulator's own writes to other services, go here instead of to
     # moto in-process (e.g. a running moto server or LocalStack).
     aws_endpoint: str | None = None

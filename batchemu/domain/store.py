@@ -4,7 +4,7 @@ by name). One re-entrant lock guards every backend: requests and the scheduler t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +79,6 @@ class Backend:
             self.jobs_by_status[job.status][job.id] = job
             self.queue_index.moved(job, old_status)
 
-    def remove_job(self, job: Job) -> None:
-        self.jobs.pop(job.id, None)
-        self.jobs_by_status[job.status].pop(job.id, None)
-        self.queue_index.discard(job)
-
     def find_compute_environment(self, name_or_arn: str) -> ComputeEnvironment | None:
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
         found = self.compute_environments.get(name)
@@ -101,10 +96,6 @@ class Backend:
     def find_scheduling_policy(self, arn: str) -> SchedulingPolicy | None:
         found = self.scheduling_policies.get(arn.rsplit("/", 1)[-1])
         return found if found and found.arn == arn else None
-
-    def all_job_definitions(self) -> Iterator[JobDefinition]:
-        for revisions in self.job_definitions.values():
-            yield from revisions
 
     def latest_active_job_definition(self, name: str) -> JobDefinition | None:
         for definition in reversed(self.job_definitions.get(name, [])):
