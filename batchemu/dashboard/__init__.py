@@ -72,7 +72,9 @@ def _job(job_id: str, emulator: Emulator) -> dict[str, Any] | None:
     endpoint = emulator.settings.aws_endpoint or emulator.endpoint
     if endpoint is None:
         return {"job": job, "logs": [], "logError": "the emulator is not served, so logs cannot be read"}
-    lines, error = reader_for(endpoint).lines(targets)  # outside the store lock: this is an HTTP call
+    lines, error = reader_for(endpoint, emulator.settings.internal_secret).lines(
+        targets
+    )  # outside the store lock: this is an HTTP call
     return {"job": job, "logs": lines, "logError": error}
 
 

@@ -1,42 +1,23 @@
 """A job's log lines, read back from CloudWatch Logs (moto behind this same endpoint, or --aws-endpoint)
-with a boto3 client and short timeouts; called outside the store lock. Imports boto3 and the snapshot."""
+with the emulator's own clients and short timeouts; called outside the store lock."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from boto3.session import Config
-
 from batchemu.dashboard.snapshot import LogTarget
+from batchemu.integrations.aws import QUICK, AwsClients
 
 MAX_LINES_PER_ATTEMPT = 1000
-# A dashboard page must not hang on a slow or absent logs service: one try, a few seconds.
-_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
 
 
 @dataclass
 class LogReader:
-    endpoint: str
-    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """Reads with the emulator's own credentials (accepted under --auth sigv4 too)."""
 
-    def client(self, account: str, region: str) -> Any:
-        with self._lock:
-            found = self._clients.get((account, region))
-            if found is None:
-                found = boto3.session.Session().client(
-                    "logs",
-                    endpoint_url=self.endpoint,
-                    region_name=region,
-                    aws_access_key_id=account,  # the access key names the account, as moto reads it
-                    aws_secret_access_key="batchemu",
-                    config=_CONFIG,
-                )
-                self._clients[(account, region)] = found
-            return found
+    clients: AwsClients
 
     def lines(self, targets: list[LogTarget]) -> tuple[list[dict[str, Any]], str | None]:
         """Every attempt's lines, oldest first, and an error message when some could not be read. A
@@ -53,7 +34,7 @@ class LogReader:
         return found, error
 
     def _read(self, target: LogTarget) -> list[dict[str, Any]]:
-        logs = self.client(target.account, target.region)
+        logs = self.clients.client("logs", target.account, target.region)
         response = logs.get_log_events(
             logGroupName=target.group,
             logStreamName=target.stream,
@@ -70,10 +51,13 @@ class LogReader:
         ]
 
 
-_readers: dict[str, LogReader] = {}
+_readers: dict[tuple[str, str], LogReader] = {}
 _readers_lock = threading.Lock()
 
 
-def reader_for(endpoint: str) -> LogReader:
+def reader_for(endpoint: str, secret_key: str) -> LogReader:
     with _readers_lock:
-        return _readers.setdefault(endpoint, LogReader(endpoint))
+        key = (endpoint, secret_key)
+        if key not in _readers:
+            _readers[key] = LogReader(AwsClients(endpoint, secret_key, QUICK))
+        return _readers[key]

@@ -9,11 +9,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+# For readers that must not hang on a slow or absent service (the dashboard): one try, a few seconds.
+QUICK = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
+
 
 class AwsClients:
-    def __init__(self, endpoint: str, secret_key: str = "batchemu") -> None:
+    def __init__(self, endpoint: str, secret_key: str = "batchemu", config: Config | None = None) -> None:
         self.endpoint = endpoint
         self.secret_key = secret_key
+        self.config = config or Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
         self._session = boto3.session.Session()
@@ -30,7 +34,7 @@ class AwsClients:
                     # The access key names the account, as moto and batchemu both read it.
                     aws_access_key_id=account,
                     aws_secret_access_key=self.secret_key,
-                    config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
+                    config=self.config,
                 )
                 self._clients[key] = found
             return found

@@ -136,3 +136,13 @@ def test_config_shows_settings_without_secrets(guarded: ServerThread) -> None:
     assert (config["auth"], config["auth_keys"], config["runner"]) == ("sigv4", [KEY], "simulated")
     assert SECRET not in json.dumps(config)
     assert guarded.emulator.settings.internal_secret not in json.dumps(config)
+
+
+def test_the_dashboard_reads_job_logs_with_the_servers_own_credentials(guarded: ServerThread) -> None:
+    batch = client(guarded)
+    listed = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]
+    job_id = listed[0]["jobId"]  # the job of test_batchemus_own_writes_pass_the_check
+    with urllib.request.urlopen(f"{guarded.endpoint}/_batchemu/ui/api/jobs/{job_id}") as response:
+        page = json.load(response)
+    assert page["logError"] is None
+    assert [line["message"] for line in page["logs"]] == ["simulated: echo hi"]
