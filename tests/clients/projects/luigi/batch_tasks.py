@@ -20,7 +20,7 @@ class Square(BatchTask):
         return {"n": str(self.n)}
 
     def output(self):
-        return luigi.LocalTarget("square-%d.done" % self.n)
+        return luigi.LocalTarget(f"square-{self.n}.done")
 
     def run(self):
         started = time.monotonic()
