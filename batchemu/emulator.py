@@ -137,7 +137,7 @@ class Emulator:
                         stream = attempt.container.log_stream_name or ""
                         shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
         clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.append(clusters.sync)
+        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:

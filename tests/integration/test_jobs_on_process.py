@@ -189,3 +189,15 @@ def test_the_job_gets_the_ecs_task_environment_and_role_credentials_without_stat
         f"task: {attempt['taskArn']} ecs-task 1 EC2 {environment['ecsClusterArn']}",
         "v3 name: default",
     ]
+
+
+def test_every_log_line_is_readable_the_instant_the_job_is_seen_finished(account: Account, queue: str) -> None:
+    """Clients (Airflow, Luigi, the AWS CLI) read a job's logs right after its terminal status."""
+    account.define("chatty", ["sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"])
+    job_ids = [account.submit(queue, "chatty") for _ in range(6)]
+    for job_id in job_ids:
+        job = account.wait_for(job_id)
+        events = account.logs.get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
+        )["events"]
+        assert [event["message"] for event in events] == [f"line {i}" for i in range(300)]
