@@ -1,7 +1,8 @@
 """Metaflow, unmodified, against `batchemu serve --runner docker`: `python fanout.py run --with batch`
 runs a flow with a foreach (six Batch jobs) to its end with its documented settings (S3 datastore through
 the same endpoint, a job queue, an IAM role, a container image), the artifacts read back through
-Metaflow's client API are right, and `python fanout.py logs` shows the steps' output."""
+Metaflow's client API are right (with what each task recorded from the ECS task environment), and
+`python fanout.py logs` shows the steps' output."""
 
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ def test_metaflow_runs_a_foreach_flow_on_batch_and_shows_its_logs(
         "successful": True,
         "total": 14,
         "squared": [1, 4, 9],
+        "execution_env": "AWS_ECS_EC2",  # recorded from AWS_EXECUTION_ENV
+        "awslogs_group": "/aws/batch/job",  # from LogOptions at ECS_CONTAINER_METADATA_URI_V4
     }
     jobs = [job for job in served.jobs("SUCCEEDED") if f"-FanOutFlow-{run_id}-" in job["jobName"]]
     assert len(jobs) == 6

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(1200)]
 @pytest.fixture(scope="module")
 def snakemake_python() -> Path:
     return client_python("snakemake")
+
+
+def job_seconds(output: str) -> list[float]:
+    """Seconds (to snakemake's one-second resolution) from each remote job's `rule ...:` block, printed as
+    it submits, to its `Finished jobid: N`, printed once it saw SUCCEEDED."""
+    stamp: datetime | None = None
+    in_rule = False
+    started: dict[str, datetime] = {}
+    seconds: list[float] = []
+    for line in output.splitlines():
+        if match := re.fullmatch(r"\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]", line.strip()):
+            stamp = datetime.strptime(" ".join(match.group(1).split()), "%a %b %d %H:%M:%S %Y")
+        elif re.fullmatch(r"rule \w+:", line.strip()):
+            in_rule = True
+        elif in_rule and (match := re.fullmatch(r"jobid: (\d+)", line.strip())) and stamp is not None:
+            started[match.group(1)] = stamp
+            in_rule = False
+        elif (match := re.match(r"Finished jobid: (\d+)", line.strip())) and match.group(1) in started:
+            assert stamp is not None
+            seconds.append((stamp - started[match.group(1)]).total_seconds())
+    return sorted(seconds)
 
 
 def test_snakemake_aws_batch_executor_runs_a_workflow(
@@ -51,6 +73,8 @@ def test_snakemake_aws_batch_executor_runs_a_workflow(
     assert sorted(re.sub(r"-[0-9a-f-]{36}$", "", job["jobName"]) for job in jobs) == [
         "snakejob-square", "snakejob-square", "snakejob-square", "snakejob-total",
     ]  # fmt: skip
+    client_seconds = job_seconds(output)
+    assert len(client_seconds) == 4, output[-3000:]
     logs = served.client("logs")
     square = next(job for job in jobs if job["jobName"].startswith("snakejob-square"))
     events = logs.get_log_events(
@@ -59,6 +83,7 @@ def test_snakemake_aws_batch_executor_runs_a_workflow(
     assert any(re.fullmatch(r"squared [123]", event["message"]) for event in events)
     report(
         "snakemake",
+        submit_to_succeeded_seconds=client_seconds,
         server_submit_to_succeeded_seconds=sorted(
             round((job["stoppedAt"] - job["createdAt"]) / 1000, 2) for job in jobs
         ),
