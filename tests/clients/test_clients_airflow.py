@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import PROJECTS, PYTHON_IMAGE, Served, client_python, run_client
+from tests.clients.harness import PROJECTS, PYTHON_IMAGE, Served, client_python, run_client
 from tests.helpers import container
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(900)]

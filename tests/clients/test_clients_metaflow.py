@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import CLIENTS_IMAGE, PROJECTS, Served, client_python, run_client
+from tests.clients.harness import CLIENTS_IMAGE, PROJECTS, Served, client_python, run_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(1200)]
 
