@@ -142,8 +142,29 @@ class ProcessRunner:
         with self._lock:
             self._attempts.discard(handle)
 
-    def close(self) -> None:
-        """Kill every attempt still running: without the emulator nothing would ever collect them."""
+    def halt(self, handles: list[ProcessAttempt], timeout: float) -> None:
+        """SIGTERM to each attempt's process group, SIGKILL to what is left after a short grace, then wait
+        (at most `timeout` seconds in all) for the processes to exit and their output to drain."""
+        deadline = time.monotonic() + timeout
+        running = [h for h in handles if h.process is not None and h.process.poll() is None]
+        for handle in running:
+            handle.stop_requested = True
+            _signal_group(_pid(handle), signal.SIGTERM)
+        grace = time.monotonic() + min(self._kill_grace_seconds, timeout / 3)
+        for handle in running:
+            _wait(handle, grace)
+        for handle in running:  # the group may outlive its leader: always
+            _signal_group(_pid(handle), signal.SIGKILL)
+        for handle in running:
+            _wait(handle, deadline)
+            if handle.reader is not None:
+                handle.reader.join(max(0.0, deadline - time.monotonic()))
+            if handle.exited_at is None:
+                handle.exited_at = time.monotonic()
+
+    def close(self, leave_running: bool = False) -> None:
+        """Kill every attempt still running: without the emulator nothing would ever collect them (a
+        process cannot be re-attached, so `leave_running` changes nothing)."""
         with self._lock:
             attempts, self._attempts = list(self._attempts), set()
         for attempt in attempts:
@@ -162,6 +183,19 @@ def _read_output(attempt: ProcessAttempt) -> None:
             message = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             with attempt.lock:
                 attempt.events.append(LogEvent(int(time.time() * 1000), message))
+
+
+def _pid(attempt: ProcessAttempt) -> int:
+    assert attempt.process is not None
+    return attempt.process.pid
+
+
+def _wait(attempt: ProcessAttempt, until: float) -> None:
+    assert attempt.process is not None
+    try:
+        attempt.process.wait(max(0.0, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _signal_group(pid: int, signal_number: int) -> None:

@@ -138,3 +138,22 @@ def test_close_kills_processes_still_running(make_spec, tmp_path: Path):
     while _alive(child):
         assert time.monotonic() < give_up, "close() left the job running"
         time.sleep(0.05)
+
+
+def test_halt_stops_the_whole_group_within_its_timeout_and_drains_the_output(make_spec, tmp_path: Path):
+    runner = ProcessRunner(ENDPOINT)
+    pid_file = tmp_path / "child.pid"
+    handle = runner.start(
+        make_spec(["sh", "-c", f"echo before; trap '' TERM; sleep 300 & echo $! > {pid_file}; wait"])
+    )
+    child = _read_pid(pid_file)
+    try:
+        began = time.monotonic()
+        runner.halt([handle], timeout=3)
+        assert time.monotonic() - began < 3.5
+        state = runner.poll(handle)
+        assert (state.phase, state.exit_code) == (Phase.EXITED, 137)
+        assert [event.message for event in runner.logs(handle, 0)] == ["before"]
+        assert not _alive(child)
+    finally:
+        runner.close()
