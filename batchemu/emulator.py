@@ -62,6 +62,7 @@ def make_runner(
                 keep_containers=settings.keep_containers,
                 on_change=wake,
                 state_id=state_id,
+                state_path=settings.state_dir,
             )
         except Exception as error:
             raise ConfigurationError(

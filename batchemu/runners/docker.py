@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import os
 import re
 import threading
 import time
@@ -74,10 +75,11 @@ class DockerRunner:
         on_change: Callable[[], None] | None = None,
         stop_on_close: bool = True,
         state_id: str | None = None,
+        state_path: str | None = None,
     ) -> None:
         self._client = docker.from_env()
         self._client.ping()  # fail here, clearly, when no engine answers
-        self.owner = ownership.this_server(self._own_container(), state_id, keep_containers)
+        self.owner = ownership.this_server(self._own_container(), state_id, keep_containers, state_path)
         self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
         self._endpoint = endpoint
         self._network = network
@@ -243,7 +245,12 @@ class DockerRunner:
             if ownership.OWNER_LABEL not in labels and summary.get("State") in ("exited", "dead"):
                 finished_at = (self._container_state(summary["Id"]) or {}).get("FinishedAt", "")
             what = ownership.action(
-                labels, summary.get("State", ""), finished_at, verdict, self.owner.state_id
+                labels,
+                summary.get("State", ""),
+                finished_at,
+                verdict,
+                self.owner.state_id,
+                state_gone=_state_dir_gone(labels),
             )
             if what is ownership.Action.REMOVE:
                 self._remove(summary["Id"])
@@ -486,6 +493,12 @@ class DockerRunner:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
+
+
+def _state_dir_gone(labels: dict[str, str]) -> bool:
+    """The state directory a container waits for was on this host and is no longer there."""
+    path = labels.get(ownership.STATE_PATH_LABEL)
+    return path is not None and ownership.same_host(labels) and not os.path.isdir(path)
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:

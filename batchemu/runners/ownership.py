@@ -21,6 +21,7 @@ OWNER_LABEL = "batchemu.owner"  # the server instance: random per server
 PROCESS_LABEL = "batchemu.owner-process"  # "<boot id>/<pid namespace>/<pid>/<start time in ticks>"
 CONTAINER_LABEL = "batchemu.owner-container"  # "<container id>/<StartedAt>" when the server runs in one
 STATE_LABEL = "batchemu.state-id"  # the state directory that may re-attach the container after a restart
+STATE_PATH_LABEL = "batchemu.state-path"  # where that directory was, as its server saw it
 KEEP_LABEL = "batchemu.keep"  # --keep-containers: never removed by anyone but the user
 # Containers of batchemu versions without owner labels: exited ones this old are removed (a live server
 # of such a version releases its exited containers within seconds, so this old means nobody reads them).
@@ -49,10 +50,16 @@ class Owner:
     container: str | None = None
     state_id: str | None = None
     keep: bool = False
+    state_path: str | None = None
 
     def labels(self) -> dict[str, str]:
         labels = {OWNER_LABEL: self.instance}
-        optional = {PROCESS_LABEL: self.process, CONTAINER_LABEL: self.container, STATE_LABEL: self.state_id}
+        optional = {
+            PROCESS_LABEL: self.process,
+            CONTAINER_LABEL: self.container,
+            STATE_LABEL: self.state_id,
+            STATE_PATH_LABEL: self.state_path,
+        }
         labels.update({name: value for name, value in optional.items() if value})
         if self.keep:
             labels[KEEP_LABEL] = "1"
@@ -60,9 +67,14 @@ class Owner:
 
 
 def this_server(
-    container: str | None = None, state_id: str | None = None, keep: bool = False, proc: str = "/proc"
+    container: str | None = None,
+    state_id: str | None = None,
+    keep: bool = False,
+    state_path: str | None = None,
+    proc: str = "/proc",
 ) -> Owner:
-    return Owner(secrets.token_hex(8), process_identity(os.getpid(), proc), container, state_id, keep)
+    path = os.path.realpath(state_path) if state_path else None
+    return Owner(secrets.token_hex(8), process_identity(os.getpid(), proc), container, state_id, keep, path)
 
 
 def process_identity(pid: int, proc: str = "/proc") -> str | None:
@@ -96,6 +108,14 @@ def own_container_id(proc: str = "/proc") -> str | None:
     return match.group(1) if match else None
 
 
+def same_host(labels: dict[str, str], proc: str = "/proc") -> bool:
+    """Whether the labelling server ran on this kernel in this PID namespace (so, most likely, saw the
+    same files)."""
+    parts = labels.get(PROCESS_LABEL, "").split("/")
+    mine = (process_identity(os.getpid(), proc) or "").split("/")
+    return len(parts) == 4 and len(mine) == 4 and parts[:2] == mine[:2]
+
+
 def verdict(
     labels: dict[str, str],
     container_state: Callable[[str], dict[str, Any] | None],
@@ -105,10 +125,8 @@ def verdict(
     kernel in this PID namespace (pid and start time, so a reused pid is no alibi); else its own container,
     through the engine (`container_state(id)` -> the engine's State, or None when there is no such
     container); else it is unknown."""
-    process = labels.get(PROCESS_LABEL, "")
-    parts = process.split("/")
-    mine = (process_identity(os.getpid(), proc) or "").split("/")
-    if len(parts) == 4 and len(mine) == 4 and parts[:2] == mine[:2]:
+    parts = labels.get(PROCESS_LABEL, "").split("/")
+    if same_host(labels, proc):
         try:
             started = _start_ticks(int(parts[2]), proc)
         except (OSError, ValueError, IndexError):
@@ -130,16 +148,18 @@ def action(
     owner_verdict: Verdict,
     state_id: str | None,
     now: datetime | None = None,
+    state_gone: bool = False,
 ) -> Action:
     """What a starting server does with a container labelled `labels` (a batchemu job container) whose
     engine status is `status` ("running", "exited"...): containers of live or unknown servers are left;
     those of a dead server are removed, unless they wait for their state directory to re-attach them
-    (another one than ours) or the user asked to keep containers (then they are only stopped)."""
+    (another one than ours, which still exists: not `state_gone`) or the user asked to keep containers
+    (then they are only stopped)."""
     if OWNER_LABEL not in labels:
         return _legacy_action(labels, status, finished_at, now)
     if owner_verdict is not Verdict.GONE:
         return Action.LEAVE
-    if labels.get(STATE_LABEL) and labels[STATE_LABEL] != state_id:
+    if labels.get(STATE_LABEL) and labels[STATE_LABEL] != state_id and not state_gone:
         return Action.LEAVE
     if labels.get(KEEP_LABEL):
         return Action.KILL if status == "running" else Action.LEAVE

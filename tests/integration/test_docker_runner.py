@@ -291,8 +291,10 @@ def test_remove_orphans_removes_a_dead_servers_containers_only(docker_engine, do
     gone.wait()
     live_owner = ownership.Owner("live", ownership.process_identity(os.getpid()))
     waiting = ownership.Owner("waiting", dead_owner.process, state_id="another-state-dir")
+    folder_gone = ownership.Owner("gone", dead_owner.process, state_id="s", state_path="/nonexistent/state")
     made = {
         "dead": _labelled_container(docker_api, f"job-dead-{RUN}", dead_owner.labels(), ["sleep", "300"]),
+        "gone": _labelled_container(docker_api, f"job-gone-{RUN}", folder_gone.labels(), ["sleep", "300"]),
         "live": _labelled_container(docker_api, f"job-live-{RUN}", live_owner.labels(), ["sleep", "300"]),
         "waiting": _labelled_container(docker_api, f"job-wait-{RUN}", waiting.labels(), ["sleep", "300"]),
         "legacy": _labelled_container(docker_api, f"job-legacy-{RUN}", {}, ["true"]),
@@ -301,6 +303,7 @@ def test_remove_orphans_removes_a_dead_servers_containers_only(docker_engine, do
     try:
         runner.remove_orphans()
         assert _gone(docker_api, f"job-dead-{RUN}", deadline=1)
+        assert _gone(docker_api, f"job-gone-{RUN}", deadline=1)  # its state folder no longer exists
         for kept in ("live", "waiting", "legacy"):  # the legacy one exited seconds ago: left alone
             assert docker_api.inspect_container(made[kept])["Id"] == made[kept]
     finally:

@@ -125,9 +125,16 @@ def test_containers_of_older_versions_without_an_owner(
 
 
 def test_owner_labels_name_the_instance_process_and_state() -> None:
-    owner = ownership.this_server(state_id="s1", keep=True)
+    owner = ownership.this_server(state_id="s1", keep=True, state_path="/tmp")
     labels = owner.labels()
     assert labels[ownership.OWNER_LABEL] == owner.instance
     assert labels[ownership.PROCESS_LABEL].split("/")[2] == str(os.getpid())
     assert (labels[ownership.STATE_LABEL], labels[ownership.KEEP_LABEL]) == ("s1", "1")
+    assert labels[ownership.STATE_PATH_LABEL] == os.path.realpath("/tmp")
     assert ownership.CONTAINER_LABEL not in labels
+
+
+def test_a_dead_servers_container_waiting_for_a_state_folder_that_is_gone_is_removed() -> None:
+    labels = {**OWNED, ownership.STATE_LABEL: "s1"}
+    assert ownership.action(labels, "running", "", Verdict.GONE, "s2", NOW, state_gone=True) is Action.REMOVE
+    assert ownership.action(labels, "running", "", Verdict.ALIVE, "s2", NOW, state_gone=True) is Action.LEAVE
