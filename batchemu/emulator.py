@@ -11,6 +11,7 @@ from types import TracebackType
 
 from batchemu.clock import Clock, FakeClock, SystemClock, to_millis
 from batchemu.config import Settings
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
@@ -25,6 +26,7 @@ from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
+from batchemu.scheduler.lifecycle import Launch
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 
@@ -102,9 +104,11 @@ class Emulator:
         state_id = self.state.identity if self.state is not None else None
         self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake, state_id)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
-        self.scheduler = Scheduler(
-            self.store, self.runner, dwell, settlers=[settle_extras], job_secret=self.settings.internal_secret
+        launch = Launch(
+            job_secret=self.settings.internal_secret,
+            host_access=HostAccessPolicy(self.settings.allow_privileged, self.settings.allowed_host_paths),
         )
+        self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras], launch=launch)
         if self.state is not None:
             self.state.attach(self.store)
             reconcile(self.store, self.runner, to_millis(self.clock.now()))
@@ -154,7 +158,7 @@ class Emulator:
                         stream = attempt.container.log_stream_name or ""
                         shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
         clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.append(clusters.sync)
+        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:

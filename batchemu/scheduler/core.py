@@ -30,14 +30,14 @@ class Scheduler:
         runner: Runner,
         dwell_seconds: dict[str, float] | None = None,
         settlers: list[Settler] | None = None,
-        job_secret: str = "batchemu",
+        launch: lifecycle.Launch | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         # Other resources that settle on the tick (CREATING -> VALID...), given by the composition root.
         self.settlers: list[Settler] = [resources.settle, *(settlers or [])]
         self.dwell_seconds = dict(dwell_seconds or {})
-        self.placer = Placer(runner, self.dwell_ms, job_secret)
+        self.placer = Placer(runner, self.dwell_ms, launch)
 
     def dwell_ms(self, status: str) -> int:
         return int(self.dwell_seconds.get(status, 0.0) * 1000)
