@@ -1,17 +1,19 @@
 #!/usr/bin/env python
 """How long batchemu takes to end (a benchmark, not a test; one JSON line per case, medians and maxima):
 
-    python scripts/bench_shutdown.py [--runs 5] [--image batchemu:e2e]
+    python scripts/bench_shutdown.py [--runs 5] [--image IMAGE]
 
 - process, docker: `batchemu serve --runner R` with one job RUNNING (`sleep 300`), SIGTERM, to the exit of
   the process; with its exit status and whether anything of the job was left (process, container).
 - sidecar: `docker stop` of the sidecar image (idle), to its return; with the container's exit code.
-  Skipped unless the image exists (tests/e2e/test_dockerfile.py builds batchemu:e2e).
+  Skipped unless the image exists; by default the one tests/e2e/test_dockerfile.py built from this checkout
+  (`batchemu:e2e-<hash of the checkout's path>`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import signal
 import socket
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import boto3
 
@@ -125,7 +128,8 @@ def summary(case: str, results: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--image", default="batchemu:e2e")
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+    parser.add_argument("--image", default=f"batchemu:e2e-{checkout}")
     parser.add_argument("cases", nargs="*", default=["process", "docker", "sidecar"])
     args = parser.parse_args()
     for case in args.cases:

@@ -4,6 +4,7 @@ status 0 in under 5 s, its job containers removed (and removed by the next serve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -17,7 +18,9 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE = "batchemu:e2e"
+# One tag per checkout: several checkouts may share an engine, and each must test (and later replace)
+# only the image it built itself.
+IMAGE = f"batchemu:e2e-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
