@@ -218,3 +218,25 @@ def test_a_server_started_after_a_kill_9_removes_the_dead_servers_containers_and
     assert wait_status(live.client(), live_job, {"RUNNING"})["status"] == "RUNNING"
     assert live.signal(signal.SIGTERM)[0] == 0
     assert containers_of(live_job) == []
+
+
+def test_a_server_started_after_a_kill_9_kills_the_dead_process_runners_jobs_and_not_a_live_ones(
+    serve: Callable[..., Served],
+) -> None:
+    dead_marker, live_marker = (f"{uuid.uuid4().int % 10**6}.{n}" for n in (25, 75))
+    dead, live = serve("process"), serve("process")
+    run_until_running(dead, ["sh", "-c", f"sleep {dead_marker}"])
+    run_until_running(live, ["sh", "-c", f"sleep {live_marker}"])
+    os.kill(dead.process.pid, signal.SIGKILL)
+    dead.process.wait(timeout=10)
+    assert processes_with(f"sleep {dead_marker}")  # what SIGKILL leaves behind
+
+    serve("process")  # kills orphaned groups before its ready line
+
+    deadline = time.monotonic() + 5
+    while processes_with(f"sleep {dead_marker}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL is delivered, the processes take a moment to vanish
+    assert processes_with(f"sleep {dead_marker}") == []
+    assert processes_with(f"sleep {live_marker}")
+    assert live.signal(signal.SIGTERM)[0] == 0
+    assert processes_with(f"sleep {live_marker}") == []

@@ -157,3 +157,30 @@ def test_halt_stops_the_whole_group_within_its_timeout_and_drains_the_output(mak
         assert not _alive(child)
     finally:
         runner.close()
+
+
+def test_the_groups_of_a_dead_server_are_killed_and_a_live_ones_kept(tmp_path: Path):
+    import subprocess
+
+    from batchemu.runners import ownership
+    from batchemu.runners.process_groups import GroupRecord, kill_orphans
+
+    gone = subprocess.Popen(["sleep", "30"])
+    dead_owner = ownership.Owner("dead", ownership.process_identity(gone.pid))
+    gone.kill()
+    gone.wait()
+    jobs = [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(2)]
+    try:
+        dead, live = GroupRecord(dead_owner, tmp_path), GroupRecord(ownership.this_server(), tmp_path)
+        dead.add(jobs[0].pid)
+        live.add(jobs[1].pid)
+        assert kill_orphans(GroupRecord(ownership.this_server(), tmp_path)) == 1
+        assert jobs[0].wait(timeout=5) == -9
+        assert jobs[1].poll() is None
+        assert not dead.path.exists() and live.path.exists()
+        live.discard(jobs[1].pid)
+        assert not live.path.exists()  # nothing left to record
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()
