@@ -125,18 +125,19 @@ def serve(args: argparse.Namespace) -> int:
         level=getattr(logging, args.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signals = _Signals()  # from the start: a signal while starting ends the server once it is up
     try:
         settings = _settings(args)
         emulator = _emulator(settings, args)
         server = _bind(settings.host, settings.port, emulator, args)
     except (ConfigurationError, ValueError) as error:
+        signals.restore()
         print(f"batchemu: error: {error}", file=sys.stderr)
         return 2
     if settings.host in ("0.0.0.0", "::"):
         log.warning(
             "listening on all interfaces (%s): anyone who can reach this machine can use it", settings.host
         )
-    signals = _Signals()
     emulator.start()
     http = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="batchemu-http", daemon=True
@@ -173,8 +174,13 @@ class _Signals:
     def __init__(self) -> None:
         self.received: str | None = None
         self._event = threading.Event()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(number, self._handle)
+        self._previous = {
+            number: signal.signal(number, self._handle) for number in (signal.SIGTERM, signal.SIGINT)
+        }
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
         name = signal.Signals(number).name

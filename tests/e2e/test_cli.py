@@ -185,3 +185,15 @@ def test_help_names_the_dashboard_and_the_shutdown_behaviour() -> None:
     text = " ".join(shown.stdout.split())
     assert "http://127.0.0.1:8000/_batchemu/ui" in text
     assert "--on-shutdown {leave,stop}" in text and "SIGTERM" in text
+
+
+def test_a_startup_error_leaves_the_callers_signal_handlers_as_they_were(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import signal
+
+    from batchemu.cli import main
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["serve", "--runner", "simulated", "--state-dir", "/proc/nope"]) == 2
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
