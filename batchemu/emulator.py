@@ -141,9 +141,7 @@ class Emulator:
         if set_endpoint is not None:
             set_endpoint(endpoint)
         clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
-        shipper = LogShipper(
-            self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint)
-        )
+        shipper = LogShipper(self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint))
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)

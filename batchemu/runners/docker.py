@@ -1,13 +1,12 @@
 """Runs each attempt as a detached Docker container (docker SDK): image pull, limits, mounts, labels, exit
-code and OOM, kill on stop, incremental logs, re-attach by label, the owner's labels and the removal of
-dead servers' containers. Every Docker call of start(), poll(), stop() and logs() happens on a small
-thread pool, so they return at once. Imports runners.base/process/ownership/docker_options only."""
+code and OOM, kill on stop, incremental logs, re-attach by label, the owner's labels (runners/ownership.py).
+Every Docker call of start(), poll(), stop() and logs() happens on a small thread pool, so they return at
+once. Imports runners.base/process/ownership/docker_options/docker_orphans only."""
 
 from __future__ import annotations
 
 import calendar
 import logging
-import os
 import re
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from batchemu.runners import ownership
+from batchemu.runners import docker_orphans, ownership
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
 from batchemu.runners.docker_options import create_arguments
 from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
@@ -79,7 +78,8 @@ class DockerRunner:
     ) -> None:
         self._client = docker.from_env()
         self._client.ping()  # fail here, clearly, when no engine answers
-        self.owner = ownership.this_server(self._own_container(), state_id, keep_containers, state_path)
+        own_container = docker_orphans.own_container(self._client.api)
+        self.owner = ownership.this_server(own_container, state_id, keep_containers, state_path)
         self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
         self._endpoint = endpoint
         self._network = network
@@ -227,57 +227,11 @@ class DockerRunner:
                 attempt.refreshing = False
 
     def remove_orphans(self) -> int:
-        """Removes the job containers of servers that are provably gone (never those of a live server,
-        nor those waiting for another state directory to re-attach them); returns how many. Blocks on the
-        engine: call it at start-up."""
+        """Removes the job containers of servers that are provably gone (runners/docker_orphans.py);
+        returns how many. Blocks on the engine: call it at start-up."""
         with self._lock:
-            adopted = {attempt.container_id for attempt in self._live}
-        found = self._client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
-        removed = 0
-        for summary in found:
-            if summary["Id"] in adopted:
-                continue
-            labels = summary.get("Labels") or {}
-            if labels.get(ownership.OWNER_LABEL) == self.owner.instance:
-                continue
-            verdict = ownership.verdict(labels, self._container_state)
-            finished_at = ""
-            if ownership.OWNER_LABEL not in labels and summary.get("State") in ("exited", "dead"):
-                finished_at = (self._container_state(summary["Id"]) or {}).get("FinishedAt", "")
-            what = ownership.action(
-                labels,
-                summary.get("State", ""),
-                finished_at,
-                verdict,
-                self.owner.state_id,
-                state_gone=_state_dir_gone(labels),
-            )
-            if what is ownership.Action.REMOVE:
-                self._remove(summary["Id"])
-                removed += 1
-            elif what is ownership.Action.KILL:
-                self._kill(summary["Id"])
-        if removed:
-            log.info("removed %d job containers left behind by batchemu servers that are gone", removed)
-        return removed
-
-    def _container_state(self, container_id: str) -> dict[str, Any] | None:
-        try:
-            state: dict[str, Any] = self._client.api.inspect_container(container_id)["State"]
-            return state
-        except NotFound:
-            return None
-
-    def _own_container(self) -> str | None:
-        """ "<id>/<StartedAt>" of the container this server runs in, when the engine knows it."""
-        container_id = ownership.own_container_id()
-        if container_id is None:
-            return None
-        try:
-            state = self._container_state(container_id)
-        except (APIError, DockerException):
-            return None
-        return f"{container_id}/{state['StartedAt']}" if state else None
+            adopted = {attempt.container_id for attempt in self._live if attempt.container_id}
+        return docker_orphans.remove_orphans(self._client.api, self.owner, adopted)
 
     def close(self, leave_running: bool = False) -> None:
         """Stop the pools; kill and remove containers of attempts never released (unless `leave_running`
@@ -493,12 +447,6 @@ class DockerRunner:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
-
-
-def _state_dir_gone(labels: dict[str, str]) -> bool:
-    """The state directory a container waits for was on this host and is no longer there."""
-    path = labels.get(ownership.STATE_PATH_LABEL)
-    return path is not None and ownership.same_host(labels) and not os.path.isdir(path)
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:
