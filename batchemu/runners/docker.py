@@ -212,8 +212,10 @@ class DockerRunner:
                     break
             time.sleep(0.01)
         try:
-            remaining = max(1, int(deadline - time.monotonic()))
-            self._client.api.wait(container_id, timeout=remaining)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:  # many containers, few pool threads: killed, not waited for
+                raise TimeoutError("no time left to wait")
+            self._client.api.wait(container_id, timeout=max(0.2, remaining))
             state = self._client.api.inspect_container(container_id)["State"]
             self._read_logs(attempt, container_id)
             self._settle(attempt, _exit_state(state, stop_requested=True))
