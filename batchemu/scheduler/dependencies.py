@@ -32,25 +32,35 @@ def unmet(backend: Backend, job: Job) -> bool:
 
 def state(backend: Backend, job: Job) -> str:
     """'met', 'waiting' or 'failed'. A dependency that has expired from the store counts as met."""
-    waiting = False
+    return _verdict(backend, job)[0]
+
+
+def _verdict(backend: Backend, job: Job) -> tuple[str, list[str]]:
+    """The state, and the ids still waited for."""
+    waiting: list[str] = []
     for job_id in dependency_ids(backend, job):
         other = backend.jobs.get(job_id)
         if other is None or other.status == "SUCCEEDED":
             continue
         if other.status == "FAILED":
-            return "failed"
-        waiting = True
-    return "waiting" if waiting else "met"
+            return "failed", []
+        waiting.append(job_id)
+    return ("waiting" if waiting else "met"), waiting
 
 
 def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bool:
+    """PENDING jobs that are new or one of whose dependencies moved (backend.work); the others keep
+    waiting without being looked at."""
     changed = False
-    for job in list(backend.jobs_by_status["PENDING"].values()):
-        if job.is_array_parent:
+    work = backend.work
+    for job_id in work.drain_pending():
+        job = backend.jobs.get(job_id)
+        if job is None or job.status != "PENDING" or job.is_array_parent:
             continue
         if job.node_index is not None and not multinode.node_may_start(backend, job):
+            work.waits_on(job, [f"{job.parent_id}#{job.main_node}"])
             continue
-        verdict = state(backend, job)
+        verdict, waiting = _verdict(backend, job)
         if verdict == "met" and job.is_multi_node_parent:
             multinode.spawn_nodes(backend, job, now)
         if verdict == "met":
@@ -59,4 +69,6 @@ def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bo
         elif verdict == "failed":
             move(job, JobEvent.DEPENDENCY_FAILED, now, reason=DEPENDENT_JOB_FAILED)
             changed = True
+        else:
+            work.waits_on(job, waiting)
     return changed
