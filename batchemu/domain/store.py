@@ -53,6 +53,7 @@ class Backend:
         """Marks a job changed outside a transition (tags, a pending terminate) for saving."""
         if self.changed_jobs is not None:
             self.changed_jobs.add(job.id)
+        self.work.touched(job)
 
     def move(self, job: Job, event: JobEvent, now: int, **details: Any) -> None:
         """transition() plus what must follow every status change: the index, then the listeners."""

@@ -13,6 +13,7 @@ from typing import Any
 from batchemu.domain.models import Job
 
 _FINISHED = ("SUCCEEDED", "FAILED")
+_LIVE = ("STARTING", "RUNNING")
 LaneOf = Callable[[Job], Hashable]
 KeyOf = Callable[[Job], tuple]
 
@@ -67,7 +68,6 @@ class QueueLanes:
         self.lanes: dict[Hashable, Lane] = {}
         self._lane_of: LaneOf | None = None
         self._key_of: KeyOf | None = None
-        self._entries = 0
 
     def add(self, job: Job, token: int) -> None:
         self.members[job.id] = job
@@ -81,13 +81,13 @@ class QueueLanes:
 
     def use(self, mode: Hashable, lane_of: LaneOf, key_of: KeyOf) -> dict[Hashable, Lane]:
         """The lanes for `mode`; rebuilt from the members when the mode changed or stale entries pile up."""
-        if mode != self.mode or self._entries > 2 * len(self.members) + 64:
+        if mode != self.mode or sum(map(len, self.lanes.values())) > 2 * len(self.members) + 64:
             self.mode, self._lane_of, self._key_of = mode, lane_of, key_of
-            self.lanes, self._entries = {}, 0
+            self.lanes = {}
             for job in self.members.values():
                 self._push(job, self.tokens[job.id])
         for name in [name for name, lane in self.lanes.items() if lane.head() is None]:
-            self._entries -= len(self.lanes.pop(name))
+            del self.lanes[name]
         return self.lanes
 
     def _push(self, job: Job, token: int) -> None:
@@ -97,7 +97,6 @@ class QueueLanes:
         if lane is None:
             lane = self.lanes[lane_name] = Lane(self.tokens)
         lane.push(self._key_of(job), token, job)
-        self._entries += 1
 
 
 def lanes_for(jobs: Iterator[Job] | list[Job], lane_of: LaneOf, key_of: KeyOf) -> dict[Hashable, Lane]:
@@ -142,6 +141,14 @@ class SchedulerWork:
     newly_blocked: list[Job] = field(default_factory=list)  # for the time-limit timers
     timers: list[TimerEntry] = field(default_factory=list)  # heap of jobStateTimeLimitActions due times
     timer_fingerprint: Any = None
+    # Capacity held by live attempts: compute environment ARN -> [vCPUs, MiB, GPUs]; job id -> what it holds.
+    capacity: dict[str, list[float]] = field(default_factory=dict)
+    held: dict[str, tuple[str, float, int, int]] = field(default_factory=dict)
+    # RUNNING jobs to poll: now (`attention`: new, or told to stop), at a time (`polls` heap: when the
+    # runner says its answer may change or the timeout is due), or on every tick (`polled`: no such time).
+    attention: dict[str, None] = field(default_factory=dict)
+    polls: list[tuple[int, int, str]] = field(default_factory=list)
+    polled: dict[str, None] = field(default_factory=dict)
     _token: int = 0
 
     # -- kept current by Backend -------------------------------------------------------------------
@@ -157,6 +164,13 @@ class SchedulerWork:
     def moved(self, job: Job, old: str) -> None:
         new = job.status
         if new != old:
+            if new in _LIVE and old not in _LIVE:
+                self._hold(job)
+            elif old in _LIVE and new not in _LIVE:
+                self._release(job.id)
+                self.polled.pop(job.id, None)
+            if new == "RUNNING":
+                self.attention[job.id] = None
             if old == "RUNNABLE":
                 lanes = self.queues.get(job.job_queue_arn)
                 if lanes is not None:
@@ -176,6 +190,50 @@ class SchedulerWork:
             self.newly_blocked.append(job)
         else:
             self.blocked.pop(job.id, None)
+
+    def touched(self, job: Job) -> None:
+        """A live job changed outside a transition (a stop was asked): poll it on the next tick."""
+        if job.status == "RUNNING":
+            self.attention[job.id] = None
+
+    def _hold(self, job: Job) -> None:
+        attempt = job.current_attempt
+        if attempt is None or job.id in self.held:
+            return
+        arn = attempt.compute_environment_arn
+        self.held[job.id] = (arn, attempt.vcpus, attempt.memory, attempt.gpus)
+        used = self.capacity.setdefault(arn, [0.0, 0, 0])
+        used[0] += attempt.vcpus
+        used[1] += attempt.memory
+        used[2] += attempt.gpus
+
+    def _release(self, job_id: str) -> None:
+        found = self.held.pop(job_id, None)
+        if found is None:
+            return
+        arn, vcpus, memory, gpus = found
+        used = self.capacity.setdefault(arn, [0.0, 0, 0])
+        used[0] = max(0.0, used[0] - vcpus)
+        used[1] = max(0, used[1] - memory)
+        used[2] = max(0, used[2] - gpus)
+
+    def poll_at(self, job_id: str, due: int | None) -> None:
+        """When to poll a RUNNING job next: at `due` (epoch ms), or on every tick when None."""
+        if due is None:
+            self.polled[job_id] = None
+        else:
+            self.polled.pop(job_id, None)
+            self._token += 1
+            heapq.heappush(self.polls, (due, self._token, job_id))
+
+    def drain_polls(self, now: int) -> list[str]:
+        """RUNNING job ids to poll at `now`: asked for attention, due, or polled on every tick."""
+        ids = dict(self.attention)
+        self.attention.clear()
+        while self.polls and self.polls[0][0] <= now:
+            ids[heapq.heappop(self.polls)[2]] = None
+        ids.update(self.polled)
+        return list(ids)
 
     def _enter_runnable(self, job: Job) -> None:
         self.runnable_arrivals += 1
@@ -242,6 +300,16 @@ class SchedulerWork:
         self.newly_blocked.clear()
         self.timers.clear()
         self.timer_fingerprint = None
+        self.capacity.clear()
+        self.held.clear()
+        self.attention.clear()
+        self.polls.clear()
+        self.polled.clear()
+        for status in _LIVE:
+            for job in jobs_by_status[status].values():
+                self._hold(job)
+        for job in jobs_by_status["RUNNING"].values():
+            self.attention[job.id] = None
         for job in jobs_by_status["RUNNABLE"].values():
             self._enter_runnable(job)
             if job.status_reason:

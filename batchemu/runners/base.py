@@ -73,3 +73,9 @@ class Runner(Protocol):
 
     def close(self) -> None:
         """Release everything the runner holds."""
+
+
+# Optional runner methods, looked up with getattr:
+# - next_change(handle) -> float | None: clock time (seconds) until which poll() keeps its answer unless
+#   stop() is called; the scheduler then polls a RUNNING attempt only at that time (None: every tick).
+# - unavailable_reason() -> str | None: why nothing can start now (the Docker engine is gone).

@@ -79,3 +79,4 @@ def _finish(backend: Backend, parent: Job, main: Job, now: int, move: Callable[.
             move(node, JobEvent.CANCELLED, now, reason=MAIN_NODE_EXITED)
         elif node.status in ("STARTING", "RUNNING") and node.pending_stop_reason is None:
             node.pending_stop_reason = MAIN_NODE_EXITED
+            backend.touch(node)

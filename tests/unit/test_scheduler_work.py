@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from batchemu.domain.models import Dependency, Job
 from batchemu.domain.work import Lane, QueueLanes, SchedulerWork
+from batchemu.runners.simulated import SimulatedRunner
+from batchemu.scheduler.core import Scheduler
 from batchemu.scheduler.placement import fifo_key, fifo_lane
 from tests.unit.builders import World
 
@@ -187,3 +189,52 @@ def test_rebuild_restores_the_work_of_a_loaded_backend() -> None:
     world.advance(100)
     assert jobs[1].status == "RUNNING"
     assert not backend.work.stale
+
+
+class CountingRunner(SimulatedRunner):
+    polls = 0
+
+    def poll(self, handle):  # type: ignore[no-untyped-def]
+        CountingRunner.polls += 1
+        return super().poll(handle)
+
+
+def test_a_running_job_is_polled_when_the_runner_says_it_may_change_not_on_every_tick() -> None:
+    world = World()
+    world.scheduler = Scheduler(world.store, CountingRunner(world.clock))
+    world.compute_environment("ce", max_vcpus=100)
+    world.queue("q")
+    jobs = [world.job(f"j{i}", env={"BATCHEMU_SIMULATE_SECONDS": "30"}) for i in range(20)]
+    world.settle()
+    CountingRunner.polls = 0
+    for _ in range(10):
+        world.clock.advance(1)
+        world.scheduler.tick(world.clock.now())
+    assert CountingRunner.polls == 0
+    world.advance(20)
+    assert all(job.status == "SUCCEEDED" for job in jobs)
+    assert CountingRunner.polls == 20
+
+
+def test_a_running_jobs_timeout_is_due_before_the_runner_would_change() -> None:
+    world = World()
+    world.compute_environment("ce")
+    world.queue("q")
+    job = world.job(env={"BATCHEMU_SIMULATE_SECONDS": "100"}, timeout={"attempt_duration_seconds": 60})
+    world.settle()
+    world.advance(59)
+    assert job.status == "RUNNING"
+    world.advance(1)
+    assert job.status == "FAILED"
+    assert job.status_reason == "Job attempt duration exceeded timeout"
+
+
+def test_capacity_held_follows_attempts_in_and_out_of_live_states() -> None:
+    world, jobs = backlog_world(3)
+    work = world.backend.work
+    arn = world.backend.compute_environments["ce"].arn
+    assert work.capacity[arn][0] == 1.0
+    assert list(work.held) == [jobs[0].id]
+    world.advance(100)
+    assert list(work.held) == [jobs[1].id]
+    assert work.capacity[arn][0] == 1.0
