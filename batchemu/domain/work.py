@@ -99,6 +99,12 @@ class QueueLanes:
         lane.push(self._key_of(job), token, job)
 
 
+def _add(used: list[float], vcpus: float, memory: int, gpus: int) -> None:
+    used[0] = max(0.0, used[0] + vcpus)
+    used[1] = max(0, used[1] + memory)
+    used[2] = max(0, used[2] + gpus)
+
+
 def lanes_for(jobs: Iterator[Job] | list[Job], lane_of: LaneOf, key_of: KeyOf) -> dict[Hashable, Lane]:
     """Throwaway lanes over `jobs` (a snapshot's ordering, not kept current)."""
     tokens: dict[str, int] = {}
@@ -143,7 +149,10 @@ class SchedulerWork:
     timer_fingerprint: Any = None
     # Capacity held by live attempts: compute environment ARN -> [vCPUs, MiB, GPUs]; job id -> what it holds.
     capacity: dict[str, list[float]] = field(default_factory=dict)
-    held: dict[str, tuple[str, float, int, int]] = field(default_factory=dict)
+    held: dict[str, tuple[str, float, int, int, str | None]] = field(default_factory=dict)
+    # The same per container instance: ARN -> [vCPUs, MiB, GPUs], and the ids of the jobs on it.
+    instance_usage: dict[str, list[float]] = field(default_factory=dict)
+    jobs_on: dict[str, set[str]] = field(default_factory=dict)
     # RUNNING jobs to poll: now (`attention`: new, or told to stop), at a time (`polls` heap: when the
     # runner says its answer may change or the timeout is due), or on every tick (`polled`: no such time).
     attention: dict[str, None] = field(default_factory=dict)
@@ -201,21 +210,27 @@ class SchedulerWork:
         if attempt is None or job.id in self.held:
             return
         arn = attempt.compute_environment_arn
-        self.held[job.id] = (arn, attempt.vcpus, attempt.memory, attempt.gpus)
-        used = self.capacity.setdefault(arn, [0.0, 0, 0])
-        used[0] += attempt.vcpus
-        used[1] += attempt.memory
-        used[2] += attempt.gpus
+        instance = attempt.container.container_instance_arn
+        self.held[job.id] = (arn, attempt.vcpus, attempt.memory, attempt.gpus, instance)
+        _add(self.capacity.setdefault(arn, [0.0, 0, 0]), attempt.vcpus, attempt.memory, attempt.gpus)
+        if instance is not None:
+            _add(
+                self.instance_usage.setdefault(instance, [0.0, 0, 0]),
+                attempt.vcpus,
+                attempt.memory,
+                attempt.gpus,
+            )
+            self.jobs_on.setdefault(instance, set()).add(job.id)
 
     def _release(self, job_id: str) -> None:
         found = self.held.pop(job_id, None)
         if found is None:
             return
-        arn, vcpus, memory, gpus = found
-        used = self.capacity.setdefault(arn, [0.0, 0, 0])
-        used[0] = max(0.0, used[0] - vcpus)
-        used[1] = max(0, used[1] - memory)
-        used[2] = max(0, used[2] - gpus)
+        arn, vcpus, memory, gpus, instance = found
+        _add(self.capacity.setdefault(arn, [0.0, 0, 0]), -vcpus, -memory, -gpus)
+        if instance is not None:
+            _add(self.instance_usage.setdefault(instance, [0.0, 0, 0]), -vcpus, -memory, -gpus)
+            self.jobs_on.get(instance, set()).discard(job_id)
 
     def poll_at(self, job_id: str, due: int | None) -> None:
         """When to poll a RUNNING job next: at `due` (epoch ms), or on every tick when None."""
@@ -302,6 +317,8 @@ class SchedulerWork:
         self.timer_fingerprint = None
         self.capacity.clear()
         self.held.clear()
+        self.instance_usage.clear()
+        self.jobs_on.clear()
         self.attention.clear()
         self.polls.clear()
         self.polled.clear()

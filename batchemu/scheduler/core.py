@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from batchemu.clock import to_millis
+from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.runners.base import Runner
@@ -38,6 +39,10 @@ class Scheduler:
         self.settlers: list[Settler] = [resources.settle, *(settlers or [])]
         self.dwell_seconds = dict(dwell_seconds or {})
         self.placer = Placer(runner, self.dwell_ms, job_secret)
+
+    def stop_attempt(self, job: Job) -> None:
+        """Stops the runner's work for the job's live attempt (its host went away)."""
+        lifecycle.stop_now(self.runner, job)
 
     def dwell_ms(self, status: str) -> int:
         return int(self.dwell_seconds.get(status, 0.0) * 1000)

@@ -230,6 +230,18 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     return True
 
 
+def stop_now(runner: Runner, job: Job) -> None:
+    """Stops the live attempt's work on the runner without a stop reason (its host is gone)."""
+    attempt = job.current_attempt
+    if attempt is None or attempt.stop_requested or attempt.run_handle is None:
+        return
+    attempt.stop_requested = True
+    try:
+        runner.stop(attempt.run_handle, "host terminated")
+    except Exception:
+        log.exception("runner could not stop job %s", job.id)
+
+
 def _stop(runner: Runner, job: Job) -> None:
     attempt = job.current_attempt
     if attempt is None or attempt.stop_requested or attempt.run_handle is None:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from batchemu import arns
 from batchemu.domain import params
+from batchemu.domain.instance_types import InstanceType
 from batchemu.domain.models import Attempt, ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend
@@ -20,6 +21,7 @@ from batchemu.scheduler.capacity import CapacityLedger
 from batchemu.scheduler.consumables import ConsumableLedger
 from batchemu.scheduler.consumables import needs as consumable_needs
 from batchemu.scheduler.fairshare import FairSharePicker, ShareUsage, running_by_share, share_key, share_lane
+from batchemu.scheduler.instances import Fleets, Instance, has_instances
 
 JOB_RESOURCE_REQUIREMENT = (
     "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher "
@@ -102,16 +104,25 @@ class Placer:
         self.share_usage: dict[str, ShareUsage] = {}  # by queue ARN
         self._instances: dict[str, str] = {}  # compute environment ARN -> its container instance ARN
         self._held: dict[tuple[str, str], tuple[str, int]] = {}  # backend -> (reason, arrivals) held
+        self.fleets = Fleets()  # the instances of MANAGED EC2/SPOT compute environments
+
+    def reset(self) -> None:
+        """Forgets every instance and share's usage (the store was cleared)."""
+        self.share_usage.clear()
+        self._instances.clear()
+        self._held.clear()
+        self.fleets = Fleets(self.fleets.nodes)
 
     def place_runnable(self, backend: Backend, now: int) -> bool:
         """Each queue with RUNNABLE jobs, by priority: what it costs grows with the jobs placed and the
         queue's lanes, not with the jobs that wait."""
         work = backend.work
+        changed = self.fleets.scale(backend, now)
         if not work.has_runnable():
-            return False
+            return changed
         unavailable = self.runner_unavailable()
         if unavailable is not None:
-            return self._hold_all(backend, now, f"{RUNNER_UNAVAILABLE} - {unavailable}")
+            return self._hold_all(backend, now, f"{RUNNER_UNAVAILABLE} - {unavailable}") or changed
         self._held.pop((backend.account, backend.region), None)
         ledger = lifecycle.ledger_of(backend)
         consumables = ConsumableLedger(backend)
@@ -119,7 +130,6 @@ class Placer:
             (q for q in backend.job_queues.values() if q.status in _SERVING and work.lanes_of(q.arn)),
             key=lambda q: -q.priority,
         )
-        changed = False
         for queue in queues:
             changed |= self._serve_queue(backend, queue, ledger, consumables, now)
         return changed
@@ -147,16 +157,18 @@ class Placer:
                 continue
             need = params.requirements(job.container)
             reserve = picker.reserved_fraction(job.share_identifier or "")
-            target = next((ce for ce in usable if ledger.fits_now(ce, need, reserve)), None)
+            target, where = self._target(backend, usable, ledger, need, reserve)
             if target is not None and not consumables.fits(job):
                 picker.skipped(job)  # waits for a consumable resource to be released
             elif target is not None:
                 ledger.hold(target.arn, need)
                 consumables.hold(job)
-                self._start(backend, queue, target, job, need, now)
+                if where is not None and not isinstance(where, Instance):
+                    where = self.fleets.launch(backend, target, where, now)
+                self._start(backend, queue, target, job, need, now, where)
                 picker.placed(job, need.vcpus)
                 changed = True
-            elif usable and not any(ledger.could_ever_fit(ce, need) for ce in usable):
+            elif usable and not any(self._could_ever_fit(ledger, ce, need) for ce in usable):
                 if job.status_reason != JOB_RESOURCE_REQUIREMENT:
                     backend.move(job, JobEvent.BLOCKED, now, reason=JOB_RESOURCE_REQUIREMENT)
                     changed = True
@@ -165,6 +177,35 @@ class Placer:
                 picker.skipped(job)
         picker.restore()
         return changed
+
+    def _target(
+        self,
+        backend: Backend,
+        usable: list[ComputeEnvironment],
+        ledger: CapacityLedger,
+        need: params.Requirements,
+        reserve: float,
+    ) -> tuple[ComputeEnvironment | None, Instance | InstanceType | None]:
+        """The first environment (in `order`) with room: vCPUs under maxvCpus and, where it runs
+        instances, an instance with room or one to launch."""
+        for environment in usable:
+            if not ledger.fits_now(environment, need, reserve):
+                continue
+            if not has_instances(environment):
+                return environment, None
+            where = self.fleets.find(backend, environment, need)
+            if where is not None:
+                return environment, where
+        return None, None
+
+    def _could_ever_fit(
+        self, ledger: CapacityLedger, environment: ComputeEnvironment, need: params.Requirements
+    ) -> bool:
+        if not ledger.could_ever_fit(environment, need):
+            return False
+        return not has_instances(environment) or self.fleets.fleet(environment).could_ever_fit(
+            environment, need
+        )
 
     def _container_instance(self, backend: Backend, environment: ComputeEnvironment) -> str:
         """One container instance per compute environment: this emulator is its one host."""
@@ -217,8 +258,14 @@ class Placer:
         job: Job,
         need: params.Requirements,
         now: int,
+        instance: Instance | None = None,
     ) -> None:
-        attempt = new_attempt(backend, job, environment, need, self._container_instance(backend, environment))
+        instance_arn = (
+            instance.container_instance_arn
+            if instance is not None
+            else self._container_instance(backend, environment)
+        )
+        attempt = new_attempt(backend, job, environment, need, instance_arn)
         backend.move(job, JobEvent.PLACED, now, attempt=attempt)
         lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.job_secret)
 
