@@ -768,6 +768,11 @@ def main() -> None:
         "--backlog-jobs", type=int, default=1000, help="backlog: timed SubmitJob calls per side"
     )
     parser.add_argument("--backlog-arrays", type=int, default=10, help="backlog: array jobs submitted")
+    parser.add_argument(
+        "--backlog-log-level",
+        default="INFO",
+        help="backlog: the servers' --log-level (backlog and moto parts)",
+    )
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
         serve_stub(int(args.benchmarks[1]), Path(args.benchmarks[2]))
@@ -812,6 +817,7 @@ def main() -> None:
                 args.rounds,
                 args.backlog_arrays,
                 args.array_size,
+                args.backlog_log_level,
             )
         elif name == "profile":
             line = bench_profile(args.profile_calls, 15)

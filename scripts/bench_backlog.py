@@ -151,8 +151,8 @@ def read_calls(batch, queue: str, calls: int) -> dict[str, float]:  # type: igno
     return {"describe100_ms": statistics.median(describe), "list_page_ms": statistics.median(listing)}
 
 
-def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path) -> dict:
-    with serve(tmp, "empty") as empty_url, serve(tmp, "filled") as filled_url:
+def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path, log_level: str) -> dict:
+    with serve(tmp, "empty", log_level) as empty_url, serve(tmp, "filled", log_level) as filled_url:
         sides = {}
         for name, url in (("0", empty_url), (str(waiting), filled_url)):
             batch = client(url)
@@ -303,12 +303,12 @@ def concurrent_rate(endpoint: str, queue: str, definition: str, clients: int, co
     return clients * count / (max(ends) - began)
 
 
-def bench_moto_part(jobs: int, rounds: int, clients: int, per_client: int, tmp: Path) -> dict:
+def bench_moto_part(jobs: int, rounds: int, clients: int, per_client: int, tmp: Path, log_level: str) -> dict:
     bench = _bench()
     moto_port = bench.free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     moto_command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
-    with serve(tmp, "vs-moto") as ours_url, bench.process(moto_command, tmp / "moto.stderr", env):
+    with serve(tmp, "vs-moto", log_level) as ours_url, bench.process(moto_command, tmp / "moto.stderr", env):
         bench.wait_until_answers(moto_port, "/moto-api/data.json")
         config = json.dumps({"batch": {"use_docker": False}}).encode()
         assert bench.http_status(moto_port, "POST", "/moto-api/config", config) in (200, 201)
@@ -365,15 +365,24 @@ def bench_moto_part(jobs: int, rounds: int, clients: int, per_client: int, tmp: 
     return result
 
 
-def bench_backlog(parts: list[str], waiting: int, jobs: int, rounds: int, arrays: int, size: int) -> dict:
+def bench_backlog(
+    parts: list[str], waiting: int, jobs: int, rounds: int, arrays: int, size: int, log_level: str = "INFO"
+) -> dict:
+    """`log_level` is the servers' --log-level in the backlog and moto parts (INFO, the default, writes a
+    line per job transition); the arrays part runs at WARNING (100,000 children, 400,000 transitions)."""
     tmp = Path(tempfile.mkdtemp(prefix="batchemu-backlog-"))
-    result: dict = {"benchmark": "backlog", "targets": TARGETS, "load_average_before": os.getloadavg()}
+    result: dict = {
+        "benchmark": "backlog",
+        "log_level": log_level,
+        "targets": TARGETS,
+        "load_average_before": os.getloadavg(),
+    }
     if "backlog" in parts:
-        result["backlog"] = bench_backlog_part(waiting, jobs, rounds, tmp)
+        result["backlog"] = bench_backlog_part(waiting, jobs, rounds, tmp, log_level)
     if "arrays" in parts:
         result["arrays"] = bench_arrays_part(arrays, size, tmp)
     if "moto" in parts:
-        result["moto"] = bench_moto_part(jobs, rounds, 16, max(jobs // 16, 25), tmp)
+        result["moto"] = bench_moto_part(jobs, rounds, 16, max(jobs // 16, 25), tmp, log_level)
     result["met"] = {
         f"{part}.{key}": value for part in parts for key, value in result.get(part, {}).get("met", {}).items()
     }

@@ -279,9 +279,20 @@ class SchedulerWork:
         for job_id in job_ids:
             self.dependents.setdefault(job_id, set()).add(job.id)
 
-    def drain_pending(self) -> list[str]:
-        ids = list(self.pending_check)
-        self.pending_check.clear()
+    def drain_pending(self, limit: int | None = None) -> list[str]:
+        """Up to `limit` ids of PENDING jobs to evaluate (the rest wait for the next tick, so one tick
+        does not hold the store lock through a whole new array)."""
+        if limit is None or len(self.pending_check) <= limit:
+            ids = list(self.pending_check)
+            self.pending_check.clear()
+            return ids
+        ids = []
+        for job_id in self.pending_check:
+            ids.append(job_id)
+            if len(ids) == limit:
+                break
+        for job_id in ids:
+            del self.pending_check[job_id]
         return ids
 
     def drain_parents(self) -> list[str]:

@@ -10,6 +10,8 @@ from batchemu.domain.store import Backend
 from batchemu.scheduler import multinode
 
 DEPENDENT_JOB_FAILED = "Dependent Job failed"
+# PENDING jobs evaluated per tick at most: the rest on the next ticks, the store lock let go between.
+PER_TICK = 2000
 
 
 def dependency_ids(backend: Backend, job: Job) -> list[str]:
@@ -51,9 +53,9 @@ def _verdict(backend: Backend, job: Job) -> tuple[str, list[str]]:
 def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bool:
     """PENDING jobs that are new or one of whose dependencies moved (backend.work); the others keep
     waiting without being looked at."""
-    changed = False
     work = backend.work
-    for job_id in work.drain_pending():
+    changed = len(work.pending_check) > PER_TICK  # more left for the next tick
+    for job_id in work.drain_pending(PER_TICK):
         job = backend.jobs.get(job_id)
         if job is None or job.status != "PENDING" or job.is_array_parent:
             continue

@@ -93,6 +93,7 @@ class Fleet:
 
     environment_arn: str
     instances: dict[str, Instance] = field(default_factory=dict)  # by container instance ARN
+    spare: dict[str, Instance] = field(default_factory=dict)  # those with a vCPU free, launch order
     _types_key: tuple[str, ...] = ()
     _types: list[InstanceType] = field(default_factory=list)
     _desired_written: int | None = None
@@ -137,9 +138,12 @@ class Fleets:
         while the fleet is below maxvCpus); None when the job must wait."""
         fleet = self.fleet(environment)
         usage = backend.work.instance_usage
-        for instance in fleet.instances.values():
-            if instance.fits(need, usage.get(instance.container_instance_arn)):
+        for arn, instance in list(fleet.spare.items()):
+            used = usage.get(arn)
+            if instance.fits(need, used):
                 return instance
+            if used is not None and used[0] >= instance.instance_type.vcpus - 1e-9:
+                del fleet.spare[arn]  # full: looked at again once a job on it ends (scale)
         limit = environment.max_vcpus
         if limit is not None and fleet.vcpus() >= limit:
             return None
@@ -157,6 +161,7 @@ class Fleets:
         spot = (environment.compute_resources or {}).get("type") == "SPOT"
         instance = Instance(instance_id, container_instance, kind, environment.arn, spot, now, idle_since=now)
         fleet.instances[container_instance] = instance
+        fleet.spare[container_instance] = instance
         self._write_desired(environment, fleet)
         return instance
 
@@ -189,8 +194,14 @@ class Fleets:
             self._launch(backend, environment, fleet, allowed[0], now)
             changed = True
         usage = backend.work.jobs_on
-        for instance in list(fleet.instances.values()):
-            if usage.get(instance.container_instance_arn):
+        used = backend.work.instance_usage
+        fleet.spare = {
+            arn: instance
+            for arn, instance in fleet.instances.items()
+            if (used.get(arn) or [0.0])[0] < instance.instance_type.vcpus - 1e-9
+        }
+        for arn, instance in list(fleet.instances.items()):
+            if usage.get(arn):
                 instance.idle_since = None
                 continue
             if instance.idle_since is None:
@@ -207,6 +218,7 @@ class Fleets:
 
     def _remove(self, fleet: Fleet, instance: Instance) -> None:
         fleet.instances.pop(instance.container_instance_arn, None)
+        fleet.spare.pop(instance.container_instance_arn, None)
         self.nodes.terminated(instance)
 
     @staticmethod

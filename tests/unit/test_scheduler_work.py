@@ -238,3 +238,19 @@ def test_capacity_held_follows_attempts_in_and_out_of_live_states() -> None:
     world.advance(100)
     assert list(work.held) == [jobs[1].id]
     assert work.capacity[arn][0] == 1.0
+
+
+def test_a_large_array_becomes_runnable_over_several_ticks_not_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from batchemu.scheduler import dependencies
+
+    monkeypatch.setattr(dependencies, "PER_TICK", 10)
+    world = World()
+    world.compute_environment("ce", state="DISABLED")  # nothing starts: children wait as RUNNABLE
+    world.queue("q")
+    parent = world.job("array", array_size=25)
+    world.scheduler.tick(world.clock.now())
+    runnable = world.backend.jobs_by_status["RUNNABLE"]
+    assert len(runnable) == 10
+    world.settle()
+    assert len(runnable) == 25
+    assert parent.status == "PENDING"
