@@ -134,21 +134,35 @@ def fill(endpoint: str, queue: str, definition: str, count: int, threads: int = 
     return time.perf_counter() - began
 
 
-def read_calls(batch, queue: str, calls: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """DescribeJobs of 100 RUNNABLE ids and the first ListJobs page of 100 RUNNABLE: median ms."""
-    ids = [
-        s["jobId"]
-        for s in batch.list_jobs(jobQueue=queue, jobStatus="RUNNABLE", maxResults=100)["jobSummaryList"]
-    ]
-    describe, listing = [], []
+def read_calls_side_by_side(sides: dict[str, dict], calls: int) -> dict[str, dict[str, float]]:
+    """DescribeJobs of 100 RUNNABLE ids and the first ListJobs page of 100 RUNNABLE, call by call on each
+    side in turn (so drift on the machine weighs on both alike): median ms per side."""
+    ids = {
+        name: [
+            s["jobId"]
+            for s in side["batch"].list_jobs(jobQueue=side["queue"], jobStatus="RUNNABLE", maxResults=100)[
+                "jobSummaryList"
+            ]
+        ]
+        for name, side in sides.items()
+    }
+    times: dict[str, dict[str, list[float]]] = {name: {"describe": [], "list": []} for name in sides}
     for _ in range(calls):
-        began = time.perf_counter()
-        assert len(batch.describe_jobs(jobs=ids)["jobs"]) == len(ids)
-        describe.append((time.perf_counter() - began) * 1000)
-        began = time.perf_counter()
-        batch.list_jobs(jobQueue=queue, jobStatus="RUNNABLE", maxResults=100)
-        listing.append((time.perf_counter() - began) * 1000)
-    return {"describe100_ms": statistics.median(describe), "list_page_ms": statistics.median(listing)}
+        for name, side in sides.items():
+            batch = side["batch"]
+            began = time.perf_counter()
+            assert len(batch.describe_jobs(jobs=ids[name])["jobs"]) == len(ids[name])
+            times[name]["describe"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            batch.list_jobs(jobQueue=side["queue"], jobStatus="RUNNABLE", maxResults=100)
+            times[name]["list"].append((time.perf_counter() - began) * 1000)
+    return {
+        name: {
+            "describe100_ms": statistics.median(values["describe"]),
+            "list_page_ms": statistics.median(values["list"]),
+        }
+        for name, values in times.items()
+    }
 
 
 def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path, log_level: str) -> dict:
@@ -168,7 +182,7 @@ def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path, log_leve
         for _ in range(rounds):
             for side in sides.values():
                 side["s"] += submit_block(side["batch"], side["queue"], side["definition"], block, side["ms"])
-        reads = {name: read_calls(side["batch"], side["queue"], 30) for name, side in sides.items()}
+        reads = read_calls_side_by_side(sides, 30)
         counted = 0
         for page in (
             filled["batch"]
