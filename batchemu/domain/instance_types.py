@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from batchemu.errors import ClientException
+from batchemu.errors import invalid_request
 
 # AWS's "Compute resource memory management" page (docs.aws.amazon.com/batch/latest/userguide/
 # memory-management.html): an m4.large has 8 GiB installed but the OS reports 8,373,026,816 bytes, so
@@ -81,7 +81,4 @@ def check_instance_types(names: list[str] | None) -> None:
     valid = set(known.aliases) | known.families() | set(known.types)
     for name in names or []:
         if name not in valid:
-            raise ClientException(
-                "Error executing request, Exception : Instance type can only be one of "
-                f"[{', '.join(known.valid_names())}]"
-            )
+            raise invalid_request(f"Instance type can only be one of [{', '.join(known.valid_names())}]")
