@@ -104,7 +104,9 @@ class Placer:
         self.share_usage: dict[str, ShareUsage] = {}  # by queue ARN
         self._instances: dict[str, str] = {}  # compute environment ARN -> its container instance ARN
         self._held: dict[tuple[str, str], tuple[str, int]] = {}  # backend -> (reason, arrivals) held
-        self.fleets = Fleets()  # the instances of MANAGED EC2/SPOT compute environments
+        # The instances of MANAGED EC2/SPOT compute environments; a runner with real nodes may name them
+        # (an optional `node_provider` attribute, see scheduler/instances.NodeProvider).
+        self.fleets = Fleets(getattr(runner, "node_provider", None))
 
     def reset(self) -> None:
         """Forgets every instance and share's usage (the store was cleared)."""
