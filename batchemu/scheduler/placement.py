@@ -1,6 +1,8 @@
-"""RUNNABLE -> STARTING: queues by descending priority, jobs in FIFO or fair-share order, compute
-environments in `order`, a job placed only where its vCPUs fit what is left of maxvCpus. A job that can
-never fit blocks the head of its queue with AWS's MISCONFIGURATION reason."""
+"""RUNNABLE -> STARTING: queues by descending priority, jobs in FIFO or fair-share order (from the
+queue's lanes in backend.work), compute environments in `order`, a job placed only where its vCPUs fit
+what is left of maxvCpus and, on MANAGED EC2/SPOT environments, on an instance with room for its vCPUs,
+memory and GPUs (instances.py). A job that can never fit blocks the head of its queue with AWS's
+MISCONFIGURATION reason."""
 
 from __future__ import annotations
 
