@@ -146,13 +146,28 @@ class Fleets:
                 del fleet.spare[arn]  # full: looked at again once a job on it ends (scale)
         limit = environment.max_vcpus
         if limit is not None and fleet.vcpus() >= limit:
-            return None
+            idle = sum(i.instance_type.vcpus for i in self._idle(backend, fleet))
+            if fleet.vcpus() - idle >= limit:
+                return None
         return next((k for k in fleet.allowed(environment) if fits_type(k, need)), None)
 
     def launch(
         self, backend: Backend, environment: ComputeEnvironment, kind: InstanceType, now: int
     ) -> Instance:
-        return self._launch(backend, environment, self.fleet(environment), kind, now)
+        """A new instance of `kind`; idle instances make way when the fleet is at maxvCpus (so a job that
+        needs a larger type does not wait for them to scale in)."""
+        fleet = self.fleet(environment)
+        limit = environment.max_vcpus
+        for idle in self._idle(backend, fleet):
+            if limit is None or fleet.vcpus() + kind.vcpus <= limit:
+                break
+            self._remove(fleet, idle)
+        return self._launch(backend, environment, fleet, kind, now)
+
+    @staticmethod
+    def _idle(backend: Backend, fleet: Fleet) -> list[Instance]:
+        jobs_on = backend.work.jobs_on
+        return [i for arn, i in fleet.instances.items() if not jobs_on.get(arn)]
 
     def _launch(
         self, backend: Backend, environment: ComputeEnvironment, fleet: Fleet, kind: InstanceType, now: int

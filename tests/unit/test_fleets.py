@@ -76,3 +76,19 @@ def test_a_full_instance_leaves_the_spare_list_and_comes_back_when_a_job_ends() 
         and fourth.current_attempt.container.container_instance_arn
         == second.current_attempt.container.container_instance_arn
     )
+
+
+def test_idle_instances_make_way_for_a_larger_type_at_max_vcpus() -> None:
+    world = World()
+    world.compute_environment("ce", max_vcpus=4)
+    world.queue("q")
+    small = [world.job(f"s{i}", env={"BATCHEMU_SIMULATE_SECONDS": "10"}) for i in range(3)]
+    world.settle()
+    fleet = world.scheduler.placer.fleets.fleet(world.backend.compute_environments["ce"])
+    assert [i.instance_type.name for i in fleet.instances.values()] == ["c4.large", "c4.large"]
+    world.advance(10)
+    assert all(job.status == "SUCCEEDED" for job in small)
+    wide = world.job("wide", vcpus=4, env={"BATCHEMU_SIMULATE_SECONDS": "10"})
+    world.settle()
+    assert wide.status == "RUNNING"
+    assert [i.instance_type.name for i in fleet.instances.values()] == ["c4.xlarge"]
