@@ -153,6 +153,7 @@ class SchedulerWork:
     # The same per container instance: ARN -> [vCPUs, MiB, GPUs], and the ids of the jobs on it.
     instance_usage: dict[str, list[float]] = field(default_factory=dict)
     jobs_on: dict[str, set[str]] = field(default_factory=dict)
+    freed: set[str] = field(default_factory=set)  # instances a job left since the fleets last looked
     # RUNNING jobs to poll: now (`attention`: new, or told to stop), at a time (`polls` heap: when the
     # runner says its answer may change or the timeout is due), or on every tick (`polled`: no such time).
     attention: dict[str, None] = field(default_factory=dict)
@@ -231,6 +232,7 @@ class SchedulerWork:
         if instance is not None:
             _add(self.instance_usage.setdefault(instance, [0.0, 0, 0]), -vcpus, -memory, -gpus)
             self.jobs_on.get(instance, set()).discard(job_id)
+            self.freed.add(instance)
 
     def poll_at(self, job_id: str, due: int | None) -> None:
         """When to poll a RUNNING job next: at `due` (epoch ms), or on every tick when None."""
@@ -330,6 +332,7 @@ class SchedulerWork:
         self.held.clear()
         self.instance_usage.clear()
         self.jobs_on.clear()
+        self.freed.clear()
         self.attention.clear()
         self.polls.clear()
         self.polled.clear()

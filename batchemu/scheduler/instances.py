@@ -25,6 +25,7 @@ from batchemu.domain.store import Backend
 HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
 # Chosen: how long an instance stays idle before it is terminated (AWS scales in "after a few minutes").
 SCALE_IN_IDLE_SECONDS = 300.0
+SCAN_MS = 1000  # how often idle instances are looked for when no job ended
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Fleet:
     environment_arn: str
     instances: dict[str, Instance] = field(default_factory=dict)  # by container instance ARN
     spare: dict[str, Instance] = field(default_factory=dict)  # those with a vCPU free, launch order
+    total_vcpus: int = 0
+    scanned_at: int | None = None  # when idle instances were last looked for
     _types_key: tuple[str, ...] = ()
     _types: list[InstanceType] = field(default_factory=list)
     _desired_written: int | None = None
@@ -105,7 +108,7 @@ class Fleet:
         return self._types
 
     def vcpus(self) -> int:
-        return sum(i.instance_type.vcpus for i in self.instances.values())
+        return self.total_vcpus
 
     def could_ever_fit(self, environment: ComputeEnvironment, need: Requirements) -> bool:
         return any(fits_type(kind, need) for kind in self.allowed(environment))
@@ -177,16 +180,20 @@ class Fleets:
         instance = Instance(instance_id, container_instance, kind, environment.arn, spot, now, idle_since=now)
         fleet.instances[container_instance] = instance
         fleet.spare[container_instance] = instance
+        fleet.total_vcpus += kind.vcpus
         self._write_desired(environment, fleet)
         return instance
 
     def scale(self, backend: Backend, now: int) -> bool:
         """Per tick: fleets follow minvCpus and a requested desiredvCpus, idle instances scale in, fleets
-        of deleted environments go."""
+        of deleted environments go. Instances are looked at one by one only when a job on one ended, or
+        once a second of clock time (for scale-in), so an idle tick costs the environments, not the
+        instances."""
         changed = False
         for environment in backend.compute_environments.values():
             if has_instances(environment):
                 changed |= self._scale_one(backend, environment, now)
+        backend.work.freed.clear()
         known = {e.arn for b in [backend] for e in b.compute_environments.values()}
         for arn in [arn for arn in self.fleets if arn not in known and _same_backend(arn, backend)]:
             for instance in list(self.fleets[arn].instances.values()):
@@ -208,6 +215,11 @@ class Fleets:
         while serving and allowed and fleet.vcpus() < floor:
             self._launch(backend, environment, fleet, allowed[0], now)
             changed = True
+        if not (
+            backend.work.freed or not serving or fleet.scanned_at is None or now - fleet.scanned_at >= SCAN_MS
+        ):
+            return self._write_desired(environment, fleet) or changed
+        fleet.scanned_at = now
         usage = backend.work.jobs_on
         used = backend.work.instance_usage
         fleet.spare = {
@@ -232,7 +244,8 @@ class Fleets:
         return changed
 
     def _remove(self, fleet: Fleet, instance: Instance) -> None:
-        fleet.instances.pop(instance.container_instance_arn, None)
+        if fleet.instances.pop(instance.container_instance_arn, None) is not None:
+            fleet.total_vcpus -= instance.instance_type.vcpus
         fleet.spare.pop(instance.container_instance_arn, None)
         self.nodes.terminated(instance)
 

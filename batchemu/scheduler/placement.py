@@ -264,6 +264,8 @@ class Placer:
         now: int,
         instance: Instance | None = None,
     ) -> None:
+        if instance is not None:
+            instance.idle_since = None  # busy now (idle instances are looked for once a second)
         instance_arn = (
             instance.container_instance_arn
             if instance is not None
