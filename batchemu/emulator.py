@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from batchemu.clock import Clock, FakeClock, SystemClock, to_millis
 from batchemu.config import Settings
@@ -294,12 +295,53 @@ class Emulator:
         """Clears every resource and job (and what the integrations remember of them)."""
         with self.store.lock:
             self.store.reset()
+            self.scheduler.placer.reset()
             if self.state is not None:
                 self.state.clear()
             if isinstance(self.clock, FakeClock):
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""
+        with self.store.lock:
+            return [
+                {"account": backend.account, "region": backend.region, **row}
+                for backend in self.store.backends()
+                for row in self.scheduler.placer.fleets.describe(backend)
+            ]
+
+    def terminate_instances(
+        self, instance_id: str | None = None, compute_environment: str | None = None, spot_only: bool = False
+    ) -> list[str]:
+        """Ends instances on purpose: one by id, or all (all Spot ones with `spot_only`) of a compute
+        environment (name or ARN). Their jobs fail with `Host EC2 (instance i-...) terminated.` and are
+        retried by their retry strategy. Returns the ids of the jobs that were on them."""
+        fleets = self.scheduler.placer.fleets
+        hit: list[str] = []
+        with self.store.lock:
+            now = to_millis(self.clock.now())
+            for backend in self.store.backends():
+                environment = (
+                    backend.find_compute_environment(compute_environment) if compute_environment else None
+                )
+                for fleet in list(fleets.fleets.values()):
+                    for instance in list(fleet.instances.values()):
+                        chosen = instance.instance_id == instance_id or (
+                            environment is not None
+                            and instance.compute_environment_arn == environment.arn
+                            and (instance.spot or not spot_only)
+                        )
+                        if (
+                            chosen
+                            and f":{backend.region}:{backend.account}:" in instance.compute_environment_arn
+                        ):
+                            jobs = fleets.terminate(backend, instance, now, self.scheduler.stop_attempt)
+                            hit.extend(job.id for job in jobs)
+        self.save()
+        self.wake()
+        return hit
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -134,11 +134,29 @@ class BatchApp:
             return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
         if action.startswith("ecs/") and request.method == "GET":
             return self.ecs_agent(request, action[len("ecs/") :])
+        if action == "instances" and request.method == "GET":
+            return _json({"instances": emulator.instances()})
+        if action == "instances/terminate" and request.method == "POST":
+            return self.terminate_instances(request.get_json(silent=True) or {})
         if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
             return self.job_history(action[len("jobs/") : -len("/history")])
         return _json(
             {"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404
         )
+
+    def terminate_instances(self, body: Any) -> Response:
+        """{"instanceId": "i-..."} ends one instance; {"computeEnvironment": name or ARN} all of an
+        environment's, {"computeEnvironment": ..., "spot": true} its Spot ones (a Spot interruption)."""
+        instance_id = body.get("instanceId") if isinstance(body, dict) else None
+        environment = body.get("computeEnvironment") if isinstance(body, dict) else None
+        if not isinstance(instance_id, str | None) or not isinstance(environment, str | None):
+            return _json({"message": "instanceId and computeEnvironment must be strings"}, 400)
+        if not instance_id and not environment:
+            return _json(
+                {"message": "give instanceId, or computeEnvironment (with spot: true for Spot only)"}, 400
+            )
+        jobs = self.emulator.terminate_instances(instance_id, environment, bool(body.get("spot")))
+        return _json({"jobsAffected": jobs})
 
     def job_history(self, job_id: str) -> Response:
         with self.emulator.store.lock:

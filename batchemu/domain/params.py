@@ -76,9 +76,26 @@ def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict
     return container
 
 
+# Containers are shared by the jobs that change nothing (and by array children), so their requirements
+# are read once: id(container) -> (container, requirements); the container kept so the id stays its own.
+_REQUIREMENTS: dict[int, tuple[Spec, Requirements]] = {}
+
+
 def requirements(container: Spec | None) -> Requirements:
     """vCPUs, MiB and GPUs from resourceRequirements, falling back to the legacy vcpus/memory."""
-    container = container or {}
+    if container is None:
+        return _read_requirements({})
+    found = _REQUIREMENTS.get(id(container))
+    if found is not None and found[0] is container:
+        return found[1]
+    need = _read_requirements(container)
+    if len(_REQUIREMENTS) >= 4096:
+        _REQUIREMENTS.clear()
+    _REQUIREMENTS[id(container)] = (container, need)
+    return need
+
+
+def _read_requirements(container: Spec) -> Requirements:
     by_type = {entry["type"]: entry["value"] for entry in container.get("resource_requirements", [])}
     vcpus = _number(by_type.get("VCPU"), container.get("vcpus") or DEFAULT_VCPUS)
     memory = int(_number(by_type.get("MEMORY"), container.get("memory") or DEFAULT_MEMORY_MIB))

@@ -83,3 +83,9 @@ class Runner(Protocol):
     def close(self, leave_running: bool = False) -> None:
         """Release everything the runner holds; attempts still running are stopped, unless
         `leave_running` and the runner can re-attach them later (find_running)."""
+
+
+# Optional runner methods, looked up with getattr:
+# - next_change(handle) -> float | None: clock time (seconds) until which poll() keeps its answer unless
+#   stop() is called; the scheduler then polls a RUNNING attempt only at that time (None: every tick).
+# - unavailable_reason() -> str | None: why nothing can start now (the Docker engine is gone).

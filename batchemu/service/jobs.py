@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent, JobStatus
 from batchemu.domain.store import Backend
@@ -79,22 +81,30 @@ def get_job_queue_snapshot(ctx: RequestContext, request: Request) -> Result:
     queue = backend.find_job_queue(request["job_queue"])
     if queue is None:
         raise ClientException(f"JobQueue {request['job_queue']} not found.")
-    runnable = [
-        job
-        for job in backend.jobs_by_status["RUNNABLE"].values()
-        if job.job_queue_arn == queue.arn and not job.is_multi_node_parent
-    ]
+    runnable = _runnable_of(backend, queue.arn)
     policy = (
         backend.find_scheduling_policy(queue.scheduling_policy_arn) if queue.scheduling_policy_arn else None
     )
     if policy is not None and policy.fairshare_policy is not None:
         runnable = fairshare.dispatch_order(backend, policy.fairshare_policy, queue.arn, runnable)
     else:
-        runnable.sort(key=placement.fifo_key)
+        runnable = heapq.nsmallest(100, runnable, key=placement.fifo_key)
     front = [
         {"job_arn": job.arn, "earliest_time_at_position": job.status_changed_at} for job in runnable[:100]
     ]
     return {"front_of_queue": {"jobs": front, "last_updated_at": ctx.now_ms}}
+
+
+def _runnable_of(backend: Backend, queue_arn: str) -> list[Job]:
+    """The queue's RUNNABLE jobs (multi-node parents, which are never placed themselves, left out)."""
+    if not backend.work.stale:
+        lanes = backend.work.lanes_of(queue_arn)
+        return list(lanes.members.values()) if lanes is not None else []
+    return [
+        job
+        for job in backend.jobs_by_status["RUNNABLE"].values()
+        if job.job_queue_arn == queue_arn and not job.is_multi_node_parent
+    ]
 
 
 HANDLERS = {
