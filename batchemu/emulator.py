@@ -11,6 +11,7 @@ from typing import Any
 
 from batchemu.clock import Clock, FakeClock, SystemClock, to_millis
 from batchemu.config import Settings
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
@@ -24,6 +25,7 @@ from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
+from batchemu.scheduler.lifecycle import Launch
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 
@@ -89,9 +91,11 @@ class Emulator:
         self._wakeup = threading.Event()
         self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
-        self.scheduler = Scheduler(
-            self.store, self.runner, dwell, settlers=[settle_extras], job_secret=self.settings.internal_secret
+        launch = Launch(
+            job_secret=self.settings.internal_secret,
+            host_access=HostAccessPolicy(self.settings.allow_privileged, self.settings.allowed_host_paths),
         )
+        self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras], launch=launch)
         self.state: StateDir | None = None
         if self.settings.state_dir:
             self.state = StateDir(self.settings.state_dir)
@@ -134,7 +138,7 @@ class Emulator:
                         stream = attempt.container.log_stream_name or ""
                         shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
         clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.append(clusters.sync)
+        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:

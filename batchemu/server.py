@@ -25,6 +25,7 @@ from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
+from batchemu.service import ecs_agent
 from batchemu.service.dispatch import RequestContext, dispatch, operation_table
 
 log = logging.getLogger("batchemu.server")
@@ -130,6 +131,8 @@ class BatchApp:
             return _json({"instances": emulator.instances()})
         if action == "instances/terminate" and request.method == "POST":
             return self.terminate_instances(request.get_json(silent=True) or {})
+        if action.startswith("ecs/") and request.method == "GET":
+            return self.ecs_agent(request, action[len("ecs/") :])
         if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
             return self.job_history(action[len("jobs/") : -len("/history")])
         return _json(
@@ -161,6 +164,22 @@ class BatchApp:
                     ]
                     return _json({"jobId": job.id, "jobArn": job.arn, "history": history})
         return _json({"__type": "NotFound", "message": f"No job {job_id}"}, 404)
+
+    def ecs_agent(self, request: Request, path: str) -> Response:
+        """What the ECS agent serves a task (metadata, role credentials); jobs find it through
+        ECS_CONTAINER_METADATA_URI(_V4) and AWS_CONTAINER_CREDENTIALS_FULL_URI."""
+        emulator = self.emulator
+        try:
+            body = ecs_agent.answer(
+                emulator.store,
+                path,
+                request.headers.get("Authorization", ""),
+                emulator.settings.internal_secret,
+                emulator.clock.now(),
+            )
+        except ecs_agent.AgentError as error:
+            return _json({"message": str(error)}, error.status)
+        return _json(body)
 
     def health(self) -> dict[str, Any]:
         return {

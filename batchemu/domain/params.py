@@ -3,6 +3,9 @@ AWS_BATCH_* environment a container sees."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,3 +165,13 @@ def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
     if not job.is_main_node:
         env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address
     return env
+
+
+def agent_path(account: str, region: str, job_id: str, attempt: int) -> str:
+    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials)."""
+    return f"/_batchemu/ecs/{account}/{region}/{urllib.parse.quote(job_id, safe='')}/{attempt}"
+
+
+def agent_token(secret: str, job_id: str, attempt: int) -> str:
+    """The token an attempt shows to get its role's credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN)."""
+    return hmac.new(secret.encode(), f"{job_id}/{attempt}".encode(), hashlib.sha256).hexdigest()

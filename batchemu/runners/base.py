@@ -34,6 +34,10 @@ class ContainerSpec:
     secret_access_key: str = "batchemu"
     region: str = "us-east-1"
     account: str = "123456789012"
+    # Where this attempt's ECS agent endpoints live on the emulator (task metadata, role credentials),
+    # relative to its endpoint, and the token the credentials endpoint asks for; "" when there are none.
+    agent_path: str = ""
+    agent_token: str = ""
 
 
 class Phase(StrEnum):

@@ -4,12 +4,14 @@ Imports runners.base and the standard library only."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
@@ -24,19 +26,40 @@ _LOG_DRAIN_SECONDS = 2.0
 
 
 def job_environment(spec: ContainerSpec, endpoint: str) -> dict[str, str]:
-    """The variables a job sees: what points unmodified AWS SDK code at the emulator, then the job's own
-    environment (AWS_BATCH_* included), which wins on a clash."""
+    """The variables a job sees: what points unmodified AWS SDK code at the emulator, what the ECS agent
+    gives every task (metadata endpoints, the job role's credentials endpoint), then the job's own
+    environment (AWS_BATCH_* and AWS_EXECUTION_ENV included), which wins on a clash."""
     environment = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
-        # The emulator maps an access key made of 12 digits to that account.
-        "AWS_ACCESS_KEY_ID": spec.account,
-        "AWS_SECRET_ACCESS_KEY": spec.secret_access_key,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    if spec.agent_path:
+        agent = endpoint.rstrip("/") + spec.agent_path
+        environment["ECS_CONTAINER_METADATA_URI"] = f"{agent}/v3"
+        environment["ECS_CONTAINER_METADATA_URI_V4"] = f"{agent}/v4"
+    if spec.agent_path and _is_loopback(endpoint):
+        # As on ECS: no static keys; the SDKs' default chain asks the credentials endpoint. SDKs take a
+        # full URI over plain HTTP only on a loopback address, hence static keys anywhere else.
+        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{agent}/credentials"
+        environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = spec.agent_token
+    else:
+        # The emulator maps an access key made of 12 digits to that account.
+        environment["AWS_ACCESS_KEY_ID"] = spec.account
+        environment["AWS_SECRET_ACCESS_KEY"] = spec.secret_access_key
     environment.update(spec.environment)
     return environment
+
+
+def _is_loopback(endpoint: str) -> bool:
+    host = urllib.parse.urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(eq=False)

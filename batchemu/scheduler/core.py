@@ -31,14 +31,14 @@ class Scheduler:
         runner: Runner,
         dwell_seconds: dict[str, float] | None = None,
         settlers: list[Settler] | None = None,
-        job_secret: str = "batchemu",
+        launch: lifecycle.Launch | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         # Other resources that settle on the tick (CREATING -> VALID...), given by the composition root.
         self.settlers: list[Settler] = [resources.settle, *(settlers or [])]
         self.dwell_seconds = dict(dwell_seconds or {})
-        self.placer = Placer(runner, self.dwell_ms, job_secret)
+        self.placer = Placer(runner, self.dwell_ms, launch)
 
     def stop_attempt(self, job: Job) -> None:
         """Stops the runner's work for the job's live attempt (its host went away)."""

@@ -18,12 +18,12 @@ def dependency_ids(backend: Backend, job: Job) -> list[str]:
     """The job ids `job` waits for, with array N_TO_N and SEQUENTIAL resolved for children."""
     ids: list[str] = []
     for dependency in job.depends_on:
-        if dependency.type == "SEQUENTIAL" and job.array_index is not None:
-            if job.array_index > 0 and dependency.job_id is None:
+        if dependency.job_id is None:  # SEQUENTIAL: each child waits for the one before it
+            if dependency.type == "SEQUENTIAL" and job.array_index:
                 ids.append(f"{job.parent_id}:{job.array_index - 1}")
-        elif dependency.type == "N_TO_N" and job.array_index is not None and dependency.job_id:
+        elif dependency.type == "N_TO_N" and job.array_index is not None:
             ids.append(f"{dependency.job_id}:{job.array_index}")
-        elif dependency.job_id:
+        else:  # untyped, or a type that means nothing here (SEQUENTIAL with a jobId): a plain dependency
             ids.append(dependency.job_id)
     return ids
 
@@ -63,6 +63,10 @@ def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bo
             work.waits_on(job, [f"{job.parent_id}#{job.main_node}"])
             continue
         verdict, waiting = _verdict(backend, job)
+        if verdict == "met" and job.pending_stop_reason is not None:  # CancelJob while it waited
+            move(job, JobEvent.CANCELLED, now, reason=job.pending_stop_reason)
+            changed = True
+            continue
         if verdict == "met" and job.is_multi_node_parent:
             multinode.spawn_nodes(backend, job, now)
         if verdict == "met":

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.domain import params, retry
+from batchemu.domain import host_access, params, retry
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import (
     ESSENTIAL_CONTAINER_EXITED,
@@ -31,15 +33,34 @@ def ledger_of(backend: Backend) -> CapacityLedger:
     return ledger
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How this server starts containers: the secret of the credentials jobs get, and what of the host
+    they may use."""
+
+    job_secret: str = "batchemu"
+    host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
+
+
 def container_spec(
-    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, job_secret: str = "batchemu"
+    backend: Backend,
+    job: Job,
+    queue: JobQueue,
+    environment: ComputeEnvironment,
+    launch: Launch | None = None,
+    now: int = 0,
 ) -> ContainerSpec:
     attempt = job.current_attempt
     assert attempt is not None
-    container = job.container or {}
+    launch = launch or Launch()
+    container, warnings = host_access.confine(job.container or {}, launch.host_access)
+    for warning in warnings:  # said once per attempt, in the server log and in the job's history
+        log.warning("job %s: %s", job.id, warning)
+        job.history.append((now, job.status, f"batchemu: {warning}"))
     need = params.requirements(container)
     env = params.container_environment(container)
     env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
+    env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
     return ContainerSpec(
         job_id=job.id,
         attempt=attempt.number,
@@ -60,7 +81,9 @@ def container_spec(
         labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
         region=backend.region,
         account=backend.account,
-        secret_access_key=job_secret,
+        secret_access_key=launch.job_secret,
+        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
+        agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
     )
 
 
@@ -70,12 +93,13 @@ def start_attempt(
     queue: JobQueue,
     environment: ComputeEnvironment,
     runner: Runner,
-    job_secret: str = "batchemu",
+    launch: Launch | None = None,
+    now: int = 0,
 ) -> None:
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, job_secret))
+        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, launch, now))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
         attempt.start_error = f"CannotStartContainerError: {type(error).__name__}: {error}"

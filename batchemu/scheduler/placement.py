@@ -99,9 +99,11 @@ class FifoPicker:
 
 
 class Placer:
-    def __init__(self, runner: Runner, dwell_ms: Callable[[str], int], job_secret: str = "batchemu") -> None:
+    def __init__(
+        self, runner: Runner, dwell_ms: Callable[[str], int], launch: lifecycle.Launch | None = None
+    ) -> None:
         self.runner = runner
-        self.job_secret = job_secret
+        self.launch = launch or lifecycle.Launch()
         self.dwell_ms = dwell_ms
         self.share_usage: dict[str, ShareUsage] = {}  # by queue ARN
         self._instances: dict[str, str] = {}  # compute environment ARN -> its container instance ARN
@@ -273,7 +275,7 @@ class Placer:
         )
         attempt = new_attempt(backend, job, environment, need, instance_arn)
         backend.move(job, JobEvent.PLACED, now, attempt=attempt)
-        lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.job_secret)
+        lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.launch, now)
 
 
 def new_attempt(
