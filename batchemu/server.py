@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from batchemu import __version__
 from batchemu.emulator import Emulator
-from batchemu.errors import ApiError, ClientException, ServerException
+from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
@@ -32,6 +32,9 @@ log = logging.getLogger("batchemu.server")
 ADMIN_PREFIX = "/_batchemu/"
 HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+# A refused body is read and dropped up to this size so its sender gets the answer (see _read_body);
+# beyond it the connection is closed and the sender may see it reset.
+DISCARD_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class BatchApp:
@@ -57,6 +60,8 @@ class BatchApp:
         operation_name = "-"
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         try:
+            if not self.emulator.accepting:
+                raise Unavailable("batchemu is shutting down; the request was not processed")
             caller = caller_of(environ)
             if caller.service not in (None, "batch"):
                 raise ClientException(
@@ -110,7 +115,7 @@ class BatchApp:
 
             return dashboard.handle(request, emulator)
         if action == "health" and request.method == "GET":
-            return _json(self.health())
+            return _json(self.health(), 200 if emulator.accepting else 503)
         if action == "reset" and request.method == "POST":
             emulator.reset()
             self.others.reset()
@@ -127,12 +132,12 @@ class BatchApp:
                     return _json({"message": "advance must be a number of seconds >= 0"}, 400)
                 emulator.advance(seconds)
             return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
+        if action.startswith("ecs/") and request.method == "GET":
+            return self.ecs_agent(request, action[len("ecs/") :])
         if action == "instances" and request.method == "GET":
             return _json({"instances": emulator.instances()})
         if action == "instances/terminate" and request.method == "POST":
             return self.terminate_instances(request.get_json(silent=True) or {})
-        if action.startswith("ecs/") and request.method == "GET":
-            return self.ecs_agent(request, action[len("ecs/") :])
         if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
             return self.job_history(action[len("jobs/") : -len("/history")])
         return _json(
@@ -183,7 +188,7 @@ class BatchApp:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "running",
+            "status": "running" if self.emulator.accepting else "stopping",
             "version": __version__,
             "runner": self.emulator.runner.name,
             "runner_status": self.emulator.scheduler.placer.runner_unavailable() or "available",
@@ -207,11 +212,15 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
-    """The request body, refused unread when larger than any Batch request can be."""
+    """The request body, refused when larger than any Batch request can be. A refused body is still read
+    (and dropped), up to DISCARD_LIMIT_BYTES: a client such as http.client sends its whole body before it
+    reads the answer, and a server that closes the connection with unread bytes resets it, so the client
+    would see a broken pipe instead of the 400 (werkzeug's own drain gives up after a 10 ms pause)."""
     stream = environ["wsgi.input"]
     if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):  # chunked upload
         body: bytes = stream.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
+            _discard(stream, DISCARD_LIMIT_BYTES)
             raise ClientException(f"Request body exceeds the {MAX_BODY_BYTES} byte limit")
         return body
     try:
@@ -219,8 +228,19 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     except ValueError:
         raise ClientException("Content-Length is not a number") from None
     if length > MAX_BODY_BYTES:
+        _discard(stream, min(length, DISCARD_LIMIT_BYTES))
         raise ClientException(f"Request body of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit")
     return stream.read(length) if length > 0 else b""
+
+
+def _discard(stream: Any, limit: int) -> None:
+    """Reads and drops up to `limit` bytes of a refused body, 64 KiB at a time."""
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def create_app(emulator: Emulator) -> Edge:

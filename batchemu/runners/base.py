@@ -1,4 +1,5 @@
-"""The Runner interface: start(spec) -> handle, poll(handle) -> RunState, stop(handle), logs(handle)."""
+"""The Runner interface: start(spec) -> handle, poll(handle) -> RunState, stop(handle), logs(handle),
+halt(handles) and close() when the server shuts down."""
 
 from __future__ import annotations
 
@@ -75,8 +76,13 @@ class Runner(Protocol):
     def logs(self, handle: Any, since: int) -> list[LogEvent]:
         """Log lines produced from event number `since` on."""
 
-    def close(self) -> None:
-        """Release everything the runner holds."""
+    def halt(self, handles: list[Any], timeout: float) -> None:
+        """Stop these attempts now and wait, at most `timeout` seconds, until they have exited with their
+        last log lines read, so that poll() reports EXITED (a server shutting down)."""
+
+    def close(self, leave_running: bool = False) -> None:
+        """Release everything the runner holds; attempts still running are stopped, unless
+        `leave_running` and the runner can re-attach them later (find_running)."""
 
 
 # Optional runner methods, looked up with getattr:

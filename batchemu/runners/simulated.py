@@ -69,7 +69,11 @@ class SimulatedRunner:
     def logs(self, handle: SimulatedAttempt, since: int) -> list[LogEvent]:
         return handle.log[since:]
 
-    def close(self) -> None:
+    def halt(self, handles: list[SimulatedAttempt], timeout: float) -> None:
+        for handle in handles:
+            self.stop(handle, "halted")
+
+    def close(self, leave_running: bool = False) -> None:
         pass
 
 
