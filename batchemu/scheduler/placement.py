@@ -110,7 +110,14 @@ class Placer:
         while (job := picker.next()) is not None:
             need = params.requirements(job.container)
             reserve = picker.reserved_fraction(job.share_identifier or "")
-            target = next((ce for ce in usable if ledger.fits_now(ce, need, reserve)), None)
+            target = next(
+                (
+                    ce
+                    for ce in usable
+                    if ledger.fits_now(ce, need, reserve) and self._hosts_fit(ledger, ce, need)
+                ),
+                None,
+            )
             if target is not None and not consumables.fits(job):
                 picker.skipped(job)  # waits for a consumable resource to be released
             elif target is not None:
@@ -136,6 +143,20 @@ class Placer:
             found = arns.container_instance_arn(backend.region, backend.account, cluster)
             self._instances[environment.arn] = found
         return found
+
+    def _hosts_fit(
+        self, ledger: CapacityLedger, environment: ComputeEnvironment, need: params.Requirements
+    ) -> bool:
+        """Runners with hosts of their own (swarm) also bound what runs at once by the resources of the
+        hosts serving `environment`: `capacity(name)` lists them, each with `vcpus` and `memory_mib`."""
+        capacity = getattr(self.runner, "capacity", None)
+        if capacity is None:
+            return True
+        hosts = capacity(environment.name)
+        used = ledger.usage(environment.arn)
+        return used.vcpus + need.vcpus <= sum(
+            host.vcpus for host in hosts
+        ) + 1e-9 and used.memory_mib + need.memory_mib <= sum(host.memory_mib for host in hosts)
 
     def runner_unavailable(self) -> str | None:
         check = getattr(self.runner, "unavailable_reason", None)

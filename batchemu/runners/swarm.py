@@ -1,0 +1,559 @@
+"""Runs each attempt as a Docker Swarm service in `replicated-job` mode (one task, no restart) through a
+swarm manager: exit code, OOM, kill on stop, service logs, re-attach by label; each swarm node is a
+container instance; a node that goes down or is drained fails its attempts as a lost EC2 host does; the
+nodes of a multi-node parallel job share an attachable overlay network. Every engine call happens on a
+thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.* only."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+
+from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+from batchemu.runners.docker import OOM_REASON, DockerAttempt, absorb_log_lines, log_since
+from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
+from batchemu.runners.process import KILLED_EXIT_CODE
+from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
+
+log = logging.getLogger("batchemu.runners.swarm")
+
+HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
+MNP_NETWORK_LABEL = "batchemu.mnp-job-id"
+_REFRESH_SECONDS = 0.25  # at most one task listing (+ log read) per attempt this often
+_NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) is refreshed
+_LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+_MAIN_ADDRESS_WAIT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    """One swarm node as a container instance: what it offers and whether it takes work."""
+
+    node_id: str
+    address: str
+    vcpus: float
+    memory_mib: int
+    labels: dict[str, str]
+    ready: bool
+    active: bool
+
+    @property
+    def instance_id(self) -> str:
+        """A stable EC2-style instance id for the node."""
+        return "i-" + hashlib.sha256(self.node_id.encode()).hexdigest()[:17]
+
+    @property
+    def usable(self) -> bool:
+        return self.ready and self.active
+
+
+@dataclass(eq=False)
+class SwarmAttempt(DockerAttempt):
+    """The handle start() returns: the attempt's service, its task and the node that task runs on."""
+
+    service_id: str | None = None
+    task_id: str | None = None
+    node_id: str | None = None
+    network: str | None = None  # the overlay network of a multi-node parallel job
+
+
+def container_instance_key(node_id: str) -> str:
+    """The 32-hex id a node has as an ECS container instance (the last part of its ARN)."""
+    return hashlib.sha256(("container-instance:" + node_id).encode()).hexdigest()[:32]
+
+
+class SwarmRunner:
+    """A Runner on a Docker Swarm. `docker_host` names the manager (else DOCKER_HOST / the local
+    engine); `job_endpoint`, when given, is where jobs reach the emulator, else it is derived from the
+    address this machine uses toward the manager (see docs/scale-out.md)."""
+
+    name = "swarm"
+
+    def __init__(
+        self,
+        endpoint: str,
+        docker_host: str | None = None,
+        job_endpoint: str | None = None,
+        network: str = "host",
+        keep_services: bool = False,
+        workers: int = 6,
+        on_change: Callable[[], None] | None = None,
+        stop_on_close: bool = True,
+    ) -> None:
+        self._client = _client(docker_host, timeout=30)
+        swarm = self._client.info().get("Swarm") or {}
+        if not swarm.get("ControlAvailable"):
+            state = swarm.get("LocalNodeState") or "unknown"
+            raise RuntimeError(f"the engine is not a swarm manager (swarm state: {state})")
+        self._manager_address = str(swarm.get("NodeAddr") or "")
+        self._job_endpoint = job_endpoint
+        self._endpoint = job_endpoint or endpoint
+        self._network = network
+        self._keep_services = keep_services
+        self._on_change = on_change
+        self._stop_on_close = stop_on_close
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batchemu-swarm")
+        self._live: set[SwarmAttempt] = set()
+        self._lock = threading.Lock()
+        self._networks: dict[str, str] = {}  # MNP parent job id -> overlay network id
+        self._nodes: dict[str, SwarmNode] = {}
+        self._unavailable: str | None = None
+        self._closing = threading.Event()
+        self._refresh_nodes()
+        threading.Thread(target=self._watch_nodes, name="batchemu-swarm-nodes", daemon=True).start()
+
+    # -- the Runner protocol -------------------------------------------------------------------------
+    def start(self, spec: ContainerSpec) -> SwarmAttempt:
+        attempt = SwarmAttempt(spec.job_id, spec.attempt)
+        with self._lock:
+            self._live.add(attempt)
+        self._pool.submit(self._guarded, self._launch, attempt, spec)
+        return attempt
+
+    def poll(self, handle: SwarmAttempt) -> RunState:
+        if not handle.finished:
+            self._schedule_refresh(handle)
+        return handle.state
+
+    def stop(self, handle: SwarmAttempt, reason: str) -> None:
+        with handle.lock:
+            if handle.stop_requested:
+                return
+            handle.stop_requested = True
+            service_id = handle.service_id
+        if service_id is not None:
+            self._pool.submit(self._stop_service, handle)
+
+    def logs(self, handle: SwarmAttempt, since: int) -> list[LogEvent]:
+        if not handle.finished:
+            self._schedule_refresh(handle)
+        with handle.lock:
+            return handle.events[since:]
+
+    def close(self) -> None:
+        """Stop the pool; remove the services of attempts never released and the overlay networks of
+        multi-node jobs (unless stop_on_close is False: they keep running, to be re-attached)."""
+        self._closing.set()
+        with self._lock:
+            live, self._live = list(self._live), set()
+        self._pool.shutdown(wait=True)
+        if self._stop_on_close:
+            for attempt in live:
+                if attempt.service_id is not None and not self._keep_services:
+                    self._remove_service(attempt.service_id)
+            for network_id in list(self._networks.values()):
+                self._remove_network(network_id)
+
+    # -- optional runner methods the emulator uses ---------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        """None while the manager answers and some node takes work, else why not (refreshed in the
+        background every second, so the scheduler can ask on every tick)."""
+        return self._unavailable
+
+    def set_endpoint(self, endpoint: str) -> None:
+        """Where the emulator listens; jobs on other hosts cannot use a loopback address, so that is
+        replaced by the address this machine has toward the swarm manager (unless --job-endpoint)."""
+        if self._job_endpoint is not None:
+            return
+        self._endpoint = reachable_endpoint(endpoint, self._manager_address)
+        if self._endpoint != endpoint:
+            log.warning(
+                "jobs reach the emulator at %s (this machine's address toward the swarm manager); the "
+                "emulator must listen there (--host 0.0.0.0 or that address), or set --job-endpoint",
+                self._endpoint,
+            )
+
+    def capacity(self, compute_environment: str) -> list[SwarmNode]:
+        """The nodes that take work for `compute_environment`: all usable nodes, or those labelled
+        `batchemu.ce.<name>=true` when any node is."""
+        nodes = [node for node in self._nodes.values() if node.usable]
+        constraint = ce_constraint(compute_environment, [node.labels for node in self._nodes.values()])
+        if constraint:
+            label = constraint[0].split("node.labels.", 1)[1].split("==", 1)[0]
+            nodes = [node for node in nodes if node.labels.get(label) == "true"]
+        return nodes
+
+    def container_instance_id(self, handle: SwarmAttempt) -> str | None:
+        """The container instance (swarm node) the attempt runs on, once known."""
+        return container_instance_key(handle.node_id) if handle.node_id else None
+
+    def release(self, handle: SwarmAttempt) -> None:
+        """The attempt is over and its logs drained: remove its service (unless keep_services) and,
+        after the last node of a multi-node job, its overlay network."""
+        with self._lock:
+            self._live.discard(handle)
+        with handle.lock:
+            handle.released = True
+        if handle.service_id is not None and not self._keep_services:
+            self._submit(self._remove_service, handle.service_id)
+        if handle.network is not None:
+            parent = handle.job_id.split("#", 1)[0]
+            with self._lock:
+                busy = any(other.job_id.startswith(parent + "#") for other in self._live)
+                network_id = None if busy else self._networks.pop(parent, None)
+            if network_id is not None:
+                self._submit(self._remove_network, network_id)
+
+    def find_running(self, job_id: str, attempt: int | None = None) -> SwarmAttempt | None:
+        """A handle on the service of `job_id` (and `attempt`) that batchemu created earlier, the newest
+        one; None when there is none. Blocks on the manager: call it while loading state."""
+        labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}"]
+        if attempt is not None:
+            labels.append(f"{ATTEMPT_LABEL}={attempt}")
+        found = self._client.api.services(filters={"label": labels})
+        if not found:
+            return None
+        found.sort(key=lambda service: service.get("CreatedAt", ""), reverse=True)
+        service = found[0]
+        labels_of = service.get("Spec", {}).get("Labels", {})
+        handle = SwarmAttempt(
+            job_id, int(labels_of.get(ATTEMPT_LABEL, attempt or 1)), service_id=service["ID"]
+        )
+        if "#" in job_id:
+            handle.network = self._find_network(job_id.split("#", 1)[0])
+        with self._lock:
+            self._live.add(handle)
+        return handle
+
+    # -- starting ------------------------------------------------------------------------------------
+    def _guarded(
+        self, step: Callable[[SwarmAttempt, ContainerSpec], None], attempt: SwarmAttempt, spec: ContainerSpec
+    ) -> None:
+        try:
+            step(attempt, spec)
+        except Exception as error:  # the manager went away, say: the attempt fails, never hangs
+            log.exception("could not start job %s", attempt.job_id)
+            self._fail(attempt, f"CannotStartContainerError: {type(error).__name__}: {error}")
+
+    def _launch(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
+        if attempt.stop_requested or attempt.released:
+            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+            return
+        network = self._network
+        if "AWS_BATCH_JOB_NODE_INDEX" in spec.environment and "#" in spec.job_id:
+            network = attempt.network = self._multi_node_network(spec.job_id.split("#", 1)[0])
+            spec = self._with_main_node_address(spec, network)
+        compute_environment = spec.environment.get("AWS_BATCH_CE_NAME", "")
+        constraints = ce_constraint(compute_environment, [node.labels for node in self._nodes.values()])
+        try:
+            arguments = service_arguments(spec, self._endpoint, network, constraints)
+            created = self._client.api.create_service(**arguments)
+        except UnsupportedOnSwarm as error:
+            self._fail(attempt, f"CannotCreateContainerError: {error}")
+            return
+        except (APIError, DockerException) as error:
+            self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
+            return
+        with attempt.lock:
+            attempt.service_id = created["ID"]
+        if attempt.stop_requested or attempt.released:  # stop() or release() came while creating
+            self._stop_service(attempt)
+
+    def _multi_node_network(self, parent_id: str) -> str:
+        """The attachable overlay network the nodes of one multi-node parallel job share."""
+        with self._lock:
+            known = self._networks.get(parent_id)
+            if known is not None:
+                return known
+            found = self._find_network(parent_id)
+            if found is None:
+                safe = re.sub(r"[^a-zA-Z0-9-]", "-", parent_id)[:40]
+                created = self._client.api.create_network(
+                    f"batchemu-mnp-{safe}",
+                    driver="overlay",
+                    attachable=True,
+                    labels={MANAGED_LABEL: "1", MNP_NETWORK_LABEL: parent_id},
+                )
+                found = str(created["Id"])
+            self._networks[parent_id] = found
+            return found
+
+    def _find_network(self, parent_id: str) -> str | None:
+        found = self._client.api.networks(filters={"label": f"{MNP_NETWORK_LABEL}={parent_id}"})
+        return str(found[0]["Id"]) if found else None
+
+    def _with_main_node_address(self, spec: ContainerSpec, network_id: str) -> ContainerSpec:
+        """AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS: the main node's address on the overlay network
+        (the other nodes start only once the main node runs, so its task has one)."""
+        environment = spec.environment
+        if "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" not in environment:
+            return spec
+        main_id = f"{spec.job_id.split('#', 1)[0]}#{environment.get('AWS_BATCH_JOB_MAIN_NODE_INDEX', '0')}"
+        address = self._task_address(main_id, network_id)
+        if address is None:
+            raise RuntimeError(f"the main node {main_id} has no address on its overlay network")
+        return dataclasses.replace(
+            spec, environment={**environment, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS": address}
+        )
+
+    def _task_address(self, job_id: str, network_id: str) -> str | None:
+        deadline = time.monotonic() + _MAIN_ADDRESS_WAIT_SECONDS
+        while time.monotonic() < deadline and not self._closing.is_set():
+            services = self._client.api.services(filters={"label": f"{JOB_ID_LABEL}={job_id}"})
+            services.sort(key=lambda service: service.get("CreatedAt", ""), reverse=True)
+            for service in services[:1]:
+                for task in self._client.api.tasks(filters={"service": service["ID"]}):
+                    for attachment in task.get("NetworksAttachments") or []:
+                        if attachment.get("Network", {}).get("ID") == network_id:
+                            addresses = attachment.get("Addresses") or []
+                            if addresses:
+                                return str(addresses[0]).split("/", 1)[0]
+            time.sleep(0.2)
+        return None
+
+    # -- watching ------------------------------------------------------------------------------------
+    def _schedule_refresh(self, attempt: SwarmAttempt) -> None:
+        with attempt.lock:
+            if attempt.service_id is None or attempt.refreshing:
+                return
+            if time.monotonic() - attempt.last_refresh < _REFRESH_SECONDS:
+                return
+            attempt.refreshing = True
+        if not self._submit(self._refresh, attempt):
+            attempt.refreshing = False
+
+    def _refresh(self, attempt: SwarmAttempt) -> None:
+        try:
+            task = self._task_of(attempt)
+            if task is not None:
+                self._follow(attempt, task)
+        except (APIError, DockerException) as error:
+            log.warning("could not follow the service of job %s: %s", attempt.job_id, error)
+        finally:
+            with attempt.lock:
+                attempt.refreshing = False
+                attempt.last_refresh = time.monotonic()
+
+    def _task_of(self, attempt: SwarmAttempt) -> dict[str, Any] | None:
+        """The attempt's task: the first one swarm made for its service (a replacement swarm may make
+        after a lost node is never run: the attempt has ended by then)."""
+        assert attempt.service_id is not None
+        try:
+            tasks = self._client.api.tasks(filters={"service": attempt.service_id})
+        except NotFound:
+            tasks = []
+        if not tasks:
+            if not self._service_exists(attempt.service_id):
+                self._settle(
+                    attempt,
+                    RunState(Phase.EXITED, reason="CannotInspectContainerError: the task was removed"),
+                )
+            return None
+        tasks.sort(key=lambda task: task.get("CreatedAt", ""))
+        chosen = next((task for task in tasks if task["ID"] == attempt.task_id), tasks[0])
+        with attempt.lock:
+            attempt.task_id = chosen["ID"]
+            attempt.node_id = chosen.get("NodeID") or attempt.node_id
+        return chosen
+
+    def _follow(self, attempt: SwarmAttempt, task: dict[str, Any]) -> None:
+        status = task.get("Status") or {}
+        state = status.get("State", "")
+        lost = self._lost_node(attempt.node_id)
+        if lost is not None and state in _LIVE_TASK_STATES and not attempt.stop_requested:
+            self._host_lost(attempt, lost)
+        elif state == "running":
+            self._read_logs(attempt)
+            self._settle(attempt, RunState(Phase.RUNNING))
+        elif state in ("complete", "failed"):
+            self._read_logs(attempt)
+            self._settle(attempt, _exit_state(status, attempt.stop_requested))
+        elif state == "rejected":
+            self._fail(attempt, _rejected_reason(str(status.get("Err") or "task rejected")))
+        elif state in ("shutdown", "orphaned", "remove") and not attempt.stop_requested:
+            self._host_lost(attempt, self._nodes.get(attempt.node_id or ""))
+
+    def _lost_node(self, node_id: str | None) -> SwarmNode | None:
+        """The node, when it went down or was drained (a removed node counts as lost too)."""
+        if not node_id:
+            return None
+        node = self._nodes.get(node_id)
+        if node is None:
+            return SwarmNode(node_id, "", 0.0, 0, {}, ready=False, active=False)
+        return None if node.usable else node
+
+    def _host_lost(self, attempt: SwarmAttempt, node: SwarmNode | None) -> None:
+        """As AWS reports work on an EC2 instance that went away; the service is removed so swarm does
+        not run the attempt again elsewhere (the scheduler retries it per the job's retry strategy)."""
+        node = node or SwarmNode(attempt.node_id or "unknown", "", 0.0, 0, {}, ready=False, active=False)
+        reason = HOST_TERMINATED.format(instance=node.instance_id)
+        log.warning(
+            "job %s attempt %d: %s (swarm node %s)", attempt.job_id, attempt.attempt, reason, node.node_id
+        )
+        if attempt.service_id is not None:
+            self._remove_service(attempt.service_id)
+        self._settle(attempt, RunState(Phase.EXITED, reason=reason, status_reason=reason))
+
+    def _read_logs(self, attempt: SwarmAttempt) -> None:
+        assert attempt.service_id is not None
+        arguments: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True, "is_tty": False}
+        since = log_since(attempt)
+        if since is not None:
+            arguments["since"] = f"{since:.9f}"
+        raw = b"".join(self._client.api.service_logs(attempt.service_id, **arguments))
+        absorb_log_lines(attempt, raw)
+
+    def _fail(self, attempt: SwarmAttempt, reason: str) -> None:
+        self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
+
+    def _settle(self, attempt: SwarmAttempt, state: RunState) -> None:
+        with attempt.lock:
+            if attempt.finished or attempt.state == state:
+                return
+            attempt.state = state
+        if self._on_change is not None:
+            try:
+                self._on_change()
+            except Exception:
+                log.exception("on_change callback failed")
+
+    # -- nodes ---------------------------------------------------------------------------------------
+    def _watch_nodes(self) -> None:
+        while not self._closing.wait(_NODES_SECONDS):
+            self._refresh_nodes()
+
+    def _refresh_nodes(self) -> None:
+        try:
+            nodes = {node.node_id: node for node in map(_node_of, self._client.api.nodes())}
+            reason = None if any(node.usable for node in nodes.values()) else "no swarm node takes work"
+        except Exception as error:
+            nodes, reason = self._nodes, f"the swarm manager does not answer ({type(error).__name__})"
+        changed = reason != self._unavailable or {key: node.usable for key, node in nodes.items()} != {
+            key: node.usable for key, node in self._nodes.items()
+        }
+        self._nodes, self._unavailable = nodes, reason
+        if changed and self._on_change is not None:
+            self._on_change()
+        if changed:
+            for attempt in list(self._live):
+                with attempt.lock:
+                    attempt.last_refresh = 0.0  # look again now: its node may be gone
+
+    # -- ending --------------------------------------------------------------------------------------
+    def _stop_service(self, attempt: SwarmAttempt) -> None:
+        """Terminate or timeout: keep what the job printed, then remove the service (its task is killed)."""
+        if attempt.service_id is None or attempt.finished:
+            return
+        try:
+            self._read_logs(attempt)
+        except (APIError, DockerException) as error:
+            log.debug("last logs of job %s: %s", attempt.job_id, error)
+        self._remove_service(attempt.service_id)
+        self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+
+    def _service_exists(self, service_id: str) -> bool:
+        try:
+            self._client.api.inspect_service(service_id)
+            return True
+        except NotFound:
+            return False
+
+    def _remove_service(self, service_id: str) -> None:
+        try:
+            self._client.api.remove_service(service_id)
+        except NotFound:
+            pass
+        except (APIError, DockerException) as error:
+            log.warning("could not remove service %s: %s", service_id, _message(error))
+
+    def _remove_network(self, network_id: str) -> None:
+        """After the services using it are gone; their tasks detach a moment later, so retry briefly."""
+        for _ in range(40):
+            try:
+                self._client.api.remove_network(network_id)
+                return
+            except NotFound:
+                return
+            except (APIError, DockerException):
+                time.sleep(0.25)
+        log.warning("could not remove overlay network %s", network_id)
+
+    def _submit(self, function: Callable[..., None], *arguments: Any) -> bool:
+        try:
+            self._pool.submit(function, *arguments)
+            return True
+        except RuntimeError:  # the runner is closing
+            return False
+
+
+def reachable_endpoint(endpoint: str, toward: str) -> str:
+    """`endpoint` with a loopback host replaced by the address this machine uses toward `toward`."""
+    parts = urlsplit(endpoint)
+    if parts.hostname not in ("127.0.0.1", "localhost", "0.0.0.0", "::1") or not toward:
+        return endpoint
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((toward, 2377))  # no packet is sent: this only picks the route
+            address = probe.getsockname()[0]
+    except OSError:
+        return endpoint
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{address}{port}", parts.path, parts.query, parts.fragment))
+
+
+def _client(docker_host: str | None, timeout: int) -> docker.DockerClient:
+    if docker_host:
+        return docker.DockerClient(base_url=docker_host, timeout=timeout)
+    return docker.from_env(timeout=timeout)
+
+
+def _node_of(summary: dict[str, Any]) -> SwarmNode:
+    description = summary.get("Description") or {}
+    resources = description.get("Resources") or {}
+    spec = summary.get("Spec") or {}
+    status = summary.get("Status") or {}
+    return SwarmNode(
+        node_id=summary["ID"],
+        address=str(status.get("Addr") or ""),
+        vcpus=int(resources.get("NanoCPUs") or 0) / 1e9,
+        memory_mib=int(resources.get("MemoryBytes") or 0) // (1024 * 1024),
+        labels=dict(spec.get("Labels") or {}),
+        ready=status.get("State") == "ready",
+        active=spec.get("Availability") == "active",
+    )
+
+
+def _exit_state(status: dict[str, Any], stop_requested: bool) -> RunState:
+    container = status.get("ContainerStatus") or {}
+    if not container.get("ContainerID"):  # it never ran
+        return RunState(
+            Phase.FAILED_TO_START, reason=f"CannotStartContainerError: {status.get('Err') or 'no container'}"
+        )
+    exit_code = int(container.get("ExitCode") or 0)
+    if exit_code == KILLED_EXIT_CODE and not stop_requested:
+        # A task's status has no OOMKilled flag: a SIGKILL nobody here asked for is taken for the kernel's
+        # OOM killer (docs/scale-out.md).
+        return RunState(Phase.EXITED, exit_code=exit_code, reason=OOM_REASON)
+    if stop_requested and exit_code == 0:
+        exit_code = KILLED_EXIT_CODE
+    return RunState(Phase.EXITED, exit_code=exit_code)
+
+
+def _rejected_reason(error: str) -> str:
+    kind = (
+        "CannotPullContainerError"
+        if "No such image" in error or "pull" in error.lower()
+        else "CannotStartContainerError"
+    )
+    return f"{kind}: Error response from daemon: {error}"
+
+
+def _message(error: BaseException) -> str:
+    return str(getattr(error, "explanation", None) or error)
+
+
+def _daemon_reason(kind: str, error: BaseException) -> str:
+    return f"{kind}: Error response from daemon: {_message(error)}"
