@@ -36,6 +36,8 @@ _REFRESH_SECONDS = 0.25  # at most one task listing (+ log read) per attempt thi
 _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) is refreshed
 _LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 _MAIN_ADDRESS_WAIT_SECONDS = 20.0
+_RELAUNCHES = 20  # how often a task swarm rejected for a passing reason is created again
+_RELAUNCH_PAUSE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class SwarmAttempt(DockerAttempt):
     task_id: str | None = None
     node_id: str | None = None
     network: str | None = None  # the overlay network of a multi-node parallel job
+    spec: ContainerSpec | None = None
+    relaunches: int = 0
+    own_host: list[str] | None = None  # the placement constraint of a multi-node job's node
 
 
 def container_instance_key(node_id: str) -> str:
@@ -109,6 +114,7 @@ class SwarmRunner:
         self._live: set[SwarmAttempt] = set()
         self._lock = threading.Lock()
         self._networks: dict[str, str] = {}  # MNP parent job id -> overlay network id
+        self._hosts_taken: dict[str, set[str]] = {}  # MNP parent job id -> swarm nodes its nodes run on
         self._nodes: dict[str, SwarmNode] = {}
         self._unavailable: str | None = None
         self._closing = threading.Event()
@@ -117,7 +123,7 @@ class SwarmRunner:
 
     # -- the Runner protocol -------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> SwarmAttempt:
-        attempt = SwarmAttempt(spec.job_id, spec.attempt)
+        attempt = SwarmAttempt(spec.job_id, spec.attempt, spec=spec)
         with self._lock:
             self._live.add(attempt)
         self._pool.submit(self._guarded, self._launch, attempt, spec)
@@ -204,6 +210,8 @@ class SwarmRunner:
             with self._lock:
                 busy = any(other.job_id.startswith(parent + "#") for other in self._live)
                 network_id = None if busy else self._networks.pop(parent, None)
+                if not busy:
+                    self._hosts_taken.pop(parent, None)
             if network_id is not None:
                 self._submit(self._remove_network, network_id)
 
@@ -243,11 +251,15 @@ class SwarmRunner:
             self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
             return
         network = self._network
-        if "AWS_BATCH_JOB_NODE_INDEX" in spec.environment and "#" in spec.job_id:
-            network = attempt.network = self._multi_node_network(spec.job_id.split("#", 1)[0])
-            spec = self._with_main_node_address(spec, network)
         compute_environment = spec.environment.get("AWS_BATCH_CE_NAME", "")
         constraints = ce_constraint(compute_environment, [node.labels for node in self._nodes.values()])
+        if "AWS_BATCH_JOB_NODE_INDEX" in spec.environment and "#" in spec.job_id:
+            parent_id = spec.job_id.split("#", 1)[0]
+            network = attempt.network = self._multi_node_network(parent_id)
+            spec = self._with_main_node_address(spec, network)
+            if attempt.own_host is None:  # kept when swarm's rejection makes the service again
+                attempt.own_host = self._own_host(parent_id, compute_environment)
+            constraints = constraints + attempt.own_host
         try:
             arguments = service_arguments(spec, self._endpoint, network, constraints)
             created = self._client.api.create_service(**arguments)
@@ -261,6 +273,22 @@ class SwarmRunner:
             attempt.service_id = created["ID"]
         if attempt.stop_requested or attempt.released:  # stop() or release() came while creating
             self._stop_service(attempt)
+
+    def _own_host(self, parent_id: str, compute_environment: str) -> list[str]:
+        """As on AWS, each node of a multi-node job gets an instance of its own: the least busy node
+        none of its other nodes has, while there is one."""
+        with self._lock:
+            taken = self._hosts_taken.setdefault(parent_id, set())
+            busy: dict[str, int] = {}
+            for other in self._live:
+                if other.node_id:
+                    busy[other.node_id] = busy.get(other.node_id, 0) + 1
+            free = [node for node in self.capacity(compute_environment) if node.node_id not in taken]
+            if not free:
+                return []
+            choice = min(free, key=lambda node: (busy.get(node.node_id, 0), node.node_id))
+            taken.add(choice.node_id)
+            return [f"node.id=={choice.node_id}"]
 
     def _multi_node_network(self, parent_id: str) -> str:
         """The attachable overlay network the nodes of one multi-node parallel job share."""
@@ -371,10 +399,34 @@ class SwarmRunner:
         elif state in ("complete", "failed"):
             self._read_logs(attempt)
             self._settle(attempt, _exit_state(status, attempt.stop_requested))
+            self._finished_with(attempt)
+        elif state == "rejected" and _transient(status) and attempt.relaunches < _RELAUNCHES:
+            self._relaunch(attempt)
         elif state == "rejected":
             self._fail(attempt, _rejected_reason(str(status.get("Err") or "task rejected")))
+            self._finished_with(attempt)
         elif state in ("shutdown", "orphaned", "remove") and not attempt.stop_requested:
             self._host_lost(attempt, self._nodes.get(attempt.node_id or ""))
+
+    def _finished_with(self, attempt: SwarmAttempt) -> None:
+        """The task ended and its logs are read: remove its service now, not at release, because swarm
+        keeps counting a finished job task's reservations against its node until then (its constraint
+        enforcer then rejects new tasks there)."""
+        if attempt.service_id is not None and not self._keep_services:
+            self._remove_service(attempt.service_id)
+
+    def _relaunch(self, attempt: SwarmAttempt) -> None:
+        """Swarm rejected the task for a passing reason (its node's reservations were briefly
+        overcommitted): a fresh service for the same attempt; it never ran, so nothing is repeated."""
+        service_id = attempt.service_id
+        assert service_id is not None and attempt.spec is not None
+        log.info("job %s: swarm rejected its task for now; creating its service again", attempt.job_id)
+        with attempt.lock:
+            attempt.relaunches += 1
+            attempt.service_id = attempt.task_id = attempt.node_id = None
+        self._remove_service(service_id)
+        self._closing.wait(_RELAUNCH_PAUSE_SECONDS)  # on a pool thread, never the scheduler's
+        self._guarded(self._launch, attempt, attempt.spec)
 
     def _lost_node(self, node_id: str | None) -> SwarmNode | None:
         """The node, when it went down or was drained (a removed node counts as lost too)."""
@@ -540,6 +592,10 @@ def _exit_state(status: dict[str, Any], stop_requested: bool) -> RunState:
     if stop_requested and exit_code == 0:
         exit_code = KILLED_EXIT_CODE
     return RunState(Phase.EXITED, exit_code=exit_code)
+
+
+def _transient(status: dict[str, Any]) -> bool:
+    return "no longer meets constraints" in str(status.get("Err") or "")
 
 
 def _rejected_reason(error: str) -> str:
