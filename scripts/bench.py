@@ -16,6 +16,8 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - array: one 10,000-child array on the simulated runner, submit to parent SUCCEEDED.
 - docker: delegates to scripts/bench_docker.py (emulated trivial job vs raw `docker run --rm`).
 - startup: `batchemu serve --runner simulated` from Popen to the first 200 from /_batchemu/health.
+- swarm (named only; needs root): delegates to scripts/bench_swarm.py, 60 one-second jobs on a 1-node vs a
+  3-node local swarm (scripts/local-swarm), the same vCPUs per node.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import bench_scheduler  # noqa: E402  (the array benchmark and the in-process st
 from bench_api import client  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
-EXTRA = ("profile",)
+EXTRA = ("profile", "swarm")
 SERVER_LINE = re.compile(r"batchemu\.server: (\w+) (\S+) (\d{3}) ([0-9.]+)ms")
 TARGETS = {
     "api": {
@@ -588,6 +590,20 @@ def bench_docker(extra: list[str]) -> dict:
     return result
 
 
+def bench_swarm(extra: list[str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "bench_swarm.py"), *extra], capture_output=True, text=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {
+            "benchmark": "swarm",
+            "skipped": f"scripts/bench_swarm.py exited {done.returncode}",
+            "stderr_tail": done.stderr[-800:],
+        }
+    return dict(json.loads(lines[-1]))
+
+
 def docker_answers() -> bool:
     from batchemu.emulator import docker_engine_answers
 
@@ -757,6 +773,7 @@ def main() -> None:
         "--docker-args", default="", help="docker: arguments passed to scripts/bench_docker.py"
     )
     parser.add_argument("--profile-calls", type=int, default=1000)
+    parser.add_argument("--swarm-args", default="", help="swarm: arguments passed to scripts/bench_swarm.py")
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
         serve_stub(int(args.benchmarks[1]), Path(args.benchmarks[2]))
@@ -791,6 +808,8 @@ def main() -> None:
             line = bench_docker(args.docker_args.split())
         elif name == "startup":
             line = bench_startup(args.startup_runs)
+        elif name == "swarm":
+            line = bench_swarm(args.swarm_args.split())
         else:
             line = bench_profile(args.profile_calls, 15)
         line["machine"] = machine()
