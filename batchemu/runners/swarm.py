@@ -38,6 +38,7 @@ _LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "rea
 _MAIN_ADDRESS_WAIT_SECONDS = 20.0
 _RELAUNCHES = 20  # how often a task swarm rejected for a passing reason is created again
 _RELAUNCH_PAUSE_SECONDS = 0.5
+_LOGS_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class SwarmRunner:
         stop_on_close: bool = True,
     ) -> None:
         self._client = _client(docker_host, timeout=30)
+        # Logs of a task on a node that just died never finish arriving: give up on a read soon.
+        self._logs_client = _client(docker_host, timeout=_LOGS_TIMEOUT_SECONDS)
         swarm = self._client.info().get("Swarm") or {}
         if not swarm.get("ControlAvailable"):
             state = swarm.get("LocalNodeState") or "unknown"
@@ -114,6 +117,7 @@ class SwarmRunner:
         self._live: set[SwarmAttempt] = set()
         self._lock = threading.Lock()
         self._networks: dict[str, str] = {}  # MNP parent job id -> overlay network id
+        self._network_lock = threading.Lock()
         self._hosts_taken: dict[str, set[str]] = {}  # MNP parent job id -> swarm nodes its nodes run on
         self._nodes: dict[str, SwarmNode] = {}
         self._unavailable: str | None = None
@@ -209,9 +213,10 @@ class SwarmRunner:
             parent = handle.job_id.split("#", 1)[0]
             with self._lock:
                 busy = any(other.job_id.startswith(parent + "#") for other in self._live)
-                network_id = None if busy else self._networks.pop(parent, None)
                 if not busy:
                     self._hosts_taken.pop(parent, None)
+            with self._network_lock:
+                network_id = None if busy else self._networks.pop(parent, None)
             if network_id is not None:
                 self._submit(self._remove_network, network_id)
 
@@ -292,7 +297,7 @@ class SwarmRunner:
 
     def _multi_node_network(self, parent_id: str) -> str:
         """The attachable overlay network the nodes of one multi-node parallel job share."""
-        with self._lock:
+        with self._network_lock:  # not self._lock: start() takes that on the scheduler's thread
             known = self._networks.get(parent_id)
             if known is not None:
                 return known
@@ -358,7 +363,7 @@ class SwarmRunner:
             task = self._task_of(attempt)
             if task is not None:
                 self._follow(attempt, task)
-        except (APIError, DockerException) as error:
+        except Exception as error:  # the manager went away, a log read timed out: try again later
             log.warning("could not follow the service of job %s: %s", attempt.job_id, error)
         finally:
             with attempt.lock:
@@ -455,7 +460,7 @@ class SwarmRunner:
         since = log_since(attempt)
         if since is not None:
             arguments["since"] = f"{since:.9f}"
-        raw = b"".join(self._client.api.service_logs(attempt.service_id, **arguments))
+        raw = b"".join(self._logs_client.api.service_logs(attempt.service_id, **arguments))
         absorb_log_lines(attempt, raw)
 
     def _fail(self, attempt: SwarmAttempt, reason: str) -> None:
@@ -490,7 +495,9 @@ class SwarmRunner:
         if changed and self._on_change is not None:
             self._on_change()
         if changed:
-            for attempt in list(self._live):
+            with self._lock:
+                live = list(self._live)
+            for attempt in live:
                 with attempt.lock:
                     attempt.last_refresh = 0.0  # look again now: its node may be gone
 
@@ -501,7 +508,7 @@ class SwarmRunner:
             return
         try:
             self._read_logs(attempt)
-        except (APIError, DockerException) as error:
+        except Exception as error:
             log.debug("last logs of job %s: %s", attempt.job_id, error)
         self._remove_service(attempt.service_id)
         self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
