@@ -434,11 +434,16 @@ class SwarmRunner:
         self._guarded(self._launch, attempt, attempt.spec)
 
     def _lost_node(self, node_id: str | None) -> SwarmNode | None:
-        """The node, when it went down or was drained (a removed node counts as lost too)."""
+        """The node, when it went down or was drained (a removed node counts as lost too). The node list
+        may be a second old (a node made active again looks drained): a lost node is looked up again."""
         if not node_id:
             return None
         node = self._nodes.get(node_id)
-        if node is None:
+        if node is not None and node.usable:
+            return None
+        try:
+            node = _node_of(self._client.api.inspect_node(node_id))
+        except NotFound:
             return SwarmNode(node_id, "", 0.0, 0, {}, ready=False, active=False)
         return None if node.usable else node
 
