@@ -36,8 +36,8 @@ _REFRESH_SECONDS = 0.25  # at most one task listing (+ log read) per attempt thi
 _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) is refreshed
 _LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 _MAIN_ADDRESS_WAIT_SECONDS = 20.0
-_RELAUNCHES = 20  # how often a task swarm rejected for a passing reason is created again
-_RELAUNCH_PAUSE_SECONDS = 0.5
+_RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is created again
+_RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
 
 
@@ -396,6 +396,9 @@ class SwarmRunner:
         status = task.get("Status") or {}
         state = status.get("State", "")
         lost = self._lost_node(attempt.node_id)
+        log.debug(
+            "job %s: task %s %s on %s (lost: %s)", attempt.job_id, task["ID"], state, attempt.node_id, lost
+        )
         if lost is not None and state in _LIVE_TASK_STATES and not attempt.stop_requested:
             self._host_lost(attempt, lost)
         elif state == "running":
@@ -405,6 +408,9 @@ class SwarmRunner:
             self._read_logs(attempt)
             self._settle(attempt, _exit_state(status, attempt.stop_requested))
             self._finished_with(attempt)
+        elif state == "rejected" and attempt.state.phase is Phase.RUNNING and not attempt.stop_requested:
+            # it ran, and swarm took it off its node (the node went away or no longer qualifies)
+            self._host_lost(attempt, self._nodes.get(attempt.node_id or ""))
         elif state == "rejected" and _transient(status) and attempt.relaunches < _RELAUNCHES:
             self._relaunch(attempt)
         elif state == "rejected":
@@ -460,13 +466,17 @@ class SwarmRunner:
         self._settle(attempt, RunState(Phase.EXITED, reason=reason, status_reason=reason))
 
     def _read_logs(self, attempt: SwarmAttempt) -> None:
+        """Not through the SDK's service_logs(): it streams with the socket timeout turned off, and the
+        logs of a task on a node that just died never finish arriving; a plain request times out."""
         assert attempt.service_id is not None
-        arguments: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True, "is_tty": False}
+        params = {"stdout": "1", "stderr": "1", "timestamps": "1", "tail": "all"}
         since = log_since(attempt)
         if since is not None:
-            arguments["since"] = f"{since:.9f}"
-        raw = b"".join(self._logs_client.api.service_logs(attempt.service_id, **arguments))
-        absorb_log_lines(attempt, raw)
+            params["since"] = f"{since:.9f}"
+        api = self._logs_client.api
+        response = api._get(api._url("/services/{0}/logs", attempt.service_id), params=params)
+        api._raise_for_status(response)
+        absorb_log_lines(attempt, demultiplex(response.content))
 
     def _fail(self, attempt: SwarmAttempt, reason: str) -> None:
         self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
@@ -566,6 +576,16 @@ def reachable_endpoint(endpoint: str, toward: str) -> str:
         return endpoint
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit((parts.scheme, f"{address}{port}", parts.path, parts.query, parts.fragment))
+
+
+def demultiplex(body: bytes) -> bytes:
+    """The payload of a Docker multiplexed stream (frames of an 8-byte header: stream, 0, 0, 0, size)."""
+    chunks, offset = [], 0
+    while offset + 8 <= len(body):
+        size = int.from_bytes(body[offset + 4 : offset + 8], "big")
+        chunks.append(body[offset + 8 : offset + 8 + size])
+        offset += 8 + size
+    return b"".join(chunks)
 
 
 def _client(docker_host: str | None, timeout: int) -> docker.DockerClient:

@@ -18,6 +18,7 @@ import pytest
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
 from batchemu.runners.base import ContainerSpec, Phase
+from batchemu.runners.swarm import container_instance_key
 from tests.integration.test_jobs_on_docker import Account
 
 pytestmark = pytest.mark.docker
@@ -54,6 +55,14 @@ class LocalSwarm:
         assert last.startswith("DOCKER_HOST=unix://"), last
         self.docker_host = last.split("=", 1)[1]
         self.run("load", BUSYBOX)
+
+    def kill_node(self, node: dict[str, Any]) -> None:
+        """SIGKILL the dockerd of a node, as a host that dies does."""
+        number = node["Description"]["Engine"]["Labels"]["batchemu.local-swarm-node"]
+        pid = int(
+            (Path(self.environment["BATCHEMU_SWARM_DIR"]) / f"node{number}" / "launcher.pid").read_text()
+        )
+        os.kill(pid, 9)
 
     def api(self) -> Any:
         import docker
@@ -121,7 +130,8 @@ MAIN_NODE = (
 )
 OTHER_NODE = (
     'until echo "hello from node $AWS_BATCH_JOB_NODE_INDEX" '
-    "| nc -w 1 $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 9000 | grep -q ack; do sleep 0.2; done; echo sent"
+    "| nc -w 1 $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 9000 >/tmp/reply; grep -q ack /tmp/reply; "
+    "do sleep 0.2; done; echo sent"
 )
 
 
@@ -146,9 +156,13 @@ def test_a_multi_node_job_on_three_hosts_reaches_its_main_node_over_tcp(account:
         },
     )
     parent = account.submit(queue, "talk")
-    ended = account.wait_for(parent, deadline=90)
-    nodes = account.batch.describe_jobs(jobs=[f"{parent}#{index}" for index in range(3)])["jobs"]
-    outcome = [(node["status"], node.get("statusReason"), node["container"].get("reason")) for node in nodes]
+    ids = [f"{parent}#{index}" for index in range(3)]
+    try:
+        ended = account.wait_for(parent, deadline=90)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; its nodes: {_outcome(account, ids)}") from None
+    nodes = account.batch.describe_jobs(jobs=ids)["jobs"]
+    outcome = _outcome(account, ids)
     assert ended["status"] == "SUCCEEDED", outcome
     main = next(node for node in nodes if node["nodeDetails"]["nodeIndex"] == 0)
     assert sorted(account.log_messages(main)) == [
@@ -167,18 +181,26 @@ def test_draining_the_node_of_a_running_attempt_retries_it_elsewhere(
     account.wait_for(job_id, ("RUNNING",))
     api = swarm.api()
     node_id = _node_running(api, job_id)
-    spec = api.inspect_node(node_id)
-    api.update_node(node_id, spec["Version"]["Index"], {**spec["Spec"], "Availability": "drain"})
+    _set_availability(api, node_id, "drain")
     try:
         job = account.wait_for(job_id, deadline=60)
     finally:
-        spec = api.inspect_node(node_id)
-        api.update_node(node_id, spec["Version"]["Index"], {**spec["Spec"], "Availability": "active"})
+        _set_availability(api, node_id, "active")
     assert job["status"] == "SUCCEEDED"
     first, second = job["attempts"]
     assert first["statusReason"].startswith("Host EC2 (instance i-")
     assert first["statusReason"].endswith(") terminated.")
     assert first["container"]["containerInstanceArn"] != second["container"]["containerInstanceArn"]
+
+
+def _outcome(account: Account, ids: list[str]) -> list[tuple[str, str | None, str | None]]:
+    jobs = account.batch.describe_jobs(jobs=ids)["jobs"]
+    return [(job["status"], job.get("statusReason"), job["container"].get("reason")) for job in jobs]
+
+
+def _set_availability(api: Any, node_id: str, availability: str) -> None:
+    spec = api.inspect_node(node_id)
+    api.update_node(node_id, spec["Version"]["Index"], {**spec["Spec"], "Availability": availability})
 
 
 def _node_running(api: Any, job_id: str) -> str:
@@ -246,6 +268,27 @@ def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwar
         second.release(handle)
     finally:
         second.close()
+
+
+def test_a_node_that_goes_down_fails_its_attempt_as_a_terminated_host_and_it_retries(
+    account: Account, queue: str, swarm: LocalSwarm
+) -> None:
+    """Last in the module: the killed node stays down (local-swarm down cleans up after it)."""
+    account.define("lost", ["sh", "-c", '[ "$AWS_BATCH_JOB_ATTEMPT" = 2 ] || sleep 120; echo second'])
+    api = swarm.api()
+    manager = api.nodes(filters={"role": "manager"})[0]
+    _set_availability(api, manager["ID"], "drain")  # the swarm lives on: a worker goes down
+    job_id = account.submit(queue, "lost", retryStrategy={"attempts": 2})
+    account.wait_for(job_id, ("RUNNING",))
+    _set_availability(api, manager["ID"], "active")
+    arn = account.describe(job_id)["container"]["containerInstanceArn"]
+    killed = next(node for node in api.nodes() if arn.endswith(container_instance_key(node["ID"])))
+    swarm.kill_node(killed)
+    job = account.wait_for(job_id, deadline=90)
+    assert job["status"] == "SUCCEEDED"
+    first, second = job["attempts"]
+    assert first["statusReason"].startswith("Host EC2 (instance i-")
+    assert first["container"]["containerInstanceArn"] != second["container"]["containerInstanceArn"]
 
 
 def _wait_for_service(runner: Any, job_id: str) -> Any:

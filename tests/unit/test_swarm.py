@@ -15,6 +15,7 @@ from batchemu.runners.swarm import (
     _exit_state,
     _rejected_reason,
     container_instance_key,
+    demultiplex,
     reachable_endpoint,
 )
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
@@ -197,3 +198,12 @@ def test_a_lost_host_fails_the_attempt_with_its_reason_and_the_job_retries() -> 
     first, second = job.attempts
     assert first.status_reason == "Host EC2 (instance i-0123456789abcdef0) terminated."
     assert first.container.container_instance_arn != second.container.container_instance_arn
+
+
+def test_multiplexed_log_frames_are_joined_in_order() -> None:
+    def frame(stream: int, payload: bytes) -> bytes:
+        return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+    body = frame(1, b"2026-01-01T00:00:00.1Z out\n") + frame(2, b"2026-01-01T00:00:00.2Z err\n")
+    assert demultiplex(body) == b"2026-01-01T00:00:00.1Z out\n2026-01-01T00:00:00.2Z err\n"
+    assert demultiplex(body + b"\x01\x00") == demultiplex(body)  # a cut-off header is dropped
