@@ -7,60 +7,45 @@ thread pool, so start(), poll(), stop() and logs() return at once. Imports runne
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
-from batchemu.runners.docker import OOM_REASON, DockerAttempt, absorb_log_lines, log_since
+from batchemu.runners.docker import DockerAttempt, absorb_log_lines, log_since
 from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
+from batchemu.runners.swarm_state import (
+    HOST_TERMINATED,
+    LIVE_TASK_STATES,
+    SwarmNode,
+    container_instance_key,
+    demultiplex,
+    exit_state,
+    node_of,
+    reachable_endpoint,
+    rejected_reason,
+    transient_rejection,
+)
 
 log = logging.getLogger("batchemu.runners.swarm")
 
-HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
 MNP_NETWORK_LABEL = "batchemu.mnp-job-id"
 _REFRESH_SECONDS = 0.25  # at most one task listing (+ log read) per attempt this often
 _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) is refreshed
-_LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 _MAIN_ADDRESS_WAIT_SECONDS = 20.0
 _RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is created again
 _RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
-
-
-@dataclass(frozen=True)
-class SwarmNode:
-    """One swarm node as a container instance: what it offers and whether it takes work."""
-
-    node_id: str
-    address: str
-    vcpus: float
-    memory_mib: int
-    labels: dict[str, str]
-    ready: bool
-    active: bool
-
-    @property
-    def instance_id(self) -> str:
-        """A stable EC2-style instance id for the node."""
-        return "i-" + hashlib.sha256(self.node_id.encode()).hexdigest()[:17]
-
-    @property
-    def usable(self) -> bool:
-        return self.ready and self.active
 
 
 @dataclass(eq=False)
@@ -74,11 +59,6 @@ class SwarmAttempt(DockerAttempt):
     spec: ContainerSpec | None = None
     relaunches: int = 0
     own_host: list[str] | None = None  # the placement constraint of a multi-node job's node
-
-
-def container_instance_key(node_id: str) -> str:
-    """The 32-hex id a node has as an ECS container instance (the last part of its ARN)."""
-    return hashlib.sha256(("container-instance:" + node_id).encode()).hexdigest()[:32]
 
 
 class SwarmRunner:
@@ -399,22 +379,27 @@ class SwarmRunner:
         log.debug(
             "job %s: task %s %s on %s (lost: %s)", attempt.job_id, task["ID"], state, attempt.node_id, lost
         )
-        if lost is not None and state in _LIVE_TASK_STATES and not attempt.stop_requested:
+        if lost is not None and state in LIVE_TASK_STATES and not attempt.stop_requested:
             self._host_lost(attempt, lost)
         elif state == "running":
             self._read_logs(attempt)
             self._settle(attempt, RunState(Phase.RUNNING))
         elif state in ("complete", "failed"):
             self._read_logs(attempt)
-            self._settle(attempt, _exit_state(status, attempt.stop_requested))
+            self._settle(attempt, exit_state(status, attempt.stop_requested))
             self._finished_with(attempt)
         elif state == "rejected" and attempt.state.phase is Phase.RUNNING and not attempt.stop_requested:
             # it ran, and swarm took it off its node (the node went away or no longer qualifies)
             self._host_lost(attempt, self._nodes.get(attempt.node_id or ""))
-        elif state == "rejected" and _transient(status) and attempt.relaunches < _RELAUNCHES:
+        elif (
+            state == "rejected"
+            and transient_rejection(status)
+            and attempt.relaunches < _RELAUNCHES
+            and attempt.spec
+        ):
             self._relaunch(attempt)
         elif state == "rejected":
-            self._fail(attempt, _rejected_reason(str(status.get("Err") or "task rejected")))
+            self._fail(attempt, rejected_reason(str(status.get("Err") or "task rejected")))
             self._finished_with(attempt)
         elif state in ("shutdown", "orphaned", "remove") and not attempt.stop_requested:
             self._host_lost(attempt, self._nodes.get(attempt.node_id or ""))
@@ -448,7 +433,7 @@ class SwarmRunner:
         if node is not None and node.usable:
             return None
         try:
-            node = _node_of(self._client.api.inspect_node(node_id))
+            node = node_of(self._client.api.inspect_node(node_id))
         except NotFound:
             return SwarmNode(node_id, "", 0.0, 0, {}, ready=False, active=False)
         return None if node.usable else node
@@ -499,7 +484,7 @@ class SwarmRunner:
 
     def _refresh_nodes(self) -> None:
         try:
-            nodes = {node.node_id: node for node in map(_node_of, self._client.api.nodes())}
+            nodes = {node.node_id: node for node in map(node_of, self._client.api.nodes())}
             reason = None if any(node.usable for node in nodes.values()) else "no swarm node takes work"
         except Exception as error:
             nodes, reason = self._nodes, f"the swarm manager does not answer ({type(error).__name__})"
@@ -563,80 +548,10 @@ class SwarmRunner:
             return False
 
 
-def reachable_endpoint(endpoint: str, toward: str) -> str:
-    """`endpoint` with a loopback host replaced by the address this machine uses toward `toward`."""
-    parts = urlsplit(endpoint)
-    if parts.hostname not in ("127.0.0.1", "localhost", "0.0.0.0", "::1") or not toward:
-        return endpoint
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect((toward, 2377))  # no packet is sent: this only picks the route
-            address = probe.getsockname()[0]
-    except OSError:
-        return endpoint
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{address}{port}", parts.path, parts.query, parts.fragment))
-
-
-def demultiplex(body: bytes) -> bytes:
-    """The payload of a Docker multiplexed stream (frames of an 8-byte header: stream, 0, 0, 0, size)."""
-    chunks, offset = [], 0
-    while offset + 8 <= len(body):
-        size = int.from_bytes(body[offset + 4 : offset + 8], "big")
-        chunks.append(body[offset + 8 : offset + 8 + size])
-        offset += 8 + size
-    return b"".join(chunks)
-
-
 def _client(docker_host: str | None, timeout: int) -> docker.DockerClient:
     if docker_host:
         return docker.DockerClient(base_url=docker_host, timeout=timeout)
     return docker.from_env(timeout=timeout)
-
-
-def _node_of(summary: dict[str, Any]) -> SwarmNode:
-    description = summary.get("Description") or {}
-    resources = description.get("Resources") or {}
-    spec = summary.get("Spec") or {}
-    status = summary.get("Status") or {}
-    return SwarmNode(
-        node_id=summary["ID"],
-        address=str(status.get("Addr") or ""),
-        vcpus=int(resources.get("NanoCPUs") or 0) / 1e9,
-        memory_mib=int(resources.get("MemoryBytes") or 0) // (1024 * 1024),
-        labels=dict(spec.get("Labels") or {}),
-        ready=status.get("State") == "ready",
-        active=spec.get("Availability") == "active",
-    )
-
-
-def _exit_state(status: dict[str, Any], stop_requested: bool) -> RunState:
-    container = status.get("ContainerStatus") or {}
-    if not container.get("ContainerID"):  # it never ran
-        return RunState(
-            Phase.FAILED_TO_START, reason=f"CannotStartContainerError: {status.get('Err') or 'no container'}"
-        )
-    exit_code = int(container.get("ExitCode") or 0)
-    if exit_code == KILLED_EXIT_CODE and not stop_requested:
-        # A task's status has no OOMKilled flag: a SIGKILL nobody here asked for is taken for the kernel's
-        # OOM killer (docs/scale-out.md).
-        return RunState(Phase.EXITED, exit_code=exit_code, reason=OOM_REASON)
-    if stop_requested and exit_code == 0:
-        exit_code = KILLED_EXIT_CODE
-    return RunState(Phase.EXITED, exit_code=exit_code)
-
-
-def _transient(status: dict[str, Any]) -> bool:
-    return "no longer meets constraints" in str(status.get("Err") or "")
-
-
-def _rejected_reason(error: str) -> str:
-    kind = (
-        "CannotPullContainerError"
-        if "No such image" in error or "pull" in error.lower()
-        else "CannotStartContainerError"
-    )
-    return f"{kind}: Error response from daemon: {error}"
 
 
 def _message(error: BaseException) -> str:

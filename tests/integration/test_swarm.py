@@ -18,7 +18,7 @@ import pytest
 from batchemu import Emulator, ServerThread
 from batchemu.config import Settings
 from batchemu.runners.base import ContainerSpec, Phase
-from batchemu.runners.swarm import container_instance_key
+from batchemu.runners.swarm_state import container_instance_key
 from tests.integration.test_jobs_on_docker import Account
 
 pytestmark = pytest.mark.docker
@@ -77,9 +77,24 @@ def _can_run_a_local_swarm() -> str | None:
     return f"scripts/local-swarm needs {', '.join(missing)}" if missing else None
 
 
+def _install_network_tools() -> None:
+    """CI machines may lack iproute2 (ip) or util-linux (nsenter): install them, as docker-setup does."""
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=environment, capture_output=True, timeout=300)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "iproute2", "iptables", "util-linux"],
+        env=environment,
+        capture_output=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture(scope="module")
 def swarm(docker_engine: None) -> Iterator[LocalSwarm]:
     reason = _can_run_a_local_swarm()
+    if reason is not None and os.geteuid() == 0 and os.environ.get("CI", "").lower() == "true":
+        _install_network_tools()
+        reason = _can_run_a_local_swarm()
     if reason is not None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}, and under CI=true the swarm tests must run")

@@ -9,16 +9,16 @@ from typing import Any
 
 from batchemu.runners.base import ContainerSpec, Phase, RunState
 from batchemu.runners.simulated import SimulatedAttempt, SimulatedRunner
-from batchemu.runners.swarm import (
+from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
+from batchemu.runners.swarm_state import (
     HOST_TERMINATED,
     SwarmNode,
-    _exit_state,
-    _rejected_reason,
     container_instance_key,
     demultiplex,
+    exit_state,
     reachable_endpoint,
+    rejected_reason,
 )
-from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
 from batchemu.scheduler.core import Scheduler
 from tests.unit.builders import World
 
@@ -104,14 +104,14 @@ def test_task_outcomes_map_to_run_states() -> None:
     def status(exit_code: int, container: bool = True) -> dict[str, Any]:
         return {"ContainerStatus": {"ContainerID": "c" if container else "", "ExitCode": exit_code}}
 
-    assert _exit_state(status(3), stop_requested=False) == RunState(Phase.EXITED, exit_code=3)
-    assert _exit_state(status(137), stop_requested=False).reason.startswith("OutOfMemoryError")  # type: ignore[union-attr]
-    assert _exit_state(status(0), stop_requested=True) == RunState(Phase.EXITED, exit_code=137)
-    assert _exit_state(status(0, container=False), False).phase is Phase.FAILED_TO_START
-    assert _rejected_reason("No such image: x:latest") == (
+    assert exit_state(status(3), stop_requested=False) == RunState(Phase.EXITED, exit_code=3)
+    assert exit_state(status(137), stop_requested=False).reason.startswith("OutOfMemoryError")  # type: ignore[union-attr]
+    assert exit_state(status(0), stop_requested=True) == RunState(Phase.EXITED, exit_code=137)
+    assert exit_state(status(0, container=False), False).phase is Phase.FAILED_TO_START
+    assert rejected_reason("No such image: x:latest") == (
         "CannotPullContainerError: Error response from daemon: No such image: x:latest"
     )
-    assert _rejected_reason("invalid mount").startswith("CannotStartContainerError: ")
+    assert rejected_reason("invalid mount").startswith("CannotStartContainerError: ")
 
 
 def test_a_loopback_endpoint_becomes_the_address_toward_the_manager() -> None:
