@@ -1,6 +1,8 @@
 # batchemu as a sidecar:
 #   docker build -t batchemu . && docker run -p 8000:8000 batchemu
-# BASE_IMAGE may be any image with Python >= 3.11 and pip (our offline CI uses its local test image).
+# Offline (no image registry), from the local image scripts/build-test-images makes:
+#   docker build --network host --build-arg BASE_IMAGE=batchemu-test/python:latest -t batchemu .
+# BASE_IMAGE may be any image with Python >= 3.11 and pip.
 # A ca-certificates.crt placed beside this file is trusted by pip during the build (for TLS-intercepting
 # proxies). Jobs run on the simulated runner unless the Docker socket is mounted (see README).
 ARG BASE_IMAGE=python:3.12-slim
@@ -19,4 +21,5 @@ ENV BATCHEMU_HOST=0.0.0.0 BATCHEMU_PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
   CMD python3 -c "import os, sys, urllib.request; port = os.environ.get('BATCHEMU_PORT', '8000'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/_batchemu/health').status != 200)"
+# Exec form: batchemu is PID 1 and handles SIGTERM itself, so `docker stop` ends it cleanly in seconds.
 CMD ["batchemu", "serve"]

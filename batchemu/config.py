@@ -11,6 +11,9 @@ from typing import Any
 
 RUNNERS = ("docker", "process", "simulated", "swarm")
 PACES = ("instant", "realistic")
+# With a state directory, what SIGTERM/SIGINT do to running jobs: leave them for the next start to
+# re-attach, or stop them (without a state directory they are always stopped).
+ON_SHUTDOWN = ("leave", "stop")
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 
@@ -42,6 +45,7 @@ class Settings:
     # random per server, so it opens nothing to outsiders when --auth sigv4 is on.
     internal_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     docker_network: str = "host"
+    on_shutdown: str = "leave"
     # The Docker engine (for --runner swarm: a swarm manager), e.g. unix:///path/docker.sock or
     # tcp://host:2376; None: DOCKER_HOST or the local engine.
     docker_host: str | None = None
@@ -58,12 +62,18 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "pace": ("BATCHEMU_PACE", str),
     "aws_endpoint": ("BATCHEMU_AWS_ENDPOINT", str),
     "docker_network": ("BATCHEMU_DOCKER_NETWORK", str),
+    "on_shutdown": ("BATCHEMU_ON_SHUTDOWN", str),
     "docker_host": ("DOCKER_HOST", str),
     "job_endpoint": ("BATCHEMU_JOB_ENDPOINT", str),
     "auth": ("BATCHEMU_AUTH", str),
     "auth_keys": ("BATCHEMU_AUTH_KEYS", lambda text: parse_auth_keys(text.split(","))),
     "allowed_host_paths": ("BATCHEMU_ALLOW_HOST_PATHS", lambda text: tuple(p for p in text.split(":") if p)),
 }
+
+
+def variable(name: str) -> str:
+    """The environment variable of a setting, e.g. "port" -> "BATCHEMU_PORT"."""
+    return _ENV[name][0]
 
 
 def parse_auth_keys(pairs: list[str]) -> dict[str, str]:

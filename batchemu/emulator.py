@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from batchemu.clock import Clock, FakeClock, SystemClock, to_millis
 from batchemu.config import Settings
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import Job
+from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.integrations import eventbridge
@@ -23,6 +27,7 @@ from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
+from batchemu.scheduler.lifecycle import Launch
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 
@@ -33,8 +38,11 @@ def _log_transition(backend: Backend, job: Job, old_status: str) -> None:
     log.info("job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
 
 
-def make_runner(settings: Settings, clock: Clock, wake: Callable[[], None] | None = None) -> Runner:
-    """The runner settings ask for; with none asked, Docker when an engine answers, else simulated."""
+def make_runner(
+    settings: Settings, clock: Clock, wake: Callable[[], None] | None = None, state_id: str | None = None
+) -> Runner:
+    """The runner settings ask for; with none asked, Docker when an engine answers, else simulated.
+    `state_id` labels Docker containers that the state directory may re-attach after a restart."""
     placeholder = f"http://127.0.0.1:{settings.port}"  # replaced by bind_endpoint once listening
     runner = settings.runner
     if runner is None:
@@ -56,6 +64,8 @@ def make_runner(settings: Settings, clock: Clock, wake: Callable[[], None] | Non
                 network=settings.docker_network,
                 keep_containers=settings.keep_containers,
                 on_change=wake,
+                state_id=state_id,
+                state_path=settings.state_dir,
             )
         except Exception as error:
             raise ConfigurationError(
@@ -99,6 +109,11 @@ def docker_engine_answers() -> bool:
         return False
 
 
+def _handle(job: Job) -> object | None:
+    attempt = job.current_attempt
+    return attempt.run_handle if attempt is not None else None
+
+
 class Emulator:
     def __init__(
         self, settings: Settings | None = None, clock: Clock | None = None, runner: Runner | None = None
@@ -107,22 +122,31 @@ class Emulator:
         self.clock: Clock = clock or SystemClock()
         self.store = Store(listeners=[_log_transition])
         self._wakeup = threading.Event()
-        self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake)
+        self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
+        state_id = self.state.identity if self.state is not None else None
+        self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake, state_id)
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
-        self.scheduler = Scheduler(
-            self.store, self.runner, dwell, settlers=[settle_extras], job_secret=self.settings.internal_secret
+        launch = Launch(
+            job_secret=self.settings.internal_secret,
+            host_access=HostAccessPolicy(self.settings.allow_privileged, self.settings.allowed_host_paths),
         )
-        self.state: StateDir | None = None
-        if self.settings.state_dir:
-            self.state = StateDir(self.settings.state_dir)
+        self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras], launch=launch)
+        if self.state is not None:
             self.state.attach(self.store)
             reconcile(self.store, self.runner, to_millis(self.clock.now()))
             self.save()
+        remove_orphans = getattr(self.runner, "remove_orphans", None)
+        if remove_orphans is not None and runner is None:  # after reconcile: re-attached ones are ours
+            try:
+                remove_orphans()
+            except Exception as error:  # never a reason not to start
+                log.warning("could not look for containers of servers that are gone: %s", error)
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.accepting = True  # False from the start of shutdown(): Batch requests are refused
 
     @classmethod
     def for_tests(cls, **settings: object) -> Emulator:
@@ -156,7 +180,7 @@ class Emulator:
                         stream = attempt.container.log_stream_name or ""
                         shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
         clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.append(clusters.sync)
+        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:
@@ -173,15 +197,79 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self._stop_loop()
+        self.outbox.stop()
+        self.runner.close()
+        if self.state is not None:
+            self.save()
+
+    def shutdown(self, why: str, leave_running: bool = False, seconds: float = 3.0) -> str:
+        """The graceful end of a server (SIGTERM, SIGINT), within about `seconds`: the scheduler stops;
+        every live attempt is stopped and its job fails with a reason naming `why`, unless a state
+        directory will re-attach it (`leave_running`, on a runner that can); logs and events are flushed;
+        state is saved. Returns one line saying what was done."""
+        deadline = time.monotonic() + seconds
+        self.accepting = False
+        self._stop_loop()
+        leave = leave_running and self.state is not None and hasattr(self.runner, "find_running")
+        with self.store.lock:
+            live = [
+                (backend, job)
+                for backend in self.store.backends()
+                for status in ("STARTING", "RUNNING")
+                for job in backend.jobs_by_status[status].values()
+            ]
+        took = [time.monotonic()]
+        if live and not leave:
+            handles = [handle for _, job in live if (handle := _handle(job)) is not None]
+            self.runner.halt(handles, timeout=max(0.5, (deadline - time.monotonic()) * 0.5))
+            self._fail_live(live, f"batchemu shut down ({why}) and stopped the job's container")
+        took.append(time.monotonic())
+        self.outbox.stop(deadline_seconds=max(0.5, deadline - time.monotonic() - 0.5))
+        took.append(time.monotonic())
+        self.runner.close(leave_running=leave)
+        took.append(time.monotonic())
+        if self.state is not None:
+            self.save()
+        log.debug(
+            "shutdown: jobs stopped in %.2f s, outbox in %.2f s, runner closed in %.2f s",
+            *(b - a for a, b in zip(took, took[1:], strict=False)),
+        )
+        jobs = f"{len(live)} running job{'s' if len(live) != 1 else ''}"
+        if not live:
+            done = "no job was running"
+        elif leave:
+            done = f"left {jobs} for the next start to re-attach"
+        else:
+            done = f"stopped {jobs} and failed {'them' if len(live) != 1 else 'it'}"
+        dropped = f", {self.outbox.dropped} writes dropped" if self.outbox.dropped else ""
+        return f"{done}; logs flushed{dropped}"
+
+    def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
+        now = to_millis(self.clock.now())
+        with self.store.lock:
+            for backend, job in live:
+                if job.status not in ("STARTING", "RUNNING"):
+                    continue
+                handle = _handle(job)
+                state = self.runner.poll(handle) if handle is not None else None
+                exit_code = state.exit_code if state is not None else None
+                container_reason = state.reason if state is not None else None
+                backend.move(
+                    job,
+                    JobEvent.TERMINATED,
+                    now,
+                    reason=reason,
+                    exit_code=exit_code,
+                    container_reason=container_reason,
+                )
+
+    def _stop_loop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.outbox.stop()
-        self.runner.close()
-        if self.state is not None:
-            self.save()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -230,12 +318,53 @@ class Emulator:
         """Clears every resource and job (and what the integrations remember of them)."""
         with self.store.lock:
             self.store.reset()
+            self.scheduler.placer.reset()
             if self.state is not None:
                 self.state.clear()
             if isinstance(self.clock, FakeClock):
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""
+        with self.store.lock:
+            return [
+                {"account": backend.account, "region": backend.region, **row}
+                for backend in self.store.backends()
+                for row in self.scheduler.placer.fleets.describe(backend)
+            ]
+
+    def terminate_instances(
+        self, instance_id: str | None = None, compute_environment: str | None = None, spot_only: bool = False
+    ) -> list[str]:
+        """Ends instances on purpose: one by id, or all (all Spot ones with `spot_only`) of a compute
+        environment (name or ARN). Their jobs fail with `Host EC2 (instance i-...) terminated.` and are
+        retried by their retry strategy. Returns the ids of the jobs that were on them."""
+        fleets = self.scheduler.placer.fleets
+        hit: list[str] = []
+        with self.store.lock:
+            now = to_millis(self.clock.now())
+            for backend in self.store.backends():
+                environment = (
+                    backend.find_compute_environment(compute_environment) if compute_environment else None
+                )
+                for fleet in list(fleets.fleets.values()):
+                    for instance in list(fleet.instances.values()):
+                        chosen = instance.instance_id == instance_id or (
+                            environment is not None
+                            and instance.compute_environment_arn == environment.arn
+                            and (instance.spot or not spot_only)
+                        )
+                        if (
+                            chosen
+                            and f":{backend.region}:{backend.account}:" in instance.compute_environment_arn
+                        ):
+                            jobs = fleets.terminate(backend, instance, now, self.scheduler.stop_attempt)
+                            hit.extend(job.id for job in jobs)
+        self.save()
+        self.wake()
+        return hit
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -4,6 +4,7 @@ BatchEmuError
 +-- ApiError                  an error with an AWS error code and HTTP status
 |   +-- ClientException       400: every client mistake (AWS Batch's only modeled client error)
 |   +-- ServerException       500: our own bug, never a client mistake
+|   |   +-- Unavailable       503: the server is shutting down (SDKs retry it)
 |   +-- AccessDenied          403: refused credentials or signature (optional auth)
 +-- IllegalTransition         a (status, event) pair the job state table does not allow
 +-- ConfigurationError        bad settings at start-up (port in use, unknown runner...)
@@ -45,6 +46,10 @@ class NotFound(ClientException):
 class ServerException(ApiError):
     code = "ServerException"
     status = 500
+
+
+class Unavailable(ServerException):
+    status = 503
 
 
 class AccessDenied(ApiError):

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -88,6 +89,17 @@ class StateDir:
         self._db.executescript(_SCHEMA)
         self._written: dict[tuple[str, str, str, str], str] = {}
         self._lock = threading.Lock()
+        self.identity = self._identity()
+
+    def _identity(self) -> str:
+        """A random id made once per state directory: it labels the containers this directory may
+        re-attach after a restart, wherever the directory is mounted."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+        if row is not None:
+            return str(row[0])
+        identity = secrets.token_hex(8)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (identity,))
+        return str(self._db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()[0])
 
     def attach(self, store: Store) -> None:
         """Loads what was saved into `store` and tracks its changes from now on."""

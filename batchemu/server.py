@@ -18,19 +18,23 @@ from werkzeug.wrappers import Request, Response
 
 from batchemu import __version__
 from batchemu.emulator import Emulator
-from batchemu.errors import ApiError, ClientException, ServerException
+from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
+from batchemu.service import ecs_agent
 from batchemu.service.dispatch import RequestContext, dispatch, operation_table
 
 log = logging.getLogger("batchemu.server")
 ADMIN_PREFIX = "/_batchemu/"
 HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+# A refused body is read and dropped up to this size so its sender gets the answer (see _read_body);
+# beyond it the connection is closed and the sender may see it reset.
+DISCARD_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class BatchApp:
@@ -56,6 +60,8 @@ class BatchApp:
         operation_name = "-"
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         try:
+            if not self.emulator.accepting:
+                raise Unavailable("batchemu is shutting down; the request was not processed")
             caller = caller_of(environ)
             if caller.service not in (None, "batch"):
                 raise ClientException(
@@ -109,7 +115,7 @@ class BatchApp:
 
             return dashboard.handle(request, emulator)
         if action == "health" and request.method == "GET":
-            return _json(self.health())
+            return _json(self.health(), 200 if emulator.accepting else 503)
         if action == "reset" and request.method == "POST":
             emulator.reset()
             self.others.reset()
@@ -126,11 +132,31 @@ class BatchApp:
                     return _json({"message": "advance must be a number of seconds >= 0"}, 400)
                 emulator.advance(seconds)
             return _json({"now": emulator.clock.now(), "fake": emulator.clock.is_fake})
+        if action.startswith("ecs/") and request.method == "GET":
+            return self.ecs_agent(request, action[len("ecs/") :])
+        if action == "instances" and request.method == "GET":
+            return _json({"instances": emulator.instances()})
+        if action == "instances/terminate" and request.method == "POST":
+            return self.terminate_instances(request.get_json(silent=True) or {})
         if action.startswith("jobs/") and action.endswith("/history") and request.method == "GET":
             return self.job_history(action[len("jobs/") : -len("/history")])
         return _json(
             {"__type": "NotFound", "message": f"No admin route {request.method} {request.path}"}, 404
         )
+
+    def terminate_instances(self, body: Any) -> Response:
+        """{"instanceId": "i-..."} ends one instance; {"computeEnvironment": name or ARN} all of an
+        environment's, {"computeEnvironment": ..., "spot": true} its Spot ones (a Spot interruption)."""
+        instance_id = body.get("instanceId") if isinstance(body, dict) else None
+        environment = body.get("computeEnvironment") if isinstance(body, dict) else None
+        if not isinstance(instance_id, str | None) or not isinstance(environment, str | None):
+            return _json({"message": "instanceId and computeEnvironment must be strings"}, 400)
+        if not instance_id and not environment:
+            return _json(
+                {"message": "give instanceId, or computeEnvironment (with spot: true for Spot only)"}, 400
+            )
+        jobs = self.emulator.terminate_instances(instance_id, environment, bool(body.get("spot")))
+        return _json({"jobsAffected": jobs})
 
     def job_history(self, job_id: str) -> Response:
         with self.emulator.store.lock:
@@ -144,9 +170,25 @@ class BatchApp:
                     return _json({"jobId": job.id, "jobArn": job.arn, "history": history})
         return _json({"__type": "NotFound", "message": f"No job {job_id}"}, 404)
 
+    def ecs_agent(self, request: Request, path: str) -> Response:
+        """What the ECS agent serves a task (metadata, role credentials); jobs find it through
+        ECS_CONTAINER_METADATA_URI(_V4) and AWS_CONTAINER_CREDENTIALS_FULL_URI."""
+        emulator = self.emulator
+        try:
+            body = ecs_agent.answer(
+                emulator.store,
+                path,
+                request.headers.get("Authorization", ""),
+                emulator.settings.internal_secret,
+                emulator.clock.now(),
+            )
+        except ecs_agent.AgentError as error:
+            return _json({"message": str(error)}, error.status)
+        return _json(body)
+
     def health(self) -> dict[str, Any]:
         return {
-            "status": "running",
+            "status": "running" if self.emulator.accepting else "stopping",
             "version": __version__,
             "runner": self.emulator.runner.name,
             "runner_status": self.emulator.scheduler.placer.runner_unavailable() or "available",
@@ -170,11 +212,15 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
-    """The request body, refused unread when larger than any Batch request can be."""
+    """The request body, refused when larger than any Batch request can be. A refused body is still read
+    (and dropped), up to DISCARD_LIMIT_BYTES: a client such as http.client sends its whole body before it
+    reads the answer, and a server that closes the connection with unread bytes resets it, so the client
+    would see a broken pipe instead of the 400 (werkzeug's own drain gives up after a 10 ms pause)."""
     stream = environ["wsgi.input"]
     if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):  # chunked upload
         body: bytes = stream.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
+            _discard(stream, DISCARD_LIMIT_BYTES)
             raise ClientException(f"Request body exceeds the {MAX_BODY_BYTES} byte limit")
         return body
     try:
@@ -182,8 +228,19 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     except ValueError:
         raise ClientException("Content-Length is not a number") from None
     if length > MAX_BODY_BYTES:
+        _discard(stream, min(length, DISCARD_LIMIT_BYTES))
         raise ClientException(f"Request body of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit")
     return stream.read(length) if length > 0 else b""
+
+
+def _discard(stream: Any, limit: int) -> None:
+    """Reads and drops up to `limit` bytes of a refused body, 64 KiB at a time."""
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def create_app(emulator: Emulator) -> Edge:

@@ -16,6 +16,9 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - array: one 10,000-child array on the simulated runner, submit to parent SUCCEEDED.
 - docker: delegates to scripts/bench_docker.py (emulated trivial job vs raw `docker run --rm`).
 - startup: `batchemu serve --runner simulated` from Popen to the first 200 from /_batchemu/health.
+- backlog (not in the default set; minutes): scripts/bench_backlog.py - SubmitJob/DescribeJobs/ListJobs
+  with 0 vs 20,000 RUNNABLE jobs waiting, ten 10,000-child arrays on maxvCpus 256, and SubmitJob vs moto
+  in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts.
 - swarm (named only; needs root): delegates to scripts/bench_swarm.py, 60 one-second jobs on a 1-node vs a
   3-node local swarm (scripts/local-swarm), the same vCPUs per node.
 """
@@ -50,7 +53,7 @@ import bench_scheduler  # noqa: E402  (the array benchmark and the in-process st
 from bench_api import client  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
-EXTRA = ("profile", "swarm")
+EXTRA = ("profile", "backlog", "swarm")
 SERVER_LINE = re.compile(r"batchemu\.server: (\w+) (\S+) (\d{3}) ([0-9.]+)ms")
 TARGETS = {
     "api": {
@@ -773,6 +776,19 @@ def main() -> None:
         "--docker-args", default="", help="docker: arguments passed to scripts/bench_docker.py"
     )
     parser.add_argument("--profile-calls", type=int, default=1000)
+    parser.add_argument(
+        "--backlog-parts", nargs="+", default=["backlog", "arrays", "moto"], help="backlog: parts to run"
+    )
+    parser.add_argument("--backlog-waiting", type=int, default=20_000, help="backlog: RUNNABLE jobs waiting")
+    parser.add_argument(
+        "--backlog-jobs", type=int, default=1000, help="backlog: timed SubmitJob calls per side"
+    )
+    parser.add_argument("--backlog-arrays", type=int, default=10, help="backlog: array jobs submitted")
+    parser.add_argument(
+        "--backlog-log-level",
+        default="INFO",
+        help="backlog: the servers' --log-level (backlog and moto parts)",
+    )
     parser.add_argument("--swarm-args", default="", help="swarm: arguments passed to scripts/bench_swarm.py")
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
@@ -808,9 +824,21 @@ def main() -> None:
             line = bench_docker(args.docker_args.split())
         elif name == "startup":
             line = bench_startup(args.startup_runs)
+        elif name == "backlog":
+            import bench_backlog
+
+            line = bench_backlog.bench_backlog(
+                args.backlog_parts,
+                args.backlog_waiting,
+                args.backlog_jobs,
+                args.rounds,
+                args.backlog_arrays,
+                args.array_size,
+                args.backlog_log_level,
+            )
         elif name == "swarm":
             line = bench_swarm(args.swarm_args.split())
-        else:
+        elif name == "profile":
             line = bench_profile(args.profile_calls, 15)
         line["machine"] = machine()
         line["bench_wall_s"] = round(time.perf_counter() - began, 1)

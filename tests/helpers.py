@@ -116,8 +116,9 @@ def wait_for_status(
 
 
 def log_messages(emulator: Any, logs: Any, job: dict[str, Any]) -> list[str]:
-    """The job's lines in CloudWatch Logs (through the `logs` client), once the emulator shipped its last."""
-    emulator.flush()
+    """The job's lines in CloudWatch Logs (through the `logs` client), read as clients do: right after
+    DescribeJobs showed the job finished, without waiting for anything (batchemu ships an attempt's
+    last lines before its status changes)."""
     events = logs.get_log_events(
         logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
     )["events"]

@@ -56,7 +56,9 @@ def _summary(request: Request, emulator: Emulator) -> dict[str, Any]:
     status = request.args.get("status")
     status = status if status in snapshot.STATUSES else None
     now_ms = int(emulator.clock.now() * 1000)
-    return snapshot.summary(emulator.store, now_ms, limit, offset, status)
+    found = snapshot.summary(emulator.store, now_ms, limit, offset, status)
+    found["instances"] = emulator.instances()
+    return found
 
 
 def _summary_api(request: Request) -> str:

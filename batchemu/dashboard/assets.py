@@ -74,6 +74,14 @@ JS = r"""
         ce.type + " " + ce.platform, ce.state, ce.status, el("span", {"class": "vcpus"}, [used]), meter],
         {"data-name": ce.name});
     }));
+    fill("instances", (s.instances || []).map(function (i) {
+      var jobs = i.jobs.map(function (id) { return el("a", {href: jobHref(id)}, [id + " "]); });
+      return row([el("span", {title: i.containerInstanceArn}, [i.instanceId]), i.computeEnvironment,
+        i.instanceType + (i.spot ? " (Spot)" : ""),
+        fmt(i.used.vcpus) + " of " + fmt(i.vcpus) + " vCPUs, " + fmt(i.used.memoryMiB) + " of " +
+        fmt(i.registeredMemoryMiB) + " MiB" + (i.gpus ? ", " + fmt(i.used.gpus) + " of " + fmt(i.gpus) + " GPUs" : ""),
+        el("span", {}, jobs)], {"data-instance-id": i.instanceId});
+    }));
     fill("job-queues", s.jobQueues.map(function (q) {
       var counts = STATUSES.map(function (st) { return el("span", {"class": "count"}, [q.counts[st]]); });
       return row([el("span", {title: q.arn}, [q.name]), q.account + " / " + q.region, q.state, q.status,

@@ -76,6 +76,13 @@ def overview(snapshot: dict[str, Any], version: str, api: str) -> str:
             [compute_environment_row(ce) for ce in snapshot["computeEnvironments"]],
             "No compute environments yet",
         )
+        + "<h2>Instances</h2>"
+        + table(
+            "instances",
+            ["Instance", "Compute environment", "Type", "In use", "Jobs"],
+            [instance_row(i) for i in snapshot.get("instances", [])],
+            "No instances running (MANAGED EC2/SPOT compute environments launch them for jobs)",
+        )
         + "<h2>Job queues</h2>"
         + table(
             "job-queues",
@@ -110,6 +117,29 @@ def compute_environment_row(ce: dict[str, Any]) -> str:
             esc(ce["status"]),
             f'<span class="vcpus">{esc(used)}</span>',
             meter,
+        )
+        + "</tr>"
+    )
+
+
+def instance_row(instance: dict[str, Any]) -> str:
+    used = instance["used"]
+    in_use = (
+        f"{used['vcpus']:g} of {instance['vcpus']} vCPUs, {used['memoryMiB']:g} of "
+        f"{instance['registeredMemoryMiB']} MiB"
+    )
+    if instance["gpus"]:
+        in_use += f", {used['gpus']:g} of {instance['gpus']} GPUs"
+    jobs = " ".join(f'<a href="{job_href(job_id)}">{esc(job_id)}</a>' for job_id in instance["jobs"])
+    kind = instance["instanceType"] + (" (Spot)" if instance["spot"] else "")
+    return (
+        f'<tr data-instance-id="{esc(instance["instanceId"])}">'
+        + cells(
+            f'<span title="{esc(instance["containerInstanceArn"])}">{esc(instance["instanceId"])}</span>',
+            esc(instance["computeEnvironment"]),
+            esc(kind),
+            esc(in_use),
+            jobs,
         )
         + "</tr>"
     )

@@ -13,6 +13,11 @@ from batchemu.domain.store import Backend
 def status_summary(backend: Backend, parent: Job) -> dict[str, int]:
     """All seven statuses, zero counts included, as AWS shows them."""
     summary = {status.value: 0 for status in JobStatus}
+    counts = backend.work.child_counts.get(parent.id)
+    if counts is not None:  # kept current by every add and move of a child
+        for status, count in counts.items():
+            summary[status] += count
+        return summary
     for child_id in parent.child_ids:
         child = backend.jobs.get(child_id)
         if child is not None:

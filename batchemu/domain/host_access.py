@@ -1,6 +1,7 @@
-"""What a job may ask of the host it runs on. By default nothing beyond an ordinary container: privileged
-mode, host-path volumes outside the allow-list, the Docker socket and host devices are refused unless the
-emulator was started with --allow-privileged / --allow-host-path PATH."""
+"""What a job may ask of the host it runs on. AWS runs privileged containers and host-path volumes on EC2,
+so jobs that ask for them are accepted; unless the emulator was started with --allow-privileged /
+--allow-host-path PATH, they run confined: unprivileged, each host path replaced by a scratch volume that
+lives as long as the container, host devices left out. confine() says what it changed, for the log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 from dataclasses import dataclass, field
 
 from batchemu.domain.models import Spec
-from batchemu.errors import ClientException
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
@@ -27,31 +27,36 @@ class HostAccessPolicy:
         return False
 
 
-def check_container(container: Spec | None, policy: HostAccessPolicy) -> None:
-    """Raises ClientException naming what the container asks for and the flag that would allow it."""
-    if not container:
-        return
+def confine(container: Spec, policy: HostAccessPolicy) -> tuple[Spec, list[str]]:
+    """The container as this server runs it, and one warning per thing the policy took away."""
+    warnings: list[str] = []
+    confined = dict(container)
     if container.get("privileged") and not policy.allow_privileged:
-        raise ClientException(
-            "Privileged containers are refused by this batchemu server; start it with --allow-privileged to allow them"
-        )
+        confined["privileged"] = False
+        warnings.append("privileged was asked for; the container runs unprivileged (see --allow-privileged)")
+    volumes = []
     for volume in container.get("volumes") or []:
-        source = ((volume.get("host") or {}).get("source_path")) or ""
-        if source:
-            _check_host_path(source, policy, f"Volume {volume.get('name', '')!r}")
-    for device in (container.get("linux_parameters") or {}).get("devices") or []:
-        _check_host_path(device.get("host_path", ""), policy, "Device")
+        source = (volume.get("host") or {}).get("source_path") or ""
+        if source and not policy.allows_path(source):
+            volume = {key: value for key, value in volume.items() if key != "host"}
+            what = "the Docker socket" if _is_docker_socket(source) else "host path"
+            warnings.append(
+                f"volume {volume.get('name', '')!r} asked for {what} {source}; it gets an empty scratch "
+                f"volume instead (see --allow-host-path)"
+            )
+        volumes.append(volume)
+    if container.get("volumes"):
+        confined["volumes"] = volumes
+    parameters = container.get("linux_parameters") or {}
+    devices = parameters.get("devices") or []
+    allowed = [device for device in devices if policy.allows_path(device.get("host_path", ""))]
+    if len(allowed) != len(devices):
+        confined["linux_parameters"] = {**parameters, "devices": allowed}
+        for device in devices:
+            if device not in allowed:
+                warnings.append(f"device {device.get('host_path', '')} is left out (see --allow-host-path)")
+    return confined, warnings
 
 
-def _check_host_path(path: str, policy: HostAccessPolicy, what: str) -> None:
-    if policy.allows_path(path):
-        return
-    if os.path.realpath(path) in DOCKER_SOCKETS or os.path.basename(path) == "docker.sock":
-        raise ClientException(
-            f"{what} mounts the Docker socket {path}, which would give the job control of the host; "
-            f"start batchemu with --allow-host-path {path} to allow it"
-        )
-    raise ClientException(
-        f"{what} uses the host path {path}, which is outside the allowed host paths; "
-        f"start batchemu with --allow-host-path {path} (or a folder above it) to allow it"
-    )
+def _is_docker_socket(path: str) -> bool:
+    return os.path.realpath(path) in DOCKER_SOCKETS or os.path.basename(path) == "docker.sock"

@@ -3,6 +3,9 @@ AWS_BATCH_* environment a container sees."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +76,26 @@ def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict
     return container
 
 
+# Containers are shared by the jobs that change nothing (and by array children), so their requirements
+# are read once: id(container) -> (container, requirements); the container kept so the id stays its own.
+_REQUIREMENTS: dict[int, tuple[Spec, Requirements]] = {}
+
+
 def requirements(container: Spec | None) -> Requirements:
     """vCPUs, MiB and GPUs from resourceRequirements, falling back to the legacy vcpus/memory."""
-    container = container or {}
+    if container is None:
+        return _read_requirements({})
+    found = _REQUIREMENTS.get(id(container))
+    if found is not None and found[0] is container:
+        return found[1]
+    need = _read_requirements(container)
+    if len(_REQUIREMENTS) >= 4096:
+        _REQUIREMENTS.clear()
+    _REQUIREMENTS[id(container)] = (container, need)
+    return need
+
+
+def _read_requirements(container: Spec) -> Requirements:
     by_type = {entry["type"]: entry["value"] for entry in container.get("resource_requirements", [])}
     vcpus = _number(by_type.get("VCPU"), container.get("vcpus") or DEFAULT_VCPUS)
     memory = int(_number(by_type.get("MEMORY"), container.get("memory") or DEFAULT_MEMORY_MIB))
@@ -145,3 +165,13 @@ def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
     if not job.is_main_node:
         env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address
     return env
+
+
+def agent_path(account: str, region: str, job_id: str, attempt: int) -> str:
+    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials)."""
+    return f"/_batchemu/ecs/{account}/{region}/{urllib.parse.quote(job_id, safe='')}/{attempt}"
+
+
+def agent_token(secret: str, job_id: str, attempt: int) -> str:
+    """The token an attempt shows to get its role's credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN)."""
+    return hmac.new(secret.encode(), f"{job_id}/{attempt}".encode(), hashlib.sha256).hexdigest()

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from batchemu.domain import instance_types
 from batchemu.errors import ClientException, invalid_request
 
 Spec = dict[str, Any]
@@ -150,6 +151,7 @@ def check_compute_resources(resources: Spec) -> None:
             raise invalid_request("Instance role is required.")
         if resources.get("min_vcpus") is None:
             raise invalid_request("Resource minvCpus is required.")
+        instance_types.check_instance_types(resources.get("instance_types"))
         strategy = resources.get("allocation_strategy") or "BEST_FIT"
         if (
             resources["type"] == "SPOT"
@@ -215,6 +217,8 @@ def check_compute_environment_update(environment_type: str, current: Spec | None
                     "only minvCpus, maxvCpus and desiredvCpus can be"
                 )
     _check_networking(changes)
+    if kind not in FARGATE_TYPES:
+        instance_types.check_instance_types(changes.get("instance_types"))
     desired = changes.get("desired_vcpus")
     if desired is not None and desired < (current.get("desired_vcpus") or 0):
         raise invalid_request("desiredvCpus cannot be decreased")

@@ -18,6 +18,7 @@ from batchemu.domain.models import (
     SchedulingPolicy,
 )
 from batchemu.domain.states import JobEvent, JobStatus, transition
+from batchemu.domain.work import SchedulerWork
 
 # Told of every job status change: (backend, job, old status). Events, persistence and logs listen here.
 TransitionListener = Callable[["Backend", Job, str], None]
@@ -45,11 +46,14 @@ class Backend:
     resolved_containers: dict[str, Any] = field(default_factory=dict)
     # Ids of jobs added or changed since the state directory last saved them; None when nothing saves.
     changed_jobs: set[str] | None = None
+    # What the scheduler must look at next (queue heads, dependents, timers), kept current by move/index.
+    work: SchedulerWork = field(default_factory=SchedulerWork)
 
     def touch(self, job: Job) -> None:
         """Marks a job changed outside a transition (tags, a pending terminate) for saving."""
         if self.changed_jobs is not None:
             self.changed_jobs.add(job.id)
+        self.work.touched(job)
 
     def move(self, job: Job, event: JobEvent, now: int, **details: Any) -> None:
         """transition() plus what must follow every status change: the index, then the listeners."""
@@ -71,6 +75,7 @@ class Backend:
         self.jobs[job.id] = job
         self.jobs_by_status[job.status][job.id] = job
         self.queue_index.add(job)
+        self.work.added(job)
 
     def reindex(self, job: Job, old_status: str) -> None:
         """Call after transition() so the status index follows job.status."""
@@ -78,6 +83,7 @@ class Backend:
             self.jobs_by_status[old_status].pop(job.id, None)
             self.jobs_by_status[job.status][job.id] = job
             self.queue_index.moved(job, old_status)
+        self.work.moved(job, old_status)
 
     def find_compute_environment(self, name_or_arn: str) -> ComputeEnvironment | None:
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn

@@ -1,6 +1,8 @@
 """Job output into CloudWatch Logs: each attempt's stdout/stderr lines go, while it runs, to log group
-/aws/batch/job (or the awslogs-group option) and its stream `<prefix or job definition>/default/<task>`;
-when the attempt ends its last lines are shipped and the runner may release the container."""
+/aws/batch/job (or the awslogs-group option) and its stream `<prefix or job definition>/default/<task>`.
+When the attempt ends its last lines are shipped at once, inside the transition (which holds the store
+lock), so a client that reads the logs the instant DescribeJobs shows SUCCEEDED or FAILED finds them all;
+then the runner may release the container."""
 
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ class Shipment:
     stream: str
     handle: Any
     shipped: int = 0  # log events already sent
-    finished: bool = False
     created: bool = False
+    # One sender at a time: the outbox thread's rounds and the final shipment at the end of the attempt.
+    sending: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -42,30 +45,26 @@ class LogShipper:
             self._tracked.setdefault(id(handle), Shipment(account, region, group, stream, handle))
 
     def finish(self, handle: Any) -> None:
-        """The attempt ended: ship what is left on the next round, then release the container."""
+        """The attempt ended: ship what is left now, then release the container."""
         with self._lock:
-            shipment = self._tracked.get(id(handle))
-            if shipment is None:
-                self._release(handle)
-            else:
-                shipment.finished = True
+            shipment = self._tracked.pop(id(handle), None)
+        if shipment is not None:
+            self._send(shipment)
+        self._release(handle)
 
     def ship(self) -> None:
         """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
         with self._lock:
             shipments = list(self._tracked.values())
         for shipment in shipments:
-            # Read before the lines: an attempt that ends during this round has lines we have not read.
-            with self._lock:
-                finished = shipment.finished
+            self._send(shipment)
+
+    def _send(self, shipment: Shipment) -> None:
+        with shipment.sending:
             try:
                 self._ship_one(shipment)
             except Exception:
                 log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
-            if finished:
-                with self._lock:
-                    self._tracked.pop(id(shipment.handle), None)
-                self._release(shipment.handle)
 
     def _ship_one(self, shipment: Shipment) -> None:
         events = self.runner.logs(shipment.handle, shipment.shipped)

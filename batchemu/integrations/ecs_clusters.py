@@ -1,14 +1,18 @@
 """As in AWS, every compute environment has an ECS cluster (its ecsClusterArn): created in the services
-endpoint when the environment appears, deleted when it goes."""
+endpoint when the environment appears, before it settles to VALID (this settler runs first, and creates
+at once), deleted when it goes (through the outbox: nothing waits for that)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.outbox import Outbox
+
+log = logging.getLogger("batchemu.ecs")
 
 
 class EcsClusters:
@@ -23,7 +27,10 @@ class EcsClusters:
         known = self._known.setdefault((backend.account, backend.region), set())
         ecs = partial(self._ecs, backend.account, backend.region)
         for arn in current - known:
-            self.outbox.put(partial(_create, ecs, _name(arn)))
+            try:
+                _create(ecs, _name(arn))
+            except Exception:  # the environment still becomes VALID; ECS is only a mirror of it
+                log.exception("could not create the ECS cluster %s", arn)
         for arn in known - current:
             self.outbox.put(partial(_delete, ecs, _name(arn)))
         known.clear()

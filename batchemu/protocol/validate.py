@@ -1,6 +1,8 @@
-"""Checks wire params against the input shape (required, types, enums, min/max, list and map sizes) and
-returns them with snake_case member names. botocore checks only `min` client-side, and other callers
-check nothing, so everything is checked here; one walk does both jobs."""
+"""Checks wire params against the input shape and returns them with snake_case member names; one walk does
+both jobs. It refuses only what AWS refuses (docs/compatibility.md lists each check and its evidence):
+required members, types, the documented max lengths, ranges and sizes, and values outside an enum. It
+accepts what AWS accepts although the model says otherwise: enum values in any case (turned into the
+model's spelling) and empty optional maps and lists (real clients send `tags: {}`)."""
 
 from __future__ import annotations
 
@@ -52,7 +54,9 @@ def validate(params: dict[str, Any], shape: Shape | None) -> dict[str, Any]:
     return result
 
 
-def _walk(value: Any, shape: Shape, where: str, problems: list[str], depth: int) -> Any:
+def _walk(
+    value: Any, shape: Shape, where: str, problems: list[str], depth: int, required: bool = True
+) -> Any:
     if depth > _MAX_DEPTH:
         problems.append(f"{where or 'input'} is nested too deeply")
         return None
@@ -60,9 +64,9 @@ def _walk(value: Any, shape: Shape, where: str, problems: list[str], depth: int)
     if kind == "structure":
         return _structure(value, shape, where, problems, depth)
     if kind == "list":
-        return _list(value, shape, where, problems, depth)
+        return _list(value, shape, where, problems, depth, required)
     if kind == "map":
-        return _map(value, shape, where, problems, depth)
+        return _map(value, shape, where, problems, depth, required)
     return _scalar(value, shape, where, problems)
 
 
@@ -84,6 +88,7 @@ def _structure(value: Any, shape: Shape, where: str, problems: list[str], depth:
         return None
     result: dict[str, Any] = {}
     members = shape.members
+    required = shape.required_members
     for name, item in value.items():
         path = f"{where}.{name}" if where else name
         member = members.get(name)
@@ -92,26 +97,26 @@ def _structure(value: Any, shape: Shape, where: str, problems: list[str], depth:
             continue
         if item is None:  # JSON null means "not given", as in AWS
             continue
-        result[python_name(name)] = _walk(item, member, path, problems, depth + 1)
+        result[python_name(name)] = _walk(item, member, path, problems, depth + 1, name in required)
     for name in shape.required_members:
         if value.get(name) is None:
             problems.append(f'Missing required parameter in {where or "input"}: "{name}"')
     return result
 
 
-def _list(value: Any, shape: Shape, where: str, problems: list[str], depth: int) -> Any:
+def _list(value: Any, shape: Shape, where: str, problems: list[str], depth: int, required: bool) -> Any:
     if not isinstance(value, list):
         _wrong_type(value, "list", where, problems)
         return None
-    _check_size(len(value), shape, where, problems, "items")
+    _check_size(len(value), shape, where, problems, "items", check_min=required)
     return [_walk(item, shape.member, f"{where}[{i}]", problems, depth + 1) for i, item in enumerate(value)]
 
 
-def _map(value: Any, shape: Shape, where: str, problems: list[str], depth: int) -> Any:
+def _map(value: Any, shape: Shape, where: str, problems: list[str], depth: int, required: bool) -> Any:
     if not isinstance(value, dict):
         _wrong_type(value, "map", where, problems)
         return None
-    _check_size(len(value), shape, where, problems, "entries")
+    _check_size(len(value), shape, where, problems, "entries", check_min=required)
     result = {}
     for key, item in value.items():
         _scalar(key, shape.key, f"{where} (key)", problems)
@@ -128,15 +133,31 @@ def _scalar(value: Any, shape: Shape, where: str, problems: list[str]) -> Any:
     if isinstance(value, str):
         _check_size(len(value), shape, where, problems, "characters")
         if shape.enum and value not in shape.enum:
-            problems.append(f"Value {_short(value)} at {where} must be one of: {', '.join(shape.enum)}")
+            canonical = _enum_spelling(shape).get(value.upper())
+            if canonical is None:
+                problems.append(f"Value {_short(value)} at {where} must be one of: {', '.join(shape.enum)}")
+            return canonical
     elif isinstance(value, int | float):
         _check_range(value, shape, where, problems)
     return value
 
 
-def _check_size(size: int, shape: Shape, where: str, problems: list[str], unit: str) -> None:
+def _enum_spelling(shape: Shape) -> dict[str, str]:
+    """Upper-cased enum value -> the model's spelling (for example "CONTAINER" -> "container")."""
+    found = _SPELLINGS.get(shape.name)
+    if found is None:
+        found = _SPELLINGS[shape.name] = {value.upper(): value for value in shape.enum}
+    return found
+
+
+_SPELLINGS: dict[str, dict[str, str]] = {}
+
+
+def _check_size(
+    size: int, shape: Shape, where: str, problems: list[str], unit: str, check_min: bool = True
+) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and size < low:
+    if check_min and low is not None and size < low:
         problems.append(f"{where or 'input'} must have at least {low} {unit}, got {size}")
     if high is not None and size > high:
         problems.append(f"{where or 'input'} must have at most {high} {unit}, got {size}")

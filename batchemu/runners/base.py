@@ -1,4 +1,5 @@
-"""The Runner interface: start(spec) -> handle, poll(handle) -> RunState, stop(handle), logs(handle)."""
+"""The Runner interface: start(spec) -> handle, poll(handle) -> RunState, stop(handle), logs(handle),
+halt(handles) and close() when the server shuts down."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class ContainerSpec:
     secret_access_key: str = "batchemu"
     region: str = "us-east-1"
     account: str = "123456789012"
+    # Where this attempt's ECS agent endpoints live on the emulator (task metadata, role credentials),
+    # relative to its endpoint, and the token the credentials endpoint asks for; "" when there are none.
+    agent_path: str = ""
+    agent_token: str = ""
 
 
 class Phase(StrEnum):
@@ -74,5 +79,16 @@ class Runner(Protocol):
     def logs(self, handle: Any, since: int) -> list[LogEvent]:
         """Log lines produced from event number `since` on."""
 
-    def close(self) -> None:
-        """Release everything the runner holds."""
+    def halt(self, handles: list[Any], timeout: float) -> None:
+        """Stop these attempts now and wait, at most `timeout` seconds, until they have exited with their
+        last log lines read, so that poll() reports EXITED (a server shutting down)."""
+
+    def close(self, leave_running: bool = False) -> None:
+        """Release everything the runner holds; attempts still running are stopped, unless
+        `leave_running` and the runner can re-attach them later (find_running)."""
+
+
+# Optional runner methods, looked up with getattr:
+# - next_change(handle) -> float | None: clock time (seconds) until which poll() keeps its answer unless
+#   stop() is called; the scheduler then polls a RUNNING attempt only at that time (None: every tick).
+# - unavailable_reason() -> str | None: why nothing can start now (the Docker engine is gone).

@@ -1,6 +1,7 @@
 """Runs each attempt as a detached Docker container (docker SDK): image pull, limits, mounts, labels, exit
-code and OOM, kill on stop, incremental logs, re-attach by label. Every Docker call happens on a small
-thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.base/process only."""
+code and OOM, kill on stop, incremental logs, re-attach by label, the owner's labels (runners/ownership.py).
+Every Docker call of start(), poll(), stop() and logs() happens on a small thread pool, so they return at
+once. Imports runners.base/process/ownership/docker_options/docker_orphans only."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_all
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from batchemu.runners import docker_orphans, ownership
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
-from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL, create_arguments
+from batchemu.runners.docker_options import create_arguments
+from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 
 log = logging.getLogger("batchemu.runners.docker")
@@ -69,9 +73,13 @@ class DockerRunner:
         workers: int = 6,
         on_change: Callable[[], None] | None = None,
         stop_on_close: bool = True,
+        state_id: str | None = None,
+        state_path: str | None = None,
     ) -> None:
         self._client = docker.from_env()
         self._client.ping()  # fail here, clearly, when no engine answers
+        own_container = docker_orphans.own_container(self._client.api)
+        self.owner = ownership.this_server(own_container, state_id, keep_containers, state_path)
         self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
         self._endpoint = endpoint
         self._network = network
@@ -182,20 +190,66 @@ class DockerRunner:
             self._live.add(handle)
         return handle
 
-    def close(self) -> None:
-        """Stop the pools; kill and remove containers of attempts never released (unless stop_on_close
-        is False, which leaves them running to be re-attached by find_running)."""
+    def halt(self, handles: list[DockerAttempt], timeout: float) -> None:
+        """Kill these attempts' containers and wait (at most `timeout` seconds) until they have exited and
+        their last log lines are read; attempts not yet created never start."""
+        deadline = time.monotonic() + timeout
+        pending = []
+        for handle in handles:
+            with handle.lock:
+                handle.stop_requested = True
+                container_id = handle.container_id
+            if container_id is not None and not handle.finished:
+                pending.append(self._pool.submit(self._halt_one, handle, container_id, deadline))
+        wait_for_all(pending, timeout=timeout)
+
+    def _halt_one(self, attempt: DockerAttempt, container_id: str, deadline: float) -> None:
+        self._kill(container_id)
+        while time.monotonic() < deadline:  # a refresh already running would read the same lines
+            with attempt.lock:
+                if not attempt.refreshing:
+                    attempt.refreshing = True
+                    break
+            time.sleep(0.01)
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:  # many containers, few pool threads: killed, not waited for
+                raise TimeoutError("no time left to wait")
+            self._client.api.wait(container_id, timeout=max(0.2, remaining))
+            state = self._client.api.inspect_container(container_id)["State"]
+            self._read_logs(attempt, container_id)
+            self._settle(attempt, _exit_state(state, stop_requested=True))
+        except NotFound:
+            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+        except Exception as error:  # the engine is slow or gone: the job still fails, without its exit
+            log.warning("could not confirm that container %s stopped: %s", container_id, error)
+            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+        finally:
+            with attempt.lock:
+                attempt.refreshing = False
+
+    def remove_orphans(self) -> int:
+        """Removes the job containers of servers that are provably gone (runners/docker_orphans.py);
+        returns how many. Blocks on the engine: call it at start-up."""
+        with self._lock:
+            adopted = {attempt.container_id for attempt in self._live if attempt.container_id}
+        return docker_orphans.remove_orphans(self._client.api, self.owner, adopted)
+
+    def close(self, leave_running: bool = False) -> None:
+        """Stop the pools; kill and remove containers of attempts never released (unless `leave_running`
+        or stop_on_close is False, which leave those still running to be re-attached by find_running)."""
         self._closing.set()
         with self._lock:
             live, self._live = list(self._live), set()
         self._pull_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=True)  # pending removals of released containers still run
-        if self._stop_on_close:
-            for attempt in live:
-                if attempt.container_id is not None and not self._keep_containers:
-                    self._remove(attempt.container_id)
-                elif attempt.container_id is not None and not attempt.finished:
-                    self._kill(attempt.container_id)
+        if not self._stop_on_close or leave_running:
+            live = [attempt for attempt in live if attempt.finished]
+        for attempt in live:
+            if attempt.container_id is not None and not self._keep_containers:
+                self._remove(attempt.container_id)
+            elif attempt.container_id is not None and not attempt.finished:
+                self._kill(attempt.container_id)
 
     # -- starting ------------------------------------------------------------------------------------
     def _guarded(
@@ -255,7 +309,7 @@ class DockerRunner:
             return
         try:
             container = self._client.containers.create(
-                **create_arguments(spec, self._endpoint, self._network)
+                **create_arguments(spec, self._endpoint, self._network, self.owner.labels())
             )
         except (APIError, DockerException, ValueError, TypeError) as error:
             self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))

@@ -11,15 +11,15 @@ from typing import Any
 from docker.types import DeviceRequest, Mount, Ulimit
 
 from batchemu.runners.base import ContainerSpec
+from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import job_environment
 
-MANAGED_LABEL = "batchemu"
-JOB_ID_LABEL = "batchemu.job-id"
-ATTEMPT_LABEL = "batchemu.attempt"
 
-
-def create_arguments(spec: ContainerSpec, endpoint: str, network: str) -> dict[str, Any]:
-    """The docker SDK's containers.create() arguments for one attempt."""
+def create_arguments(
+    spec: ContainerSpec, endpoint: str, network: str, owner_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The docker SDK's containers.create() arguments for one attempt; `owner_labels` name the server
+    that owns it (runners/ownership.py)."""
     safe_id = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.job_id)
     arguments: dict[str, Any] = {
         "image": spec.image,
@@ -28,6 +28,7 @@ def create_arguments(spec: ContainerSpec, endpoint: str, network: str) -> dict[s
         "environment": job_environment(spec, endpoint),
         "labels": {
             **spec.labels,
+            **(owner_labels or {}),
             MANAGED_LABEL: "1",
             JOB_ID_LABEL: spec.job_id,
             ATTEMPT_LABEL: str(spec.attempt),

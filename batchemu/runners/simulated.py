@@ -56,6 +56,12 @@ class SimulatedRunner:
             return RunState(Phase.EXITED, exit_code=handle.exit_code, reason=handle.reason)
         return RunState(Phase.RUNNING)
 
+    def next_change(self, handle: SimulatedAttempt) -> float | None:
+        """The clock time until which poll() answers RUNNING (unless stopped): the scheduler polls then."""
+        if handle.start_failure or handle.stopped_exit_code is not None:
+            return None
+        return handle.started + handle.seconds
+
     def stop(self, handle: SimulatedAttempt, reason: str) -> None:
         if handle.stopped_exit_code is None:
             handle.stopped_exit_code = 137  # SIGKILL, as a killed container reports
@@ -63,7 +69,11 @@ class SimulatedRunner:
     def logs(self, handle: SimulatedAttempt, since: int) -> list[LogEvent]:
         return handle.log[since:]
 
-    def close(self) -> None:
+    def halt(self, handles: list[SimulatedAttempt], timeout: float) -> None:
+        for handle in handles:
+            self.stop(handle, "halted")
+
+    def close(self, leave_running: bool = False) -> None:
         pass
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_all
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,17 +134,31 @@ class SwarmRunner:
         with handle.lock:
             return handle.events[since:]
 
-    def close(self) -> None:
+    def halt(self, handles: list[SwarmAttempt], timeout: float) -> None:
+        """Stop these attempts now (their last log lines read, their services removed) and wait at most
+        `timeout` seconds; attempts whose service is not created yet never start."""
+        pending = []
+        for handle in handles:
+            with handle.lock:
+                handle.stop_requested = True
+            if handle.service_id is not None and not handle.finished:
+                pending.append(self._pool.submit(self._stop_service, handle))
+        wait_for_all(pending, timeout=timeout)
+
+    def close(self, leave_running: bool = False) -> None:
         """Stop the pool; remove the services of attempts never released and the overlay networks of
-        multi-node jobs (unless stop_on_close is False: they keep running, to be re-attached)."""
+        multi-node jobs (unless `leave_running` or stop_on_close is False: running services stay, to be
+        re-attached by find_running)."""
         self._closing.set()
         with self._lock:
             live, self._live = list(self._live), set()
         self._pool.shutdown(wait=True)
-        if self._stop_on_close:
-            for attempt in live:
-                if attempt.service_id is not None and not self._keep_services:
-                    self._remove_service(attempt.service_id)
+        if not self._stop_on_close or leave_running:
+            live = [attempt for attempt in live if attempt.finished]
+        for attempt in live:
+            if attempt.service_id is not None and not self._keep_services:
+                self._remove_service(attempt.service_id)
+        if self._stop_on_close and not leave_running:
             for network_id in list(self._networks.values()):
                 self._remove_network(network_id)
 

@@ -26,9 +26,11 @@ def spawn_children(backend: Backend, parent: Job, now: int, move: Callable[..., 
 
 
 def advance_parents(backend: Backend, now: int, move: Callable[..., None]) -> bool:
+    """Parents whose last child just ended (backend.work counts children per status as they move)."""
     changed = False
-    for parent in list(backend.jobs_by_status["PENDING"].values()):
-        if not parent.is_array_parent or not parent.child_ids:
+    for parent_id in backend.work.drain_parents():
+        parent = backend.jobs.get(parent_id)
+        if parent is None or parent.status != "PENDING" or not parent.is_array_parent:
             continue
         summary = arrays.status_summary(backend, parent)
         if summary["SUCCEEDED"] + summary["FAILED"] < len(parent.child_ids):

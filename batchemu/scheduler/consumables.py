@@ -24,24 +24,38 @@ class ConsumableLedger:
     """What is left of each consumable resource during one placement pass."""
 
     def __init__(self, backend: Backend) -> None:
+        self._backend = backend
         self._records = backend.extras.get(KIND, {})
-        self._taken: dict[str, int] = {}
-        for status in ("STARTING", "RUNNING"):
-            for job in backend.jobs_by_status[status].values():
-                if job.current_attempt is None:
-                    continue
-                for name, quantity in needs(job).items():
-                    record = self._records.get(name)
-                    if record is not None and record.get("resource_type") != "NON_REPLENISHABLE":
-                        self._taken[name] = self._taken.get(name, 0) + quantity
+        self._taken: dict[str, int] | None = None  # counted on first use: most jobs ask for none
+
+    def _count(self) -> dict[str, int]:
+        if self._taken is None:
+            self._taken = {}
+            for status in ("STARTING", "RUNNING"):
+                for job in self._backend.jobs_by_status[status].values():
+                    if job.current_attempt is None:
+                        continue
+                    for name, quantity in needs(job).items():
+                        record = self._records.get(name)
+                        if record is not None and record.get("resource_type") != "NON_REPLENISHABLE":
+                            self._taken[name] = self._taken.get(name, 0) + quantity
+        return self._taken
 
     def fits(self, job: Job) -> bool:
-        for name, quantity in needs(job).items():
+        wanted = needs(job)
+        if not wanted:
+            return True
+        taken = self._count()
+        for name, quantity in wanted.items():
             record = self._records.get(name)
-            if record is None or int(record.get("total_quantity", 0)) - self._taken.get(name, 0) < quantity:
+            if record is None or int(record.get("total_quantity", 0)) - taken.get(name, 0) < quantity:
                 return False
         return True
 
     def hold(self, job: Job) -> None:
-        for name, quantity in needs(job).items():
-            self._taken[name] = self._taken.get(name, 0) + quantity
+        wanted = needs(job)
+        if not wanted:
+            return
+        taken = self._count()
+        for name, quantity in wanted.items():
+            taken[name] = taken.get(name, 0) + quantity

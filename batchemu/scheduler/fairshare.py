@@ -10,12 +10,13 @@ reading of it (docs/compatibility.md)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from batchemu.domain import params
 from batchemu.domain.models import Job, Spec
 from batchemu.domain.store import Backend
+from batchemu.domain.work import Lane, lanes_for
 
 DEFAULT_WEIGHT = 1.0
 
@@ -61,40 +62,63 @@ class ShareUsage:
         return self.consumed.get(share, 0.0) / decay_seconds
 
 
+def share_lane(job: Job) -> Hashable:
+    return job.share_identifier or ""
+
+
+def share_key(job: Job) -> tuple[int, int, int]:
+    """Order within a share: higher schedulingPriority first, then submission order."""
+    return (-(job.scheduling_priority or 0), job.created_at, job.sequence)
+
+
 class FairSharePicker:
-    """Yields a queue's RUNNABLE jobs in fair-share order; told after each one whether it was placed."""
+    """Yields a queue's RUNNABLE jobs in fair-share order from one lane per share; told after each one
+    whether it was placed. Only each share's head is looked at."""
 
     def __init__(
-        self, policy: Spec, jobs: Iterable[Job], running: dict[str, float], usage: ShareUsage
+        self, policy: Spec, waiting: dict[str, Lane], running: dict[str, float], usage: ShareUsage
     ) -> None:
         self.policy = policy
         self.decay = float(policy.get("share_decay_seconds") or 0)
         self.reservation = float(policy.get("compute_reservation") or 0) / 100.0
         self.running = dict(running)
         self.usage = usage
-        self.waiting: dict[str, list[Job]] = {}
-        for job in sorted(jobs, key=lambda j: (-(j.scheduling_priority or 0), j.created_at, j.sequence)):
-            self.waiting.setdefault(job.share_identifier or "", []).append(job)
+        self.waiting = waiting
+        self._done: set[str] = set()
+        self._aside: list[tuple[Lane, tuple]] = []
 
     def score(self, share: str) -> float:
         held = self.running.get(share, 0.0) + self.usage.history_vcpus(share, self.decay)
         return held * weight_of(self.policy, share)
 
     def next(self) -> Job | None:
-        shares = [share for share, jobs in self.waiting.items() if jobs]
+        shares = [
+            share
+            for share, lane in self.waiting.items()
+            if share not in self._done and lane.head() is not None
+        ]
         if not shares:
             return None
         share = min(shares, key=lambda s: (self.score(s), s))
-        return self.waiting[share][0]
+        return self.waiting[share].head()
 
     def placed(self, job: Job, vcpus: float) -> None:
         share = job.share_identifier or ""
-        self.waiting[share].pop(0)
+        self.waiting[share].pop()
         self.running[share] = self.running.get(share, 0.0) + vcpus
 
     def skipped(self, job: Job) -> None:
         """The share's head job cannot run now; the share waits until the next tick."""
-        self.waiting[job.share_identifier or ""] = []
+        self._done.add(job.share_identifier or "")
+
+    def deferred(self, job: Job) -> None:
+        lane = self.waiting[job.share_identifier or ""]
+        self._aside.append((lane, lane.take()))
+
+    def restore(self) -> None:
+        for lane, entry in self._aside:
+            lane.put_back(entry)
+        self._aside.clear()
 
     def reserved_fraction(self, share: str) -> float:
         """Capacity an already-active share must leave free for shares not yet running anything."""
@@ -118,7 +142,8 @@ def running_by_share(backend: Backend, queue_arn: str) -> dict[str, float]:
 def dispatch_order(backend: Backend, policy: Spec, queue_arn: str, jobs: list[Job]) -> list[Job]:
     """The order the queue's RUNNABLE jobs would be dispatched in if each were placed in turn (past
     usage left out): what GetJobQueueSnapshot shows for a fair-share queue."""
-    picker = FairSharePicker(policy, jobs, running_by_share(backend, queue_arn), ShareUsage())
+    lanes = lanes_for(jobs, share_lane, share_key)
+    picker = FairSharePicker(policy, lanes, running_by_share(backend, queue_arn), ShareUsage())  # type: ignore[arg-type]
     order = []
     while (job := picker.next()) is not None:
         order.append(job)

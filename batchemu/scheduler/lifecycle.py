@@ -4,9 +4,13 @@ and timeout, and deciding between SUCCEEDED, retry and FAILED when they end."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from batchemu.domain import params, retry
+from batchemu.domain import host_access, params, retry
+from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import (
     ESSENTIAL_CONTAINER_EXITED,
@@ -22,28 +26,41 @@ log = logging.getLogger("batchemu.scheduler")
 
 
 def ledger_of(backend: Backend) -> CapacityLedger:
-    """Capacity held right now: every STARTING and RUNNING attempt."""
+    """Capacity held right now by STARTING and RUNNING attempts (kept by backend.work as they move)."""
     ledger = CapacityLedger()
-    for status in ("STARTING", "RUNNING"):
-        for job in backend.jobs_by_status[status].values():
-            attempt = job.current_attempt
-            if attempt is not None:
-                ledger.hold(
-                    attempt.compute_environment_arn,
-                    params.Requirements(attempt.vcpus, attempt.memory, attempt.gpus),
-                )
+    for arn, (vcpus, memory, gpus) in backend.work.capacity.items():
+        ledger.hold(arn, params.Requirements(vcpus, int(memory), int(gpus)))
     return ledger
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How this server starts containers: the secret of the credentials jobs get, and what of the host
+    they may use."""
+
+    job_secret: str = "batchemu"
+    host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
+
+
 def container_spec(
-    backend: Backend, job: Job, queue: JobQueue, environment: ComputeEnvironment, job_secret: str = "batchemu"
+    backend: Backend,
+    job: Job,
+    queue: JobQueue,
+    environment: ComputeEnvironment,
+    launch: Launch | None = None,
+    now: int = 0,
 ) -> ContainerSpec:
     attempt = job.current_attempt
     assert attempt is not None
-    container = job.container or {}
+    launch = launch or Launch()
+    container, warnings = host_access.confine(job.container or {}, launch.host_access)
+    for warning in warnings:  # said once per attempt, in the server log and in the job's history
+        log.warning("job %s: %s", job.id, warning)
+        job.history.append((now, job.status, f"batchemu: {warning}"))
     need = params.requirements(container)
     env = params.container_environment(container)
     env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
+    env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
     return ContainerSpec(
         job_id=job.id,
         attempt=attempt.number,
@@ -64,7 +81,9 @@ def container_spec(
         labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
         region=backend.region,
         account=backend.account,
-        secret_access_key=job_secret,
+        secret_access_key=launch.job_secret,
+        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
+        agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
     )
 
 
@@ -74,12 +93,13 @@ def start_attempt(
     queue: JobQueue,
     environment: ComputeEnvironment,
     runner: Runner,
-    job_secret: str = "batchemu",
+    launch: Launch | None = None,
+    now: int = 0,
 ) -> None:
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, job_secret))
+        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, launch, now))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
         attempt.start_error = f"CannotStartContainerError: {type(error).__name__}: {error}"
@@ -102,16 +122,47 @@ def _poll(runner: Runner, job: Job) -> RunState:
 def advance_live(
     backend: Backend, now: int, runner: Runner, move: Callable[..., None], starting_dwell_ms: int = 0
 ) -> bool:
+    """STARTING jobs every tick (they are few and brief); RUNNING jobs when they may have changed: new,
+    asked to stop, their timeout due, or when the runner said their state may change (`next_change`)."""
     changed = False
     for job in list(backend.jobs_by_status["STARTING"].values()):
         if job.is_multi_node_parent:
             continue  # follows its main node (scheduler/multinode.py)
         if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
             changed |= _advance_starting(job, now, runner, move)
-    for job in list(backend.jobs_by_status["RUNNING"].values()):
-        if not job.is_multi_node_parent:
-            changed |= _advance_running(job, now, runner, move)
+    work = backend.work
+    next_change = getattr(runner, "next_change", None)
+    for job_id in work.drain_polls(now):
+        running = backend.jobs.get(job_id)
+        if running is None or running.status != "RUNNING" or running.is_multi_node_parent:
+            continue
+        if _advance_running(running, now, runner, move):
+            changed = True
+        else:
+            work.poll_at(running.id, _next_poll(running, now, runner, next_change))
     return changed
+
+
+def _next_poll(
+    job: Job, now: int, runner: Runner, next_change: Callable[[Any], float | None] | None
+) -> int | None:
+    """When a RUNNING job needs polling again: the earlier of its timeout and the runner's next change;
+    None (every tick) when the runner cannot tell."""
+    attempt = job.current_attempt
+    if next_change is None or attempt is None or attempt.run_handle is None or job.pending_stop_reason:
+        return None
+    try:
+        change = next_change(attempt.run_handle)
+    except Exception:
+        log.exception("runner could not tell when job %s changes", job.id)
+        return None
+    if change is None:
+        return None
+    due = math.ceil(change * 1000)
+    timeout = (job.timeout or {}).get("attempt_duration_seconds")
+    if timeout is not None and attempt.started_at is not None:
+        due = min(due, attempt.started_at + int(timeout * 1000))
+    return max(due, now + 1)
 
 
 def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., None]) -> bool:
@@ -213,6 +264,18 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
         )
     job.pending_stop_reason = None
     return True
+
+
+def stop_now(runner: Runner, job: Job) -> None:
+    """Stops the live attempt's work on the runner without a stop reason (its host is gone)."""
+    attempt = job.current_attempt
+    if attempt is None or attempt.stop_requested or attempt.run_handle is None:
+        return
+    attempt.stop_requested = True
+    try:
+        runner.stop(attempt.run_handle, "host terminated")
+    except Exception:
+        log.exception("runner could not stop job %s", job.id)
 
 
 def _stop(runner: Runner, job: Job) -> None:

@@ -25,6 +25,7 @@ def spawn_nodes(backend: Backend, parent: Job, now: int) -> None:
         node.container = params.node_container(parent.node_properties, index)
         backend.add_job(node)
         parent.child_ids.append(node.id)
+    backend.work.multinode_parents[parent.id] = parent
 
 
 def node_may_start(backend: Backend, node: Job) -> bool:
@@ -36,10 +37,9 @@ def node_may_start(backend: Backend, node: Job) -> bool:
 
 def advance_parents(backend: Backend, now: int, move: Callable[..., None]) -> bool:
     changed = False
-    for status in ("RUNNABLE", "STARTING", "RUNNING"):
-        for parent in list(backend.jobs_by_status[status].values()):
-            if parent.is_multi_node_parent and parent.child_ids:
-                changed |= _follow_main_node(backend, parent, now, move)
+    for parent in list(backend.work.multinode_parents.values()):  # live parents with nodes, a few
+        if parent.status in ("RUNNABLE", "STARTING", "RUNNING") and parent.child_ids:
+            changed |= _follow_main_node(backend, parent, now, move)
     return changed
 
 
@@ -79,3 +79,4 @@ def _finish(backend: Backend, parent: Job, main: Job, now: int, move: Callable[.
             move(node, JobEvent.CANCELLED, now, reason=MAIN_NODE_EXITED)
         elif node.status in ("STARTING", "RUNNING") and node.pending_stop_reason is None:
             node.pending_stop_reason = MAIN_NODE_EXITED
+            backend.touch(node)

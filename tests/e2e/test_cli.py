@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from batchemu import __version__
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,10 +47,10 @@ def served() -> Iterator[tuple[str, str]]:
         process.wait(timeout=10)
 
 
-def test_serve_prints_one_ready_line_naming_endpoint_and_runner(served: tuple[str, str]) -> None:
+def test_serve_prints_one_ready_line_naming_endpoint_runner_and_dashboard(served: tuple[str, str]) -> None:
     endpoint, ready = served
-    assert endpoint in ready
-    assert "runner: simulated" in ready
+    assert ready.startswith(f"batchemu {__version__} ready on {endpoint} (runner: simulated)")
+    assert ready.strip().endswith(f"; dashboard: {endpoint}/_batchemu/ui")
 
 
 def test_health_answers_running_json(served: tuple[str, str]) -> None:
@@ -113,3 +115,85 @@ def test_port_in_use_is_a_clear_startup_error() -> None:
     assert process.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "names"),
+    [
+        (["--port", "99999"], {}, "--port"),
+        (["--port", "http"], {}, "--port"),
+        (["--log-level", "LOUD"], {}, "--log-level"),
+        (["--runner", "kubernetes"], {}, "--runner"),
+        (["--on-shutdown", "maybe"], {}, "--on-shutdown"),
+        (["--pace", "slow"], {}, "--pace"),
+        (["--auth-key", "no-secret"], {}, "--auth-key"),
+        (["--auth", "sigv4"], {}, "--auth-key"),
+        (["--state-dir", "/proc/nope"], {}, "--state-dir"),
+        ([], {"BATCHEMU_STATE_DIR": "/proc/nope"}, "BATCHEMU_STATE_DIR"),
+        ([], {"BATCHEMU_PORT": "99999"}, "BATCHEMU_PORT"),
+        ([], {"BATCHEMU_PORT": "eighty"}, "BATCHEMU_PORT"),
+        ([], {"BATCHEMU_ON_SHUTDOWN": "later"}, "BATCHEMU_ON_SHUTDOWN"),
+        (["--host", "256.0.0.1"], {}, "--host"),
+    ],
+)
+def test_a_bad_flag_or_path_is_one_line_naming_it_and_exit_status_2(
+    args: list[str],
+    env: dict[str, str],
+    names: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from batchemu.cli import main
+
+    for name in [name for name in os.environ if name.startswith("BATCHEMU_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = main(
+            ["serve", "--runner", "simulated", *args] if "--runner" not in args else ["serve", *args]
+        )
+    except SystemExit as exit:
+        status = exit.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert names in err and "error" in err
+
+
+def test_a_state_dir_that_is_a_file_is_a_clear_startup_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    process = start("--port", str(free_port()), "--runner", "simulated", "--state-dir", str(not_a_folder))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.startswith(f"batchemu: error: --state-dir {not_a_folder}") and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("args", [["--port", "99999"], ["--state-dir", "/proc/nope"]])
+def test_the_reported_startup_errors_have_no_traceback(args: list[str]) -> None:
+    process = start("--runner", "simulated", *args)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, len(err.splitlines())) == (2, 1), err
+    assert "Traceback" not in err and args[0] in err
+
+
+def test_help_names_the_dashboard_and_the_shutdown_behaviour() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "batchemu", "serve", "--help"], capture_output=True, text=True, timeout=60
+    )
+    text = " ".join(shown.stdout.split())
+    assert "http://127.0.0.1:8000/_batchemu/ui" in text
+    assert "--on-shutdown {leave,stop}" in text and "SIGTERM" in text
+
+
+def test_a_startup_error_leaves_the_callers_signal_handlers_as_they_were(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import signal
+
+    from batchemu.cli import main
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["serve", "--runner", "simulated", "--state-dir", "/proc/nope"]) == 2
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -3,6 +3,7 @@ OOM, pull failures, labels, container removal and re-attach by label."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -247,3 +248,68 @@ def test_the_python_image_has_a_recent_boto3_and_pillow(docker_runner, make_spec
     assert state.exit_code == 0, lines
     assert tuple(int(part) for part in lines[0].split(".")[:2]) >= (1, 28)
     assert lines[1] == ENDPOINT
+
+
+def test_halt_kills_waits_and_reads_the_last_lines(docker_runner, make_spec, wait_for):
+    handle = docker_runner.start(
+        make_spec(["sh", "-c", "echo before; sleep 300"], job_id=f"job-halt-{RUN}")
+    )
+    wait_for(docker_runner, handle, (Phase.RUNNING,))
+    began = time.monotonic()
+    docker_runner.halt([handle], timeout=5)
+    assert time.monotonic() - began < 5
+    state = docker_runner.poll(handle)
+    assert (state.phase, state.exit_code) == (Phase.EXITED, 137)
+    assert [event.message for event in docker_runner.logs(handle, 0)] == ["before"]
+
+
+def test_containers_carry_their_servers_owner_labels(docker_runner, docker_api, make_spec, wait_for):
+    job_id = f"job-owned-{RUN}"
+    wait_for(docker_runner, docker_runner.start(make_spec(["true"], job_id=job_id)))
+    labels = _container(docker_api, job_id)["Config"]["Labels"]
+    assert {name: labels.get(name) for name in docker_runner.owner.labels()} == docker_runner.owner.labels()
+
+
+def _labelled_container(docker_api: Any, job_id: str, labels: dict[str, str], command: list[str]) -> str:
+    created = docker_api.create_container(
+        "batchemu-test/busybox:latest",
+        command,
+        labels={"batchemu": "1", "batchemu.job-id": job_id, "batchemu.attempt": "1", **labels},
+    )
+    docker_api.start(created["Id"])
+    return str(created["Id"])
+
+
+def test_remove_orphans_removes_a_dead_servers_containers_only(docker_engine, docker_api):
+    import subprocess
+
+    from batchemu.runners import ownership
+
+    gone = subprocess.Popen(["sleep", "30"])
+    dead_owner = ownership.Owner("dead", ownership.process_identity(gone.pid))
+    gone.kill()
+    gone.wait()
+    live_owner = ownership.Owner("live", ownership.process_identity(os.getpid()))
+    waiting = ownership.Owner("waiting", dead_owner.process, state_id="another-state-dir")
+    folder_gone = ownership.Owner("gone", dead_owner.process, state_id="s", state_path="/nonexistent/state")
+    made = {
+        "dead": _labelled_container(docker_api, f"job-dead-{RUN}", dead_owner.labels(), ["sleep", "300"]),
+        "gone": _labelled_container(docker_api, f"job-gone-{RUN}", folder_gone.labels(), ["sleep", "300"]),
+        "live": _labelled_container(docker_api, f"job-live-{RUN}", live_owner.labels(), ["sleep", "300"]),
+        "waiting": _labelled_container(docker_api, f"job-wait-{RUN}", waiting.labels(), ["sleep", "300"]),
+        "legacy": _labelled_container(docker_api, f"job-legacy-{RUN}", {}, ["true"]),
+    }
+    runner = DockerRunner(ENDPOINT)
+    try:
+        runner.remove_orphans()
+        assert _gone(docker_api, f"job-dead-{RUN}", deadline=1)
+        assert _gone(docker_api, f"job-gone-{RUN}", deadline=1)  # its state folder no longer exists
+        for kept in ("live", "waiting", "legacy"):  # the legacy one exited seconds ago: left alone
+            assert docker_api.inspect_container(made[kept])["Id"] == made[kept]
+    finally:
+        runner.close()
+        for container_id in made.values():
+            try:
+                docker_api.remove_container(container_id, force=True)
+            except Exception:
+                pass

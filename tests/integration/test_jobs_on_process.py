@@ -4,6 +4,7 @@ running sleep, and retries that read AWS_BATCH_JOB_ATTEMPT."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,24 @@ ENV_SCRIPT = (
     "for name in AWS_BATCH_JOB_ID AWS_BATCH_JOB_ATTEMPT AWS_BATCH_JQ_NAME AWS_BATCH_CE_NAME AWS_ENDPOINT_URL; "
     'do eval "echo $name=\\$$name"; done'
 )
+
+
+# What the ECS agent gives a task, read from inside the job with plain boto3 and urllib.
+ECS_TASK_SCRIPT = """
+import json, os, urllib.request
+import boto3
+for name in ("AWS_EXECUTION_ENV", "AWS_REGION", "AWS_DEFAULT_REGION"):
+    print(name + "=" + os.environ[name])
+print("static keys:", "AWS_ACCESS_KEY_ID" in os.environ)
+session = boto3.Session()
+print("credentials:", session.get_credentials().method)
+print("account:", session.client("sts").get_caller_identity()["Account"])
+container = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"]))
+task = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task"))
+print("stream:", container["LogOptions"]["awslogs-stream"])
+print("task:", task["TaskARN"], task["Family"], task["Revision"], task["LaunchType"], task["Cluster"])
+print("v3 name:", json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI"]))["Name"])
+"""
 
 
 class Account:
@@ -90,6 +109,7 @@ def jobs(account: Account, queue: str) -> dict[str, str]:
     define("hello", ["sh", "-c", "echo hello; echo world >&2"])
     define("exit-three", ["sh", "-c", "exit 3"])
     define("env", ["sh", "-c", ENV_SCRIPT])
+    define("ecs-task", [sys.executable, "-c", ECS_TASK_SCRIPT])
     define("third-time", ["sh", "-c", '[ "$AWS_BATCH_JOB_ATTEMPT" = 3 ] || exit 1; echo third'])
     return {
         "sleeper": submit(queue, "sleeper"),
@@ -97,6 +117,7 @@ def jobs(account: Account, queue: str) -> dict[str, str]:
         "exit-three": submit(queue, "exit-three"),
         "env": submit(queue, "env"),
         "third-time": submit(queue, "third-time", retryStrategy={"attempts": 3}),
+        "ecs-task": submit(queue, "ecs-task"),
     }
 
 
@@ -146,3 +167,37 @@ def test_retries_run_until_the_third_attempt_succeeds(account: Account, jobs: di
     assert job["status"] == "SUCCEEDED"
     assert [attempt["container"]["exitCode"] for attempt in job["attempts"]] == [1, 1, 0]
     assert account.log_messages(job) == ["third"]
+
+
+def test_the_job_gets_the_ecs_task_environment_and_role_credentials_without_static_keys(
+    account: Account, jobs: dict[str, str]
+) -> None:
+    """Metaflow and the SDKs' default credential chain rely on what the ECS agent gives every task."""
+    job = account.wait_for(jobs["ecs-task"])
+    lines = account.log_messages(job)
+    assert job["status"] == "SUCCEEDED", lines
+    attempt = job["attempts"][0]["container"]
+    environment = account.batch.describe_compute_environments()["computeEnvironments"][0]
+    assert lines == [
+        "AWS_EXECUTION_ENV=AWS_ECS_EC2",
+        "AWS_REGION=us-east-1",
+        "AWS_DEFAULT_REGION=us-east-1",
+        "static keys: False",
+        "credentials: container-role",
+        f"account: {ACCOUNT}",
+        f"stream: {attempt['logStreamName']}",
+        f"task: {attempt['taskArn']} ecs-task 1 EC2 {environment['ecsClusterArn']}",
+        "v3 name: default",
+    ]
+
+
+def test_every_log_line_is_readable_the_instant_the_job_is_seen_finished(account: Account, queue: str) -> None:
+    """Clients (Airflow, Luigi, the AWS CLI) read a job's logs right after its terminal status."""
+    account.define("chatty", ["sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"])
+    job_ids = [account.submit(queue, "chatty") for _ in range(6)]
+    for job_id in job_ids:
+        job = account.wait_for(job_id)
+        events = account.logs.get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
+        )["events"]
+        assert [event["message"] for event in events] == [f"line {i}" for i in range(300)]

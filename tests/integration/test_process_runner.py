@@ -138,3 +138,49 @@ def test_close_kills_processes_still_running(make_spec, tmp_path: Path):
     while _alive(child):
         assert time.monotonic() < give_up, "close() left the job running"
         time.sleep(0.05)
+
+
+def test_halt_stops_the_whole_group_within_its_timeout_and_drains_the_output(make_spec, tmp_path: Path):
+    runner = ProcessRunner(ENDPOINT)
+    pid_file = tmp_path / "child.pid"
+    handle = runner.start(
+        make_spec(["sh", "-c", f"echo before; trap '' TERM; sleep 300 & echo $! > {pid_file}; wait"])
+    )
+    child = _read_pid(pid_file)
+    try:
+        began = time.monotonic()
+        runner.halt([handle], timeout=3)
+        assert time.monotonic() - began < 3.5
+        state = runner.poll(handle)
+        assert (state.phase, state.exit_code) == (Phase.EXITED, 137)
+        assert [event.message for event in runner.logs(handle, 0)] == ["before"]
+        assert not _alive(child)
+    finally:
+        runner.close()
+
+
+def test_the_groups_of_a_dead_server_are_killed_and_a_live_ones_kept(tmp_path: Path):
+    import subprocess
+
+    from batchemu.runners import ownership
+    from batchemu.runners.process_groups import GroupRecord, kill_orphans
+
+    gone = subprocess.Popen(["sleep", "30"])
+    dead_owner = ownership.Owner("dead", ownership.process_identity(gone.pid))
+    gone.kill()
+    gone.wait()
+    jobs = [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(2)]
+    try:
+        dead, live = GroupRecord(dead_owner, tmp_path), GroupRecord(ownership.this_server(), tmp_path)
+        dead.add(jobs[0].pid)
+        live.add(jobs[1].pid)
+        assert kill_orphans(GroupRecord(ownership.this_server(), tmp_path)) == 1
+        assert jobs[0].wait(timeout=5) == -9
+        assert jobs[1].poll() is None
+        assert not dead.path.exists() and live.path.exists()
+        live.discard(jobs[1].pid)
+        assert not live.path.exists()  # nothing left to record
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()

@@ -78,7 +78,15 @@ class RawRequest:
         body = b"" if self.body is None else self.body
         shown = body[:limit].decode("utf-8", "backslashreplace")
         more = f"... ({len(body)} bytes)" if len(body) > limit else ""
-        return f"[{self.kind}] {self.method} {self.path}\n{shown}{more}"
+        return f"[{self.kind}] {self.method} {self._shown_path(limit)}\n{shown}{more}"
+
+    def __repr__(self) -> str:
+        """Short, since hypothesis prints the falsifying example with repr(): never a whole 1 MB body."""
+        body = "None" if self.body is None else f"<{len(self.body)} bytes: {self.body[:80]!r}...>"
+        return f"RawRequest({self.kind!r}, {self.method!r}, {self._shown_path(200)!r}, {body})"
+
+    def _shown_path(self, limit: int) -> str:
+        return self.path if len(self.path) <= limit else f"{self.path[:limit]}... ({len(self.path)} chars)"
 
 
 # -- scalar and text strategies -------------------------------------------------------------------------

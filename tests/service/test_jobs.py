@@ -232,14 +232,6 @@ def test_jobs_of_a_deleted_queue_fail_with_job_queue_deleted(batch, emulator: Em
     assert batch.describe_job_queues(jobQueues=["q"])["jobQueues"] == []
 
 
-def test_privileged_job_definition_is_refused_at_submit(batch, queue: str) -> None:  # type: ignore[no-untyped-def]
-    batch.register_job_definition(
-        jobDefinitionName="root", type="container", containerProperties={**CONTAINER, "privileged": True}
-    )
-    with pytest.raises(batch.exceptions.ClientException, match="--allow-privileged"):
-        submit(batch, jobDefinition="root")
-
-
 @pytest.mark.skipif(
     "CancelJobs" not in __import__("batchemu.protocol.spec", fromlist=["x"]).operation_names(),
     reason="botocore older than 1.44 has no bulk job operations",

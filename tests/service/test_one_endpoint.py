@@ -84,12 +84,11 @@ def test_awslogs_options_choose_group_and_stream_prefix(
     assert len(events) == 1
 
 
-def test_each_compute_environment_has_its_ecs_cluster(
+def test_each_compute_environment_has_its_ecs_cluster_by_the_time_it_is_valid(
     server: ServerThread, batch, emulator: Emulator, queue: str
 ) -> None:  # type: ignore[no-untyped-def]
-    emulator.flush()
-    cluster_arn = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"][0][
-        "ecsClusterArn"
-    ]
+    [environment] = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"]
+    assert environment["status"] == "VALID"
+    cluster_arn = environment["ecsClusterArn"]
     clusters = aws(server, "ecs").describe_clusters(clusters=[cluster_arn.rsplit("/", 1)[-1]])["clusters"]
     assert [cluster["status"] for cluster in clusters] == ["ACTIVE"]

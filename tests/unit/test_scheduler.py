@@ -134,6 +134,7 @@ def test_terminate_stops_a_running_job(world: World) -> None:
     world.settle()
     assert job.status == "RUNNING"
     job.pending_stop_reason = "stop it"
+    world.backend.touch(job)  # as TerminateJob does: the scheduler polls the job on its next tick
     world.settle()
     assert job.status == "FAILED"
     assert job.status_reason == "stop it"

@@ -150,6 +150,44 @@ def test_enum_value_is_accepted() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("operation", "params", "path", "expected"),
+    [
+        ("RegisterJobDefinition", {"jobDefinitionName": "d", "type": "CONTAINER"}, ["type"], "container"),
+        ("ListJobs", {"jobQueue": "q", "jobStatus": "running"}, ["job_status"], "RUNNING"),
+        (
+            "SubmitJob",
+            {**SUBMIT, "retryStrategy": {"attempts": 2, "evaluateOnExit": [{"action": "retry"}]}},
+            ["retry_strategy", "evaluate_on_exit", 0, "action"],
+            "RETRY",
+        ),
+    ],
+)
+def test_enum_value_in_another_case_is_accepted_in_the_models_spelling(
+    operation: str, params: dict[str, Any], path: list[Any], expected: str
+) -> None:
+    value: Any = check(operation, params)
+    for step in path:
+        value = value[step]
+    assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("SubmitJob", {**SUBMIT, "tags": {}}),
+        ("SubmitJob", {**SUBMIT, "parameters": {}, "dependsOn": []}),
+        ("CreateJobQueue", {"jobQueueName": "q", "priority": 1, "computeEnvironmentOrder": [], "tags": {}}),
+        ("CreateComputeEnvironment", {"computeEnvironmentName": "ce", "type": "UNMANAGED", "tags": {}}),
+        ("RegisterJobDefinition", {"jobDefinitionName": "d", "type": "container", "tags": {}}),
+        ("CreateSchedulingPolicy", {"name": "p", "tags": {}}),
+    ],
+)
+def test_empty_optional_maps_and_lists_are_accepted(operation: str, params: dict[str, Any]) -> None:
+    """Airflow and snakemake send `tags: {}` by default, and AWS accepts it (their system tests run on AWS)."""
+    assert check(operation, params)
+
+
 def test_string_shorter_than_min_is_reported() -> None:
     [problem] = problems("UntagResource", {"resourceArn": ARN, "tagKeys": [""]})
     assert problem == "tagKeys[0] must have at least 1 characters, got 0"
@@ -194,7 +232,7 @@ def test_map_with_too_many_entries_is_reported() -> None:
     ]
 
 
-def test_empty_map_below_min_is_reported() -> None:
+def test_empty_required_map_below_min_is_reported() -> None:
     assert problems("TagResource", {"resourceArn": ARN, "tags": {}}) == [
         "tags must have at least 1 entries, got 0"
     ]

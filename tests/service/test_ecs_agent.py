@@ -1,0 +1,83 @@
+"""The ECS agent endpoints the emulator serves a job's attempt: task metadata v3/v4 and role credentials,
+read over HTTP as a job would (the job side is tested on the process runner, tests/integration)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from batchemu import Emulator, ServerThread
+from batchemu.domain import params
+from tests.helpers import ACCOUNT, CONTAINER, REGION, describe, provision
+
+LONG = {"environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "100"}]}
+
+
+def get(url: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": token} if token else {})
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.fixture
+def running(batch, emulator: Emulator, server: ServerThread) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    provision(
+        batch, definition="work", properties={**CONTAINER, "jobRoleArn": "arn:aws:iam::123456789012:role/job"}
+    )
+    emulator.run_until_idle()
+    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="work", containerOverrides=LONG)[
+        "jobId"
+    ]
+    emulator.run_until_idle()
+    assert describe(batch, job_id)["status"] == "RUNNING"
+    return job_id, server.endpoint + params.agent_path("123456789012", REGION, job_id, 1)
+
+
+def test_credentials_come_in_the_container_provider_format_with_the_job_role(
+    running: tuple[str, str], emulator: Emulator
+) -> None:
+    job_id, agent = running
+    status, body = get(
+        f"{agent}/credentials", params.agent_token(emulator.settings.internal_secret, job_id, 1)
+    )
+    assert status == 200
+    assert set(body) == {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "RoleArn"}
+    assert (body["AccessKeyId"], body["RoleArn"]) == (ACCOUNT, "arn:aws:iam::123456789012:role/job")
+    assert body["Expiration"].endswith("Z")
+
+
+def test_credentials_need_the_attempts_token(running: tuple[str, str]) -> None:
+    _, agent = running
+    assert get(f"{agent}/credentials", "wrong")[0] == 403
+    assert get(f"{agent}/credentials")[0] == 403
+
+
+def test_task_metadata_names_the_task_its_definition_and_its_log_stream(
+    batch, running: tuple[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    job_id, agent = running
+    attempt = describe(batch, job_id)["container"]
+    status, task = get(f"{agent}/v4/task")
+    assert status == 200
+    assert (task["TaskARN"], task["Family"], task["Revision"]) == (attempt["taskArn"], "work", "1")
+    assert task["AvailabilityZone"] == f"{REGION}a" and task["KnownStatus"] == "RUNNING"
+    [container] = task["Containers"]
+    assert container["LogOptions"] == {
+        "awslogs-group": "/aws/batch/job",
+        "awslogs-region": REGION,
+        "awslogs-stream": attempt["logStreamName"],
+    }
+    assert get(f"{agent}/v3")[1]["Name"] == "default"
+
+
+def test_an_unknown_attempt_is_a_404(running: tuple[str, str]) -> None:
+    _, agent = running
+    assert get(agent.rsplit("/", 1)[0] + "/7/v4")[0] == 404
+    assert get(f"{agent}/v5")[0] == 404
