@@ -61,7 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--runner",
         choices=config.RUNNERS,
-        help="how jobs run: docker (the default when an engine answers), process, or simulated (env BATCHEMU_RUNNER)",
+        help="how jobs run: docker (the default when an engine answers), process, simulated, or swarm "
+        "(services on a Docker Swarm; env BATCHEMU_RUNNER)",
+    )
+    serve.add_argument(
+        "--docker-host",
+        help="--runner swarm: the swarm manager's Docker API, e.g. unix:///run/docker.sock (env DOCKER_HOST)",
+    )
+    serve.add_argument(
+        "--job-endpoint",
+        metavar="URL",
+        help="where job containers reach the emulator, when not where it listens (env BATCHEMU_JOB_ENDPOINT)",
     )
     serve.add_argument(
         "--aws-endpoint",
@@ -209,6 +219,8 @@ def _settings(args: argparse.Namespace) -> config.Settings:
             "aws_endpoint": args.aws_endpoint,
             "keep_containers": args.keep_containers,
             "docker_network": args.docker_network,
+            "docker_host": args.docker_host,
+            "job_endpoint": args.job_endpoint,
             "allow_privileged": args.allow_privileged,
             "allowed_host_paths": tuple(args.allow_host_path) if args.allow_host_path else None,
             "auth": args.auth,

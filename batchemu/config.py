@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-RUNNERS = ("docker", "process", "simulated")
+RUNNERS = ("docker", "process", "simulated", "swarm")
 PACES = ("instant", "realistic")
 # With a state directory, what SIGTERM/SIGINT do to running jobs: leave them for the next start to
 # re-attach, or stop them (without a state directory they are always stopped).
@@ -46,6 +46,11 @@ class Settings:
     internal_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     docker_network: str = "host"
     on_shutdown: str = "leave"
+    # The Docker engine (for --runner swarm: a swarm manager), e.g. unix:///path/docker.sock or
+    # tcp://host:2376; None: DOCKER_HOST or the local engine.
+    docker_host: str | None = None
+    # Where job containers reach the emulator, when not where it listens (e.g. jobs on other hosts).
+    job_endpoint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +63,8 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "aws_endpoint": ("BATCHEMU_AWS_ENDPOINT", str),
     "docker_network": ("BATCHEMU_DOCKER_NETWORK", str),
     "on_shutdown": ("BATCHEMU_ON_SHUTDOWN", str),
+    "docker_host": ("DOCKER_HOST", str),
+    "job_endpoint": ("BATCHEMU_JOB_ENDPOINT", str),
     "auth": ("BATCHEMU_AUTH", str),
     "auth_keys": ("BATCHEMU_AUTH_KEYS", lambda text: parse_auth_keys(text.split(","))),
     "allowed_host_paths": ("BATCHEMU_ALLOW_HOST_PATHS", lambda text: tuple(p for p in text.split(":") if p)),

@@ -72,7 +72,28 @@ def make_runner(
                 f"--runner docker needs a Docker engine, and none answers ({error}). Start one (for example "
                 "`scripts/docker-setup`, or `sudo systemctl start docker`), or use --runner process or simulated"
             ) from None
-    raise ConfigurationError(f"Unknown runner {runner!r}; choose one of docker, process, simulated")
+    if runner == "swarm":
+        return _swarm_runner(settings, placeholder, wake)
+    raise ConfigurationError(f"Unknown runner {runner!r}; choose one of docker, process, simulated, swarm")
+
+
+def _swarm_runner(settings: Settings, placeholder: str, wake: Callable[[], None] | None) -> Runner:
+    from batchemu.runners.swarm import SwarmRunner
+
+    try:
+        return SwarmRunner(
+            placeholder,
+            docker_host=settings.docker_host,
+            job_endpoint=settings.job_endpoint,
+            network=settings.docker_network,
+            keep_services=settings.keep_containers,
+            on_change=wake,
+        )
+    except Exception as error:
+        raise ConfigurationError(
+            f"--runner swarm needs a Docker Swarm manager at --docker-host / DOCKER_HOST ({error}); "
+            "for one on this machine see `scripts/local-swarm up 3`"
+        ) from None
 
 
 def docker_engine_answers() -> bool:
@@ -140,9 +161,11 @@ class Emulator:
         self.endpoint = endpoint
         set_endpoint = getattr(self.runner, "set_endpoint", None)
         if set_endpoint is not None:
-            set_endpoint(endpoint)
+            set_endpoint(self.settings.job_endpoint or endpoint)
         clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
-        shipper = LogShipper(self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint))
+        shipper = LogShipper(
+            self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint)
+        )
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)

@@ -19,6 +19,8 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - backlog (not in the default set; minutes): scripts/bench_backlog.py - SubmitJob/DescribeJobs/ListJobs
   with 0 vs 20,000 RUNNABLE jobs waiting, ten 10,000-child arrays on maxvCpus 256, and SubmitJob vs moto
   in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts.
+- swarm (named only; needs root): delegates to scripts/bench_swarm.py, 60 one-second jobs on a 1-node vs a
+  3-node local swarm (scripts/local-swarm), the same vCPUs per node.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ import bench_scheduler  # noqa: E402  (the array benchmark and the in-process st
 from bench_api import client  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
-EXTRA = ("profile", "backlog")
+EXTRA = ("profile", "backlog", "swarm")
 SERVER_LINE = re.compile(r"batchemu\.server: (\w+) (\S+) (\d{3}) ([0-9.]+)ms")
 TARGETS = {
     "api": {
@@ -591,6 +593,20 @@ def bench_docker(extra: list[str]) -> dict:
     return result
 
 
+def bench_swarm(extra: list[str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "bench_swarm.py"), *extra], capture_output=True, text=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {
+            "benchmark": "swarm",
+            "skipped": f"scripts/bench_swarm.py exited {done.returncode}",
+            "stderr_tail": done.stderr[-800:],
+        }
+    return dict(json.loads(lines[-1]))
+
+
 def docker_answers() -> bool:
     from batchemu.emulator import docker_engine_answers
 
@@ -773,6 +789,7 @@ def main() -> None:
         default="INFO",
         help="backlog: the servers' --log-level (backlog and moto parts)",
     )
+    parser.add_argument("--swarm-args", default="", help="swarm: arguments passed to scripts/bench_swarm.py")
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
         serve_stub(int(args.benchmarks[1]), Path(args.benchmarks[2]))
@@ -819,6 +836,8 @@ def main() -> None:
                 args.array_size,
                 args.backlog_log_level,
             )
+        elif name == "swarm":
+            line = bench_swarm(args.swarm_args.split())
         elif name == "profile":
             line = bench_profile(args.profile_calls, 15)
         line["machine"] = machine()

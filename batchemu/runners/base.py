@@ -53,6 +53,9 @@ class RunState:
     phase: Phase
     exit_code: int | None = None
     reason: str | None = None  # the container's stop reason, e.g. OutOfMemoryError: ...
+    # The job's statusReason when the attempt ended for a reason other than its container's exit,
+    # e.g. "Host EC2 (instance i-...) terminated." when the host it ran on went away.
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True)

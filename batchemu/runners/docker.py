@@ -391,33 +391,11 @@ class DockerRunner:
                 self._closing.wait(2.0)
 
     def _read_logs(self, attempt: DockerAttempt, container_id: str) -> None:
-        """Append the lines not read yet. stdout and stderr lines may be stored slightly out of timestamp
-        order, so each read reaches _LOG_OVERLAP_NS back and skips lines counted by earlier reads."""
         arguments: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True}
-        if attempt.newest_log_ns:
-            arguments["since"] = (attempt.newest_log_ns - _LOG_OVERLAP_NS) / 1e9
-        raw = self._client.api.logs(container_id, **arguments)
-        floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
-        occurrences: Counter[tuple[int, bytes]] = Counter()
-        fresh: list[LogEvent] = []
-        for line in raw.split(b"\n"):
-            match = _TIMESTAMPED_LINE.match(line)
-            if match is None:
-                continue
-            stamp = _timestamp_ns(match.group(1), match.group(2))
-            key = (stamp, match.group(3))
-            occurrences[key] += 1
-            if stamp < floor or occurrences[key] <= attempt.recent_lines[key]:
-                continue
-            attempt.recent_lines[key] += 1
-            attempt.newest_log_ns = max(attempt.newest_log_ns, stamp)
-            message = match.group(3).decode("utf-8", errors="replace").rstrip("\r")
-            fresh.append(LogEvent(stamp // 1_000_000, message))
-        floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
-        for key in [key for key in attempt.recent_lines if key[0] < floor]:
-            del attempt.recent_lines[key]
-        with attempt.lock:
-            attempt.events.extend(fresh)
+        since = log_since(attempt)
+        if since is not None:
+            arguments["since"] = since
+        absorb_log_lines(attempt, self._client.api.logs(container_id, **arguments))
 
     def _fail(self, attempt: DockerAttempt, reason: str) -> None:
         self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
@@ -449,6 +427,40 @@ class DockerRunner:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
+
+
+def log_since(attempt: DockerAttempt) -> float | None:
+    """Seconds since the epoch to read logs from: _LOG_OVERLAP_NS before the newest line read."""
+    if not attempt.newest_log_ns:
+        return None
+    return (attempt.newest_log_ns - _LOG_OVERLAP_NS) / 1e9
+
+
+def absorb_log_lines(attempt: DockerAttempt, raw: bytes) -> None:
+    """Append the timestamped lines of `raw` not read yet. stdout and stderr lines may be stored slightly
+    out of timestamp order, so each read reaches _LOG_OVERLAP_NS back and skips lines counted by earlier
+    reads. Shared with the swarm runner (service logs have the same form)."""
+    floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
+    occurrences: Counter[tuple[int, bytes]] = Counter()
+    fresh: list[LogEvent] = []
+    for line in raw.split(b"\n"):
+        match = _TIMESTAMPED_LINE.match(line)
+        if match is None:
+            continue
+        stamp = _timestamp_ns(match.group(1), match.group(2))
+        key = (stamp, match.group(3))
+        occurrences[key] += 1
+        if stamp < floor or occurrences[key] <= attempt.recent_lines[key]:
+            continue
+        attempt.recent_lines[key] += 1
+        attempt.newest_log_ns = max(attempt.newest_log_ns, stamp)
+        message = match.group(3).decode("utf-8", errors="replace").rstrip("\r")
+        fresh.append(LogEvent(stamp // 1_000_000, message))
+    floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
+    for key in [key for key in attempt.recent_lines if key[0] < floor]:
+        del attempt.recent_lines[key]
+    with attempt.lock:
+        attempt.events.extend(fresh)
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:

@@ -187,9 +187,22 @@ def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., No
         )
         return True
     if state.phase in (Phase.RUNNING, Phase.EXITED):
+        _record_container_instance(runner, job)
         move(job, JobEvent.CONTAINER_STARTED, now)
         return True
     return False
+
+
+def _record_container_instance(runner: Runner, job: Job) -> None:
+    """Runners with several hosts (swarm) say which one the attempt runs on: its container instance."""
+    instance_of = getattr(runner, "container_instance_id", None)
+    attempt = job.current_attempt
+    if instance_of is None or attempt is None or attempt.run_handle is None:
+        return
+    instance_id = instance_of(attempt.run_handle)
+    arn = attempt.container.container_instance_arn
+    if instance_id and arn:
+        attempt.container.container_instance_arn = f"{arn.rsplit('/', 1)[0]}/{instance_id}"
 
 
 def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., None]) -> bool:
@@ -208,6 +221,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     if state.phase not in (Phase.EXITED, Phase.FAILED_TO_START):
         return False
     exit_code, reason = state.exit_code, state.reason
+    ended = state.status_reason or ESSENTIAL_CONTAINER_EXITED
     if job.pending_stop_reason == TIMEOUT_REASON:
         move(
             job, JobEvent.TIMED_OUT, now, reason=TIMEOUT_REASON, exit_code=exit_code, container_reason=reason
@@ -230,14 +244,12 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
             exit_code=0,
             container_reason=reason,
         )
-    elif retry.should_retry(
-        job.retry_strategy, job.attempt_count, ESSENTIAL_CONTAINER_EXITED, reason, exit_code
-    ):
+    elif retry.should_retry(job.retry_strategy, job.attempt_count, ended, reason, exit_code):
         move(
             job,
             JobEvent.EXITED_RETRY,
             now,
-            reason=ESSENTIAL_CONTAINER_EXITED,
+            reason=ended,
             exit_code=exit_code,
             container_reason=reason,
         )
@@ -246,7 +258,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
             job,
             JobEvent.EXITED_FAILURE,
             now,
-            reason=ESSENTIAL_CONTAINER_EXITED,
+            reason=ended,
             exit_code=exit_code,
             container_reason=reason,
         )

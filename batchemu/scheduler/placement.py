@@ -195,7 +195,9 @@ class Placer:
         """The first environment (in `order`) with room: vCPUs under maxvCpus and, where it runs
         instances, an instance with room or one to launch."""
         for environment in usable:
-            if not ledger.fits_now(environment, need, reserve):
+            if not ledger.fits_now(environment, need, reserve) or not self._hosts_fit(
+                ledger, environment, need
+            ):
                 continue
             if not has_instances(environment):
                 return environment, None
@@ -221,6 +223,20 @@ class Placer:
             found = arns.container_instance_arn(backend.region, backend.account, cluster)
             self._instances[environment.arn] = found
         return found
+
+    def _hosts_fit(
+        self, ledger: CapacityLedger, environment: ComputeEnvironment, need: params.Requirements
+    ) -> bool:
+        """Runners with hosts of their own (swarm) also bound what runs at once by the resources of the
+        hosts serving `environment`: `capacity(name)` lists them, each with `vcpus` and `memory_mib`."""
+        capacity = getattr(self.runner, "capacity", None)
+        if capacity is None:
+            return True
+        hosts = capacity(environment.name)
+        used = ledger.usage(environment.arn)
+        return used.vcpus + need.vcpus <= sum(
+            host.vcpus for host in hosts
+        ) + 1e-9 and used.memory_mib + need.memory_mib <= sum(host.memory_mib for host in hosts)
 
     def runner_unavailable(self) -> str | None:
         check = getattr(self.runner, "unavailable_reason", None)
