@@ -50,7 +50,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import bench_scheduler  # noqa: E402  (the array benchmark and the in-process store filler)
-from bench_api import client  # noqa: E402  (scripts/ is on sys.path, as above)
+from bench_api import client, queue_and_definition  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
 EXTRA = ("profile", "backlog", "swarm")
@@ -334,22 +334,7 @@ def setup_side(endpoint: str, batch, suffix: str) -> tuple[str, str]:  # type: i
             "instanceRole": profile,
         },
     )
-    queue = batch.create_job_queue(
-        jobQueueName=f"bench-q-{suffix}",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
-    definition = batch.register_job_definition(
-        jobDefinitionName=f"bench-jd-{suffix}",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
-        },
-    )
-    return queue["jobQueueArn"], definition["jobDefinitionArn"]
+    return queue_and_definition(batch, ce["computeEnvironmentArn"], f"bench-q-{suffix}", f"bench-jd-{suffix}")
 
 
 def _thread_count(batch, port: int) -> int | None:  # type: ignore[no-untyped-def]

@@ -43,21 +43,27 @@ def setup(batch, suffix: str) -> tuple[str, str]:  # type: ignore[no-untyped-def
             "instanceRole": "ecsInstanceRole",
         },
     )
-    queue = batch.create_job_queue(
-        jobQueueName=f"bench-q-{suffix}",
+    return queue_and_definition(batch, ce["computeEnvironmentArn"], f"bench-q-{suffix}", f"bench-jd-{suffix}")
+
+
+def queue_and_definition(batch, ce_arn: str, queue: str, definition: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A job queue on `ce_arn` and a trivial busybox job definition (1 vCPU, 128 MiB): their ARNs."""
+    queue_arn = batch.create_job_queue(
+        jobQueueName=queue,
+        state="ENABLED",
         priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
-    definition = batch.register_job_definition(
-        jobDefinitionName=f"bench-jd-{suffix}",
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}],
+    )["jobQueueArn"]
+    definition_arn = batch.register_job_definition(
+        jobDefinitionName=definition,
         type="container",
         containerProperties={
             "image": "busybox",
             "command": ["true"],
             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
         },
-    )
-    return queue["jobQueueArn"], definition["jobDefinitionArn"]
+    )["jobDefinitionArn"]
+    return queue_arn, definition_arn
 
 
 def main() -> None:

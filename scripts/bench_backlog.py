@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_api import client  # noqa: E402
+from bench_api import client, queue_and_definition  # noqa: E402
 
 LONG = "1000000"  # seconds: a job that never ends within the benchmark
 TARGETS = {
@@ -270,22 +270,9 @@ def setup_moto(endpoint: str, batch, suffix: str, kind: str):  # type: ignore[no
     ce = batch.create_compute_environment(
         computeEnvironmentName=f"bench-u-{suffix}", type="UNMANAGED", state="ENABLED", serviceRole=role
     )
-    queue = batch.create_job_queue(
-        jobQueueName=f"bench-uq-{suffix}",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+    return queue_and_definition(
+        batch, ce["computeEnvironmentArn"], f"bench-uq-{suffix}", f"bench-ujd-{suffix}"
     )
-    definition = batch.register_job_definition(
-        jobDefinitionName=f"bench-ujd-{suffix}",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
-        },
-    )
-    return queue["jobQueueArn"], definition["jobDefinitionArn"]
 
 
 def _client_process(endpoint: str, queue: str, definition: str, count: int, go, done) -> None:  # type: ignore[no-untyped-def]
