@@ -4,8 +4,8 @@ shuts down gracefully on SIGTERM or SIGINT. A bad flag or unusable path is one l
 from __future__ import annotations
 
 import argparse
-import gc
 import errno
+import gc
 import logging
 import os
 import signal
@@ -133,10 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully and ends the process with status 0;
     returns 2 (a start-up error) only."""
-    logging.basicConfig(
-        level=getattr(logging, args.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _configure_logging(args.log_level)
     signals = _Signals()  # from the start: a signal while starting ends the server once it is up
     try:
         settings = _settings(args)
@@ -180,6 +177,18 @@ def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
+
+
+def _configure_logging(level: str) -> None:
+    """The server's log lines (one per request and per job transition at INFO) name no source file, thread
+    or process, so logging is told not to look them up (the Python logging HOWTO's "Optimization"): a
+    third of the cost of a line."""
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def _exit_now(status: int) -> NoReturn:

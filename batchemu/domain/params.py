@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -167,9 +168,18 @@ def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
     return env
 
 
+# Job ids are UUIDs, with `:<index>` for array children and `#<node>` for nodes: quoted as quote(id, safe="").
+_PLAIN_JOB_ID = re.compile(r"[A-Za-z0-9_.~:#-]*\Z")
+_ID_SEPARATORS = str.maketrans({":": "%3A", "#": "%23"})
+
+
 def agent_path(account: str, region: str, job_id: str, attempt: int) -> str:
     """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials)."""
-    return f"/_batchemu/ecs/{account}/{region}/{urllib.parse.quote(job_id, safe='')}/{attempt}"
+    if _PLAIN_JOB_ID.match(job_id):  # every id batchemu makes: quote() reads it a character at a time
+        quoted = job_id.translate(_ID_SEPARATORS)
+    else:
+        quoted = urllib.parse.quote(job_id, safe="")
+    return f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
 
 
 def agent_token(secret: str, job_id: str, attempt: int) -> str:

@@ -85,9 +85,12 @@ TASK_FAILED_TO_START = "Task failed to start"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
 
 
+_STATUS_BY_VALUE = {status.value: status for status in JobStatus}
+
+
 def next_status(status: str, event: JobEvent) -> JobStatus:
     try:
-        return TRANSITIONS[(JobStatus(status), event)]
+        return TRANSITIONS[(_STATUS_BY_VALUE[status], event)]
     except (KeyError, ValueError):
         raise IllegalTransition(status, event) from None
 

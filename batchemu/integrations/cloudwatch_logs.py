@@ -1,13 +1,21 @@
 """Job output into CloudWatch Logs: each attempt's stdout/stderr lines go, while it runs, to log group
 /aws/batch/job (or the awslogs-group option) and its stream `<prefix or job definition>/default/<task>`.
-When the attempt ends its last lines are shipped at once, inside the transition (which holds the store
+When the attempt ends its last lines are taken at once, inside the transition (which holds the store
 lock), so a client that reads the logs the instant DescribeJobs shows SUCCEEDED or FAILED finds them all;
-then the runner may release the container."""
+then the runner may release the container.
+
+Taken lines are written at once, except when the logs live in this process's moto and are read only
+through this server (`defer_final`): then they wait in `_finished` until a CloudWatch Logs request to this
+server (which calls flush_finished first: for GetLogEvents, of that one stream), the scheduler's idle
+moments (IDLE_BATCH at a time), a flush or shutdown, or MAX_FINISHED waiting attempts. A burst of 10^5
+array children then spends its time on the jobs, and writes their lines once it is over."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +25,8 @@ from batchemu.runners.base import Runner
 log = logging.getLogger("batchemu.logs")
 DEFAULT_GROUP = "/aws/batch/job"
 MAX_BATCH = 1000
+MAX_FINISHED = 100_000  # ended attempts whose last lines may wait (bounds memory and a reader's wait)
+IDLE_BATCH = 2_000  # written per idle moment of the scheduler (~50 ms), so new work waits no longer
 
 
 @dataclass
@@ -36,21 +46,68 @@ class Shipment:
 class LogShipper:
     runner: Runner
     sink: LogSink
+    # The sink is read only through this server: last lines may wait for a read (see the module's doc).
+    # A callable, asked at each attempt's end (moto's mock_aws in this process would read it directly).
+    defer_final: Callable[[], bool] = lambda: False
     _tracked: dict[int, Shipment] = field(default_factory=dict)
+    _finished: dict[tuple[str, str], tuple[Shipment, list[Any]]] = field(
+        default_factory=dict
+    )  # (group, stream)
     _groups: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _flushing: threading.Lock = field(default_factory=threading.Lock)  # finished lines go out in order
 
     def track(self, account: str, region: str, group: str, stream: str, handle: Any) -> None:
         with self._lock:
             self._tracked.setdefault(id(handle), Shipment(account, region, group, stream, handle))
 
     def finish(self, handle: Any) -> None:
-        """The attempt ended: ship what is left now, then release the container."""
+        """The attempt ended: take what is left now (ship it, or keep it for flush_finished), then release
+        the container."""
         with self._lock:
             shipment = self._tracked.pop(id(handle), None)
         if shipment is not None:
-            self._send(shipment)
+            if self.defer_final():
+                with shipment.sending:  # after any round of the outbox that is sending this attempt's lines
+                    try:
+                        events = self._new_events(shipment)
+                    except Exception:
+                        log.exception("could not read the last log lines of %s", shipment.stream)
+                        events = []
+                with self._lock:
+                    self._finished[(shipment.group, shipment.stream)] = (shipment, events)
+                    full = len(self._finished) >= MAX_FINISHED
+                if full:
+                    self.flush_finished()
+            else:
+                self._send(shipment)
         self._release(handle)
+
+    @property
+    def waiting(self) -> int:
+        """Ended attempts whose last lines wait for flush_finished."""
+        return len(self._finished)
+
+    def flush_finished(self, stream: tuple[str, str] | None = None, limit: int | None = None) -> None:
+        """Writes the last lines of the ended attempts that wait (see the module's doc): those of one
+        (group, stream), or the oldest `limit`, or all. Returns once they are written, also when another
+        thread had started writing them."""
+        with self._flushing:
+            with self._lock:
+                if stream is not None:
+                    found = self._finished.pop(stream, None)
+                    finished = [found] if found is not None else []
+                elif limit is None or limit >= len(self._finished):
+                    finished, self._finished = list(self._finished.values()), {}
+                else:
+                    finished = [
+                        self._finished.pop(key) for key in list(itertools.islice(self._finished, limit))
+                    ]
+            for shipment, events in finished:
+                try:
+                    self._write(shipment, events)
+                except Exception:
+                    log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
 
     def ship(self) -> None:
         """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
@@ -67,7 +124,12 @@ class LogShipper:
                 log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
 
     def _ship_one(self, shipment: Shipment) -> None:
-        events = self.runner.logs(shipment.handle, shipment.shipped)
+        self._write(shipment, self._new_events(shipment))
+
+    def _new_events(self, shipment: Shipment) -> list[Any]:
+        return self.runner.logs(shipment.handle, shipment.shipped)
+
+    def _write(self, shipment: Shipment, events: list[Any]) -> None:
         if not events and shipment.created:
             return
         where = (shipment.account, shipment.region, shipment.group)
@@ -79,11 +141,16 @@ class LogShipper:
             shipment.created = True
         for start in range(0, len(events), MAX_BATCH):
             batch = events[start : start + MAX_BATCH]
-            self.sink.put(*where, shipment.stream, [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch])
+            self.sink.put(
+                *where, shipment.stream, [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch]
+            )
             shipment.shipped += len(batch)
 
     def reset(self) -> None:
-        """Forget which log groups exist (the services they live in may have been reset too)."""
+        """Forget which log groups exist, and lines not yet written (the services they live in may have
+        been reset too)."""
+        with self._lock:
+            self._finished.clear()
         self._groups.clear()
 
     def _release(self, handle: Any) -> None:

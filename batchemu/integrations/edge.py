@@ -19,6 +19,7 @@ from batchemu.protocol.auth import caller_of
 
 log = logging.getLogger("batchemu.edge")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MAX_PEEKED_BYTES = 64 * 1024  # a GetLogEvents body is a few hundred bytes
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -122,19 +123,56 @@ class ProxyServices:
         return [payload]
 
 
+def is_logs_request(environ: dict[str, Any]) -> bool:
+    """A CloudWatch Logs request: by its credential scope, or (unsigned) by its X-Amz-Target."""
+    service = caller_of(environ).service
+    if service is not None:
+        return service == "logs"
+    return str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("Logs_")
+
+
+def requested_log_stream(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """The (logGroupName, logStreamName) a GetLogEvents request reads; None for other requests. Reads the
+    body and puts it back for the app."""
+    if not str(environ.get("HTTP_X_AMZ_TARGET", "")).endswith(".GetLogEvents"):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_PEEKED_BYTES:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    group, stream = (
+        (request.get("logGroupName"), request.get("logStreamName"))
+        if isinstance(request, dict)
+        else (None, None)
+    )
+    return (group, stream) if isinstance(group, str) and isinstance(stream, str) else None
+
+
 class Edge:
     """The WSGI app the server runs. With `secret_for` (--auth sigv4) every AWS request must carry a
-    valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open."""
+    valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open.
+    `before_logs(stream)` runs before every CloudWatch Logs request is answered (job lines waiting to be
+    written are written then: those of the (group, stream) a GetLogEvents reads, else all)."""
 
     def __init__(
         self,
         batch: WSGIApp,
         others: MotoServices | ProxyServices,
         secret_for: Callable[[str], str | None] | None = None,
+        before_logs: Callable[[tuple[str, str] | None], None] | None = None,
     ) -> None:
         self.batch = batch
         self.others = others
         self.secret_for = secret_for
+        self.before_logs = before_logs
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/"):
@@ -155,6 +193,8 @@ class Edge:
                 return [body]
         if is_batch_request(environ):
             return self.batch(environ, start_response)
+        if self.before_logs is not None and is_logs_request(environ):
+            self.before_logs(requested_log_stream(environ))
         return self.others(environ, start_response)
 
     def _verify(self, environ: dict[str, Any]) -> None:

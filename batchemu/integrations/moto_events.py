@@ -58,6 +58,7 @@ class JobQueueSink(Protocol):
 _sinks: list[weakref.ref[Any]] = []
 _lock = threading.Lock()
 _installed: bool | None = None  # None: not tried yet
+_events_backends: Any = None  # moto's, once default_bus_has_rules has imported it
 
 
 def register_job_queue_sink(sink: JobQueueSink) -> bool:
@@ -70,12 +71,15 @@ def register_job_queue_sink(sink: JobQueueSink) -> bool:
 def default_bus_has_rules(account: str, region: str) -> bool:
     """Whether this process's moto has any rule on the default bus of (account, region); True when that
     cannot be told. A dictionary lookup in moto's store: cheap enough for every job transition."""
+    global _events_backends
     try:
-        from moto.events.models import events_backends
+        if _events_backends is None:
+            from moto.events.models import events_backends
 
+            _events_backends = events_backends
         # Plain dict lookups: BackendDict.__getitem__ creates backends under a global lock, which costs
         # more than the rest of a job transition. A backend that was never created holds no rule.
-        by_region = dict.get(events_backends, account)
+        by_region = dict.get(_events_backends, account)
         backend = dict.get(by_region, region) if by_region is not None else None
         return backend is not None and bool(backend.event_buses["default"].rules)
     except Exception:
