@@ -139,7 +139,8 @@ class Emulator:
             self.instance_file = InstanceFile(self.settings.state_dir)
             self.instance_file.load(self.scheduler.placer.fleets, now)
             reconcile(self.store, self.runner, now)
-            adopt_unknown(self.store, self.scheduler.placer.fleets, now)
+            if not hasattr(self.runner, "container_instance_id"):  # swarm names its nodes, not our instances
+                adopt_unknown(self.store, self.scheduler.placer.fleets, now)
             self.save()
         remove_orphans = getattr(self.runner, "remove_orphans", None)
         if remove_orphans is not None and runner is None:  # after reconcile: re-attached ones are ours

@@ -77,7 +77,7 @@ class InstanceFile:
             snapshot = _snapshot(fleets)
             if snapshot == self._written:
                 return
-            body = json.dumps({"version": VERSION, "fleets": _encode(snapshot)}, indent=1)
+            body = json.dumps({"version": VERSION, "fleets": _encode(snapshot)}, separators=(",", ":"))
             handle, temporary = tempfile.mkstemp(prefix=f"{FILE_NAME}.", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as file:
