@@ -17,6 +17,7 @@ from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
+from batchemu.instance_state import InstanceFile, adopt_unknown
 from batchemu.integrations import eventbridge
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
@@ -135,9 +136,15 @@ class Emulator:
             host_access=HostAccessPolicy(self.settings.allow_privileged, self.settings.allowed_host_paths),
         )
         self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras], launch=launch)
-        if self.state is not None:
+        self.instance_file: InstanceFile | None = None
+        if self.state is not None and self.settings.state_dir:
+            now = to_millis(self.clock.now())
             self.state.attach(self.store)
-            reconcile(self.store, self.runner, to_millis(self.clock.now()))
+            self.instance_file = InstanceFile(self.settings.state_dir)
+            self.instance_file.load(self.scheduler.placer.fleets, now)
+            reconcile(self.store, self.runner, now)
+            if not hasattr(self.runner, "container_instance_id"):  # swarm names its nodes, not our instances
+                adopt_unknown(self.store, self.scheduler.placer.fleets, now)
             self.save()
         remove_orphans = getattr(self.runner, "remove_orphans", None)
         if remove_orphans is not None and runner is None:  # after reconcile: re-attached ones are ours
@@ -322,6 +329,8 @@ class Emulator:
         """Writes what changed to the state directory, when there is one."""
         if self.state is not None:
             self.state.save(self.store, resources)
+        if self.instance_file is not None:
+            self.instance_file.save(self.store, self.scheduler.placer.fleets)
 
     def run_until_idle(self, max_ticks: int = 10_000) -> int:
         """Tick until nothing changes; returns the ticks taken."""
@@ -343,6 +352,8 @@ class Emulator:
             self.scheduler.placer.reset()
             if self.state is not None:
                 self.state.clear()
+            if self.instance_file is not None:
+                self.instance_file.clear()
             if isinstance(self.clock, FakeClock):
                 self.clock.restart()
             for integration in self._integrations:

@@ -18,7 +18,7 @@ from batchemu.domain.rules import (
     check_tags,
     wire_name,
 )
-from batchemu.errors import invalid_request
+from batchemu.errors import ClientException, invalid_request
 
 # -- job definitions ----------------------------------------------------------------------------------
 
@@ -169,12 +169,47 @@ def _check_fargate_container(container: Spec, requirements: dict[str, str]) -> N
         raise invalid_request("Memory is not provided.")
     vcpu, memory = requirements["VCPU"], requirements["MEMORY"]
     try:
-        allowed = _FARGATE_MEMORY.get(float(vcpu), ())
-        fits = int(memory) in allowed
+        fits = fargate_fits(float(vcpu), int(memory))
     except ValueError:
         fits = False
     if not fits:
         raise invalid_request(f"No Fargate configuration exists for given values: {vcpu} vCPU, {memory} MiB")
+
+
+def fargate_fits(vcpus: float, memory_mib: int) -> bool:
+    """Whether Fargate offers this vCPU/memory combination."""
+    return memory_mib in _FARGATE_MEMORY.get(vcpus, ())
+
+
+def check_fargate_overrides(overrides: Spec) -> None:
+    """SubmitJob's containerOverrides on a Fargate job definition, before they are applied: the deprecated
+    vcpus/memory are refused (AWS's message for vcpus, insitro/redun PR #95; the memory one by analogy),
+    and resourceRequirements values must be numbers, MEMORY a whole one (RegisterJobDefinition's message)."""
+    for key in ("vcpus", "memory"):
+        if overrides.get(key) is not None:
+            raise ClientException(f"{key} is not applicable for Fargate. Use resource requirements instead.")
+    for requirement in overrides.get("resource_requirements") or []:
+        kind, value = requirement["type"], requirement["value"]
+        if (kind == "VCPU" and not _is_number(value)) or (kind == "MEMORY" and not value.isdigit()):
+            raise ClientException(
+                f"Value {value} for type {kind} in resourceRequirement is not valid. Please provide a numeric value."
+            )
+
+
+def check_fargate_need(vcpus: float, memory_mib: int) -> None:
+    """The job's vCPUs and memory once SubmitJob's overrides are applied (each overridden type replaces the
+    definition's, the other stays): AWS's message, Netflix/metaflow issue #749."""
+    if not fargate_fits(vcpus, memory_mib):
+        raise ClientException(
+            f"Fargate resource requirements ({vcpus:.2f} vCPU, {memory_mib} MiB) not valid."
+        )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _check_ec2_container(container: Spec, requirements: dict[str, str]) -> None:

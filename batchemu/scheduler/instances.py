@@ -99,7 +99,7 @@ class Fleet:
     scanned_at: int | None = None  # when idle instances were last looked for
     _types_key: tuple[str, ...] = ()
     _types: list[InstanceType] = field(default_factory=list)
-    _desired_written: int | None = None
+    desired_written: int | None = None  # the desiredvCpus this fleet last wrote
 
     def allowed(self, environment: ComputeEnvironment) -> list[InstanceType]:
         names = tuple((environment.compute_resources or {}).get("instance_types") or ["optimal"])
@@ -126,6 +126,19 @@ class Fleets:
         if found is None:
             found = self.fleets[environment.arn] = Fleet(environment.arn)
         return found
+
+    def restore(self, instance: Instance, desired_written: int | None = None) -> None:
+        """An instance from before a restart (batchemu/instance_state.py) back in its fleet."""
+        arn = instance.compute_environment_arn
+        fleet = self.fleets.get(arn)
+        if fleet is None:
+            fleet = self.fleets[arn] = Fleet(arn)
+        if instance.container_instance_arn not in fleet.instances:
+            fleet.instances[instance.container_instance_arn] = instance
+            fleet.spare[instance.container_instance_arn] = instance
+            fleet.total_vcpus += instance.instance_type.vcpus
+        if desired_written is not None:
+            fleet.desired_written = desired_written
 
     def instance(self, container_instance_arn: str) -> Instance | None:
         for fleet in self.fleets.values():
@@ -207,7 +220,7 @@ class Fleets:
         minimum = int(resources.get("min_vcpus") or 0)
         desired = resources.get("desired_vcpus")
         floor = minimum
-        if desired is not None and desired != fleet._desired_written:
+        if desired is not None and desired != fleet.desired_written:
             floor = max(floor, int(desired))  # asked for by CreateComputeEnvironment / Update...
         changed = False
         allowed = fleet.allowed(environment)
@@ -256,7 +269,7 @@ class Fleets:
         if resources is None:
             return False
         vcpus = fleet.vcpus()
-        fleet._desired_written = vcpus
+        fleet.desired_written = vcpus
         if resources.get("desired_vcpus") == vcpus:
             return False
         resources["desired_vcpus"] = vcpus

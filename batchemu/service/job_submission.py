@@ -154,8 +154,17 @@ def _container(
     if properties is None:
         return None
     if overrides:
+        fargate = (
+            "FARGATE" in definition.platform_capabilities and definition.container_properties is not None
+        )
+        if fargate:
+            job_definition_rules.check_fargate_overrides(overrides)
         _check_overrides(properties, overrides)
-        return params.resolve_container(properties, overrides, parameters)
+        container = params.resolve_container(properties, overrides, parameters)
+        if fargate and overrides.get("resource_requirements"):
+            need = params.requirements(container)
+            job_definition_rules.check_fargate_need(need.vcpus, need.memory_mib)
+        return container
     if parameters is definition.parameters:
         shared = backend.resolved_containers.get(definition.arn)
         if shared is None:

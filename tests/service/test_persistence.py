@@ -1,12 +1,21 @@
-"""--state-dir: resources and jobs survive a restart with their history; lost work is retried."""
+"""--state-dir: resources, jobs and instances survive a restart with their history; lost work is retried."""
 
 from __future__ import annotations
 
+import json
+import logging
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from batchemu import Emulator, ServerThread
 from batchemu.clock import FakeClock
 from batchemu.config import Settings
+from batchemu.runners.base import ContainerSpec
+from batchemu.runners.simulated import SimulatedAttempt, SimulatedRunner
+from batchemu.scheduler.instances import SCALE_IN_IDLE_SECONDS
 from tests.helpers import compute_resources, container, make_client
 
 COMPUTE = compute_resources(4)
@@ -95,3 +104,152 @@ def test_reset_clears_the_state_directory(tmp_path: Path) -> None:
         first.reset()
     second = emulator_on(tmp_path)
     assert second.store.backends() == []
+
+
+# -- instances -------------------------------------------------------------------------------------
+
+
+class ReattachingRunner(SimulatedRunner):
+    """Simulated work that outlives its server, as Docker containers do: a later runner finds it again."""
+
+    def __init__(self, clock: FakeClock, survivors: dict[tuple[str, int], SimulatedAttempt]) -> None:
+        super().__init__(clock)
+        self.survivors = survivors
+
+    def start(self, spec: ContainerSpec) -> SimulatedAttempt:
+        handle = super().start(spec)
+        self.survivors[(spec.job_id, spec.attempt)] = handle
+        return handle
+
+    def find_running(self, job_id: str, attempt: int | None = None) -> SimulatedAttempt | None:
+        return self.survivors.get((job_id, attempt or 1))
+
+
+def restartable(
+    state_dir: Path, clock: FakeClock, survivors: dict[tuple[str, int], SimulatedAttempt]
+) -> Emulator:
+    settings = Settings(runner="simulated", state_dir=str(state_dir))
+    return Emulator(settings, clock=clock, runner=ReattachingRunner(clock, survivors))
+
+
+def two_vcpu_job(batch: Any, name: str, seconds: int) -> str:
+    environment = [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": str(seconds)}]
+    job_id: str = batch.submit_job(
+        jobName=name,
+        jobQueue="q",
+        jobDefinition="two",
+        containerOverrides={"environment": environment},
+    )["jobId"]
+    return job_id
+
+
+def listed_instances(endpoint: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{endpoint}/_batchemu/instances") as response:
+        rows: list[dict[str, Any]] = json.loads(response.read())["instances"]
+    return rows
+
+
+def desired_vcpus(batch: Any) -> int:
+    found = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"][0]
+    return int(found["computeResources"]["desiredvCpus"])
+
+
+def test_instances_survive_a_restart_with_their_jobs_and_scale_in_as_before(tmp_path: Path) -> None:
+    clock, survivors = FakeClock(), {}  # type: ignore[var-annotated]
+    first = restartable(tmp_path, clock, survivors)
+    with ServerThread(first) as server:
+        batch = make_client(server.endpoint)
+        resources = {**compute_resources(16), "instanceTypes": ["c5.large"]}  # 2 vCPUs each
+        batch.create_compute_environment(
+            computeEnvironmentName="ce", type="MANAGED", computeResources=resources
+        )
+        batch.create_job_queue(
+            jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
+        )
+        batch.register_job_definition(
+            jobDefinitionName="two", type="container", containerProperties=container(["true"], vcpus=2)
+        )
+        first.run_until_idle()
+        long = two_vcpu_job(batch, "long", 10_000)
+        short = two_vcpu_job(batch, "short", 10)
+        first.run_until_idle()
+        first.advance(20)
+        first.run_until_idle()
+        assert batch.describe_jobs(jobs=[short])["jobs"][0]["status"] == "SUCCEEDED"
+        before = {row["instanceId"]: row for row in listed_instances(server.endpoint)}
+        busy = next(row for row in before.values() if row["jobs"] == [long])
+        [idle] = [row for row in before.values() if row["jobs"] == []]
+        idle_since = first.scheduler.placer.fleets.instance(idle["containerInstanceArn"]).idle_since  # type: ignore[union-attr]
+        assert idle_since is not None
+        assert desired_vcpus(batch) == 4
+    first.stop()
+
+    second = restartable(tmp_path, clock, survivors)
+    with ServerThread(second) as server:
+        batch = make_client(server.endpoint)
+        second.run_until_idle()
+        after = {row["instanceId"]: row for row in listed_instances(server.endpoint)}
+        assert after == before  # same ids, ARNs and types; the long job still on its instance
+        job = batch.describe_jobs(jobs=[long])["jobs"][0]
+        assert job["status"] == "RUNNING"
+        assert job["container"]["containerInstanceArn"] == busy["containerInstanceArn"]
+        assert desired_vcpus(batch) == 4
+        # The idle instance goes when it has been idle for the scale-in time, counted from before the restart.
+        clock.advance((idle_since + SCALE_IN_IDLE_SECONDS * 1000 - 1000) / 1000 - clock.now())
+        second.run_until_idle()
+        assert idle["instanceId"] in {row["instanceId"] for row in listed_instances(server.endpoint)}
+        second.advance(2)
+        second.run_until_idle()
+        assert [row["instanceId"] for row in listed_instances(server.endpoint)] == [busy["instanceId"]]
+        assert desired_vcpus(batch) == 2
+        # The busy instance is full (its job is accounted there): a new job gets an instance of its own.
+        extra = two_vcpu_job(batch, "extra", 10_000)
+        second.run_until_idle()
+        placed = batch.describe_jobs(jobs=[extra])["jobs"][0]["container"]["containerInstanceArn"]
+        assert placed != busy["containerInstanceArn"]
+        assert desired_vcpus(batch) == 4
+    second.stop()
+
+
+def test_running_jobs_saved_without_their_instance_get_it_back(tmp_path: Path) -> None:
+    clock, survivors = FakeClock(), {}  # type: ignore[var-annotated]
+    first = restartable(tmp_path, clock, survivors)
+    with ServerThread(first) as server:
+        batch = make_client(server.endpoint)
+        provision(batch)
+        first.run_until_idle()
+        environment = [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "1000"}]
+        job_id = batch.submit_job(
+            jobName="j", jobQueue="q", jobDefinition="jd", containerOverrides={"environment": environment}
+        )["jobId"]
+        first.run_until_idle()
+        arn = batch.describe_jobs(jobs=[job_id])["jobs"][0]["container"]["containerInstanceArn"]
+    first.stop()
+    (tmp_path / "instances.json").unlink(missing_ok=True)  # as a state directory of a batchemu that did not save them
+
+    second = restartable(tmp_path, clock, survivors)
+    with ServerThread(second) as server:
+        batch = make_client(server.endpoint)
+        second.run_until_idle()
+        [row] = listed_instances(server.endpoint)
+        assert (row["containerInstanceArn"], row["jobs"]) == (arn, [job_id])
+        found = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"][0]
+        assert found["computeResources"]["desiredvCpus"] == row["vcpus"]
+    second.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", '{"version": 99, "fleets": []}', '{"version": 1, "fleets": [{"instances": [{}]}]}', "[]"],
+)
+def test_an_unreadable_instances_file_is_a_warning_not_a_failed_start(
+    tmp_path: Path, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "instances.json").write_text(body)
+    with caplog.at_level(logging.WARNING, logger="batchemu.persistence"):
+        emulator = emulator_on(tmp_path)
+    assert emulator.instances() == []
+    assert any("instances.json" in record.getMessage() for record in caplog.records)
+    assert (tmp_path / "instances.json.unreadable").read_text() == body  # kept for a look
+    emulator.stop()
+    assert json.loads((tmp_path / "instances.json").read_text()) == {"version": 1, "fleets": []}

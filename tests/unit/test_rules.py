@@ -567,3 +567,44 @@ def test_at_most_five_node_ranges() -> None:
 def test_malformed_target_nodes_are_refused(target: str) -> None:
     with refused(f"targetNodes {target} is not a valid node range"):
         job_definition_rules.parse_target_nodes(target, 4)
+
+
+@pytest.mark.parametrize(
+    ("vcpus", "memory"), [(0.25, 512), (1.0, 2048), (4.0, 30720), (8.0, 61440), (16.0, 122880)]
+)
+def test_fargate_need_within_the_combinations_passes(vcpus: float, memory: int) -> None:
+    job_definition_rules.check_fargate_need(vcpus, memory)
+
+
+@pytest.mark.parametrize(
+    ("vcpus", "memory", "shown"),
+    [
+        (1.0, 4000, "1.00 vCPU, 4000 MiB"),
+        (0.25, 4096, "0.25 vCPU, 4096 MiB"),
+        (3.0, 8192, "3.00 vCPU, 8192 MiB"),
+    ],
+)
+def test_fargate_need_outside_the_combinations_is_refused(vcpus: float, memory: int, shown: str) -> None:
+    with pytest.raises(ClientException) as raised:
+        job_definition_rules.check_fargate_need(vcpus, memory)
+    assert raised.value.message == f"Fargate resource requirements ({shown}) not valid."
+
+
+@pytest.mark.parametrize("key", ["vcpus", "memory"])
+def test_fargate_overrides_refuse_the_deprecated_keys(key: str) -> None:
+    with pytest.raises(ClientException) as raised:
+        job_definition_rules.check_fargate_overrides({key: 1})
+    assert raised.value.message == f"{key} is not applicable for Fargate. Use resource requirements instead."
+
+
+@pytest.mark.parametrize(("kind", "value"), [("VCPU", "one"), ("VCPU", "nan"), ("MEMORY", "2048.5")])
+def test_fargate_overrides_need_numbers(kind: str, value: str) -> None:
+    with refused(f"Value {value} for type {kind} in resourceRequirement is not valid"):
+        job_definition_rules.check_fargate_overrides(
+            {"resource_requirements": [{"type": kind, "value": value}]}
+        )
+
+
+def test_fargate_overrides_with_numbers_pass() -> None:
+    requirements = [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "1024"}]
+    job_definition_rules.check_fargate_overrides({"resource_requirements": requirements, "command": ["x"]})
