@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer
 from batchemu import __version__, config
 from batchemu.emulator import Emulator
 from batchemu.errors import ConfigurationError
+from batchemu.keepalive import close_connections
 from batchemu.server import bind
 
 log = logging.getLogger("batchemu")
@@ -163,6 +164,7 @@ def serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     summary = emulator.shutdown(why, leave_running=settings.on_shutdown == "leave")
     server.shutdown()  # the listening socket closes last: the emulator's own last writes went through it
+    close_connections(server)
     server.server_close()
     log.info("batchemu shut down on %s in %.2f s: %s", why, time.monotonic() - started, summary)
     _exit_now(0)
@@ -187,7 +189,9 @@ def _configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 

@@ -155,6 +155,7 @@ class Emulator:
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
         self._shipper: LogShipper | None = None
+        self._events: eventbridge.JobStateEvents | None = None
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -184,6 +185,7 @@ class Emulator:
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
+        self._events = events
         self.store.listeners.append(events.on_transition)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
@@ -220,6 +222,8 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop_loop()
+        if self._events is not None:
+            self._events.close()
         self.flush_logs()
         self.outbox.stop()
         self.runner.close()
@@ -234,6 +238,8 @@ class Emulator:
         deadline = time.monotonic() + seconds
         self.accepting = False
         self._stop_loop()
+        if self._events is not None:
+            self._events.close()
         leave = leave_running and self.state is not None and hasattr(self.runner, "find_running")
         with self.store.lock:
             live = [

@@ -13,13 +13,14 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from batchemu import __version__
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
+from batchemu.keepalive import KeepAliveRequestHandler, close_connections
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
@@ -260,7 +261,7 @@ def create_app(emulator: Emulator) -> Edge:
     return Edge(BatchApp(emulator, others), others, secret_for, before_logs=emulator.flush_logs)
 
 
-class QuietRequestHandler(WSGIRequestHandler):
+class QuietRequestHandler(KeepAliveRequestHandler):
     """werkzeug's access log is replaced by BatchApp's own line (operation, status, milliseconds), and
     the errors Python's HTTP server answers by itself (a request line over 64 KiB, bad HTTP) get AWS's
     JSON shape instead of an HTML page."""
@@ -323,6 +324,7 @@ class ServerThread:
     def stop(self) -> None:
         self.emulator.stop()  # first: its last writes to other services go through this server
         self.server.shutdown()
+        close_connections(self.server)
         self.server.server_close()
 
     def __enter__(self) -> ServerThread:

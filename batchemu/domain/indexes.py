@@ -61,7 +61,9 @@ class QueueIndex:
             self.by_queue_status.setdefault((job.job_queue_arn, job.status), SequenceIndex()).add(job)
 
     def newest_first(self, queue_arn: str, status: str | None, before: int | None) -> Iterator[Job]:
-        index = self.by_queue.get(queue_arn) if status is None else self.by_queue_status.get((queue_arn, status))
+        index = (
+            self.by_queue.get(queue_arn) if status is None else self.by_queue_status.get((queue_arn, status))
+        )
         return index.newest_first(before) if index is not None else iter(())
 
     def page(

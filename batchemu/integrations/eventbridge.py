@@ -35,7 +35,12 @@ from typing import Any
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.moto_events import RuleInfo, default_bus_has_rules, register_job_queue_sink
+from batchemu.integrations.moto_events import (
+    RuleInfo,
+    default_bus_has_rules,
+    register_job_queue_sink,
+    unregister_job_queue_sink,
+)
 from batchemu.integrations.outbox import Outbox
 from batchemu.protocol.serializer import to_wire
 from batchemu.protocol.spec import service_model
@@ -62,6 +67,11 @@ class JobStateEvents:
         # Whether a rule could receive events of (account, region); sending to a bus with no rules is
         # skipped, which matters when thousands of jobs run and nobody listens.
         self.has_rules: Callable[[str, str], bool] = lambda account, region: True
+
+    def close(self) -> None:
+        """Rules stop reaching this emulator's job queues (it is stopping)."""
+        if self.job_queue_targets is not None:
+            unregister_job_queue_sink(self.job_queue_targets)
 
     def on_transition(self, backend: Backend, job: Job, old_status: str) -> None:
         if not self.has_rules(backend.account, backend.region):

@@ -25,7 +25,9 @@ class LogSink(Protocol):
 
     def create_stream(self, account: str, region: str, group: str, stream: str) -> None: ...
 
-    def put(self, account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None: ...
+    def put(
+        self, account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]
+    ) -> None: ...
 
 
 class Boto3LogSink:
@@ -113,7 +115,9 @@ def choose_sink(clients: AwsClients, in_process_moto: bool) -> LogSink:
 
             if int(moto.__version__.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
                 return MotoLogSink()
-            log.warning("moto %s is not the version the direct log adapter knows; using boto3", moto.__version__)
+            log.warning(
+                "moto %s is not the version the direct log adapter knows; using boto3", moto.__version__
+            )
         except Exception:
             log.exception("moto's logs backend is not usable directly; using boto3")
     return Boto3LogSink(clients)

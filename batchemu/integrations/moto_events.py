@@ -68,6 +68,12 @@ def register_job_queue_sink(sink: JobQueueSink) -> bool:
         return _install()
 
 
+def unregister_job_queue_sink(sink: JobQueueSink) -> None:
+    """`sink` gets nothing more (its emulator stopped; another may serve the same queue ARN)."""
+    with _lock:
+        _sinks[:] = [ref for ref in _sinks if ref() is not None and ref() is not sink]
+
+
 def default_bus_has_rules(account: str, region: str) -> bool:
     """Whether this process's moto has any rule on the default bus of (account, region); True when that
     cannot be told. A dictionary lookup in moto's store: cheap enough for every job transition."""

@@ -251,9 +251,7 @@ def test_the_python_image_has_a_recent_boto3_and_pillow(docker_runner, make_spec
 
 
 def test_halt_kills_waits_and_reads_the_last_lines(docker_runner, make_spec, wait_for):
-    handle = docker_runner.start(
-        make_spec(["sh", "-c", "echo before; sleep 300"], job_id=f"job-halt-{RUN}")
-    )
+    handle = docker_runner.start(make_spec(["sh", "-c", "echo before; sleep 300"], job_id=f"job-halt-{RUN}"))
     wait_for(docker_runner, handle, (Phase.RUNNING,))
     began = time.monotonic()
     docker_runner.halt([handle], timeout=5)

@@ -191,7 +191,9 @@ def test_the_job_gets_the_ecs_task_environment_and_role_credentials_without_stat
     ]
 
 
-def test_every_log_line_is_readable_the_instant_the_job_is_seen_finished(account: Account, queue: str) -> None:
+def test_every_log_line_is_readable_the_instant_the_job_is_seen_finished(
+    account: Account, queue: str
+) -> None:
     """Clients (Airflow, Luigi, the AWS CLI) read a job's logs right after its terminal status."""
     account.define("chatty", ["sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"])
     job_ids = [account.submit(queue, "chatty") for _ in range(6)]

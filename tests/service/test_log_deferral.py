@@ -45,9 +45,9 @@ def test_lines_wait_for_a_read_and_the_read_finds_them(unlooped: tuple[Emulator,
     provision(batch, definition="jd")
     emulator.run_until_idle()
     ids = [
-        batch.submit_job(jobName=f"j{i}", jobQueue="q", jobDefinition="jd", parameters={"greeting": f"hi{i}"})[
-            "jobId"
-        ]
+        batch.submit_job(
+            jobName=f"j{i}", jobQueue="q", jobDefinition="jd", parameters={"greeting": f"hi{i}"}
+        )["jobId"]
         for i in range(3)
     ]
     emulator.run_until_idle()

@@ -225,7 +225,9 @@ def test_running_jobs_saved_without_their_instance_get_it_back(tmp_path: Path) -
         first.run_until_idle()
         arn = batch.describe_jobs(jobs=[job_id])["jobs"][0]["container"]["containerInstanceArn"]
     first.stop()
-    (tmp_path / "instances.json").unlink(missing_ok=True)  # as a state directory of a batchemu that did not save them
+    (tmp_path / "instances.json").unlink(
+        missing_ok=True
+    )  # as a state directory of a batchemu that did not save them
 
     second = restartable(tmp_path, clock, survivors)
     with ServerThread(second) as server:

@@ -24,7 +24,10 @@ def test_privileged_runs_unprivileged_by_default_with_a_warning_naming_the_flag(
 
 
 def test_privileged_is_kept_with_the_flag() -> None:
-    assert confine({"privileged": True}, HostAccessPolicy(allow_privileged=True)) == ({"privileged": True}, [])
+    assert confine({"privileged": True}, HostAccessPolicy(allow_privileged=True)) == (
+        {"privileged": True},
+        [],
+    )
 
 
 def test_host_path_outside_the_allow_list_becomes_a_scratch_volume() -> None:
