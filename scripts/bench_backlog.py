@@ -218,8 +218,8 @@ def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path, log_leve
     }
 
 
-def bench_arrays_part(arrays: int, size: int, tmp: Path) -> dict:
-    with serve(tmp, "arrays", "WARNING") as url:
+def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict:
+    with serve(tmp, "arrays", log_level) as url:
         batch = client(url)
         queue, definition = setup_batchemu(batch, "arrays", 256, "0")
         ids = []
@@ -369,8 +369,8 @@ def bench_moto_part(jobs: int, rounds: int, clients: int, per_client: int, tmp: 
 def bench_backlog(
     parts: list[str], waiting: int, jobs: int, rounds: int, arrays: int, size: int, log_level: str = "INFO"
 ) -> dict:
-    """`log_level` is the servers' --log-level in the backlog and moto parts (INFO, the default, writes a
-    line per job transition); the arrays part runs at WARNING (100,000 children, 400,000 transitions)."""
+    """`log_level` is the servers' --log-level in every part (INFO, the default, writes a line per request
+    and per job transition; array children's transitions are at DEBUG)."""
     tmp = Path(tempfile.mkdtemp(prefix="batchemu-backlog-"))
     result: dict = {
         "benchmark": "backlog",
@@ -381,7 +381,7 @@ def bench_backlog(
     if "backlog" in parts:
         result["backlog"] = bench_backlog_part(waiting, jobs, rounds, tmp, log_level)
     if "arrays" in parts:
-        result["arrays"] = bench_arrays_part(arrays, size, tmp)
+        result["arrays"] = bench_arrays_part(arrays, size, tmp, log_level)
     if "moto" in parts:
         result["moto"] = bench_moto_part(jobs, rounds, 16, max(jobs // 16, 25), tmp, log_level)
     result["met"] = {
