@@ -7,8 +7,8 @@ then the runner may release the container.
 Taken lines are written at once, except when the logs live in this process's moto and are read only
 through this server (`defer_final`): then they wait in `_finished` until a CloudWatch Logs request to this
 server (which calls flush_finished first: for GetLogEvents, of that one stream), the scheduler's idle
-moments (IDLE_BATCH at a time), a flush or shutdown, or MAX_FINISHED waiting attempts. A burst of 10^5
-array children then spends its time on the jobs, and writes their lines once it is over."""
+moments (IDLE_BATCH at a time), a flush or shutdown, or until MAX_FINISHED wait (then the oldest go). A
+burst of 10^5 array children spends its time on the jobs, and writes their lines once it is over."""
 
 from __future__ import annotations
 
@@ -76,9 +76,9 @@ class LogShipper:
                         events = []
                 with self._lock:
                     self._finished[(shipment.group, shipment.stream)] = (shipment, events)
-                    full = len(self._finished) >= MAX_FINISHED
-                if full:
-                    self.flush_finished()
+                    beyond = len(self._finished) - MAX_FINISHED + 1
+                if beyond > 0:  # the oldest go out: memory and a reader's wait stay bounded
+                    self.flush_finished(limit=beyond)
             else:
                 self._send(shipment)
         self._release(handle)

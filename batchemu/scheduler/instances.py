@@ -154,12 +154,19 @@ class Fleets:
         while the fleet is below maxvCpus); None when the job must wait."""
         fleet = self.fleet(environment)
         usage = backend.work.instance_usage
-        for arn, instance in list(fleet.spare.items()):
+        found: Instance | None = None
+        full = []
+        for arn, instance in fleet.spare.items():  # not copied: a fleet may have hundreds of instances
             used = usage.get(arn)
             if instance.fits(need, used):
-                return instance
+                found = instance
+                break
             if used is not None and used[0] >= instance.instance_type.vcpus - 1e-9:
-                del fleet.spare[arn]  # full: looked at again once a job on it ends (scale)
+                full.append(arn)
+        for arn in full:
+            del fleet.spare[arn]  # full: looked at again once a job on it ends (scale)
+        if found is not None:
+            return found
         limit = environment.max_vcpus
         if limit is not None and fleet.vcpus() >= limit:
             idle = sum(i.instance_type.vcpus for i in self._idle(backend, fleet))

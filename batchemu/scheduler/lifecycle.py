@@ -11,7 +11,8 @@ from typing import Any
 
 from batchemu.domain import host_access, params, retry
 from batchemu.domain.host_access import HostAccessPolicy
-from batchemu.domain.models import ComputeEnvironment, Job, JobQueue
+from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
+from batchemu.domain.params import Requirements
 from batchemu.domain.states import (
     ESSENTIAL_CONTAINER_EXITED,
     TASK_FAILED_TO_START,
@@ -42,6 +43,33 @@ class Launch:
     host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
 
 
+# Array children share their parent's container, and jobs that change nothing their definition's: what
+# depends only on the container (and this server's policy) is worked out once per container.
+# (id(container), policy) -> (container, confined, warnings, environment, need); the container kept so the
+# id stays its own.
+_PREPARED: dict[tuple[int, HostAccessPolicy], tuple[Spec, Spec, list[str], dict[str, str], Requirements]] = {}
+
+
+def _prepared(
+    container: Spec, policy: HostAccessPolicy
+) -> tuple[Spec, list[str], dict[str, str], Requirements]:
+    key = (id(container), policy)
+    found = _PREPARED.get(key)
+    if found is None or found[0] is not container:
+        confined, warnings = host_access.confine(container, policy)
+        found = (
+            container,
+            confined,
+            warnings,
+            params.container_environment(confined),
+            params.requirements(confined),
+        )
+        if len(_PREPARED) >= 4096:
+            _PREPARED.clear()
+        _PREPARED[key] = found
+    return found[1], found[2], found[3], found[4]
+
+
 def container_spec(
     backend: Backend,
     job: Job,
@@ -53,12 +81,11 @@ def container_spec(
     attempt = job.current_attempt
     assert attempt is not None
     launch = launch or Launch()
-    container, warnings = host_access.confine(job.container or {}, launch.host_access)
+    container, warnings, base_environment, need = _prepared(job.container or {}, launch.host_access)
     for warning in warnings:  # said once per attempt, in the server log and in the job's history
         log.warning("job %s: %s", job.id, warning)
         job.history.append((now, job.status, f"batchemu: {warning}"))
-    need = params.requirements(container)
-    env = params.container_environment(container)
+    env = dict(base_environment)
     env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
     env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
     return ContainerSpec(
