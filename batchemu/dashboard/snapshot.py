@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from batchemu.domain import params
+from batchemu.domain.indexes import SequenceIndex
 from batchemu.domain.models import Attempt, ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import JobStatus
 from batchemu.domain.store import Backend, Store
@@ -42,22 +46,40 @@ def summary(store: Store, now_ms: int, limit: int, offset: int, status: str | No
             for ce in _sorted(b.compute_environments)
         ]
         queues = [job_queue(b, q, counts) for b in backends for q, counts in _queue_counts(b)]
-        jobs = [(b, job) for b in backends for job in b.jobs.values() if job.parent_id is None]
+        # From the per-queue submission indexes (top-level jobs only), never a walk of every job: a page
+        # costs what it shows, also with 10^5 array children stored.
         totals = {name: 0 for name in STATUSES}
-        for _, job in jobs:
-            totals[job.status] += 1
-        if status is not None:
-            jobs = [(b, job) for b, job in jobs if job.status == status]
-        jobs.sort(key=lambda pair: (pair[1].created_at, pair[1].sequence), reverse=True)
-        page = [job_row(b, job) for b, job in jobs[offset : offset + limit]]
+        for backend in backends:
+            for (_, job_status), index in backend.queue_index.by_queue_status.items():
+                totals[job_status] += len(index)
+        newest = heapq.merge(
+            *(_entries(backend, index) for backend in backends for index in _indexes(backend, status)),
+            key=lambda pair: (pair[1].created_at, pair[1].sequence),
+            reverse=True,
+        )
+        page = [job_row(b, job) for b, job in itertools.islice(newest, offset, offset + limit)]
+        total = sum(totals.values()) if status is None else totals.get(status, 0)
         return {
             "now": now_ms,
             "computeEnvironments": environments,
             "jobQueues": queues,
             "jobs": page,
             "totals": totals,
-            "page": {"offset": offset, "limit": limit, "total": len(jobs), "status": status},
+            "page": {"offset": offset, "limit": limit, "total": total, "status": status},
         }
+
+
+def _entries(backend: Backend, index: SequenceIndex) -> Iterator[tuple[Backend, Job]]:
+    for job in index.newest_first():
+        yield backend, job
+
+
+def _indexes(backend: Backend, status: str | None) -> list[SequenceIndex]:
+    """Each queue's index of its top-level jobs (of one status, or all), deleted queues' included."""
+    index = backend.queue_index
+    if status is None:
+        return list(index.by_queue.values())
+    return [found for (_, job_status), found in index.by_queue_status.items() if job_status == status]
 
 
 def _sorted(resources: dict[str, Any]) -> list[Any]:

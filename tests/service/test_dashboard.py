@@ -124,6 +124,29 @@ def test_jobs_are_listed_newest_first_in_pages(
     assert "1-2 of 5 jobs" in body and 'rel="next"' in body
 
 
+def test_jobs_of_two_queues_and_an_array_parent_are_merged_newest_first(
+    server: ServerThread,
+    emulator: Emulator,
+    batch,
+    queue,  # type: ignore[no-untyped-def]
+) -> None:
+    batch.create_job_queue(
+        jobQueueName="dash-q2",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "dash-ce"}],
+    )
+    first = submit(batch, name="one")
+    array = batch.submit_job(
+        jobName="array", jobQueue="dash-q2", jobDefinition="dash-jd", arrayProperties={"size": 3}
+    )["jobId"]
+    last = submit(batch, name="three")
+    emulator.run_until_idle()
+    found = summary(server)
+    assert [job["jobId"] for job in found["jobs"]] == [last, array, first]  # the children are not rows
+    assert found["totals"]["SUCCEEDED"] == 3 and found["page"]["total"] == 3
+    assert summary(server, "?status=RUNNABLE")["page"]["total"] == 0
+
+
 def test_status_filter_lists_only_that_status(
     server: ServerThread,
     emulator: Emulator,
