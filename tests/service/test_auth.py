@@ -107,7 +107,9 @@ def test_health_stays_open(guarded: ServerThread) -> None:
         assert json.load(response)["status"] == "running"
 
 
-def test_batchemus_own_writes_pass_the_check(guarded: ServerThread) -> None:
+@pytest.fixture(scope="module")
+def finished_job(guarded: ServerThread) -> str:
+    """A job run to SUCCEEDED on the guarded server (once per module), its id."""
     batch = client(guarded)
     batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED", unmanagedvCpus=4)
     batch.create_job_queue(
@@ -119,9 +121,15 @@ def test_batchemus_own_writes_pass_the_check(guarded: ServerThread) -> None:
         containerProperties={"image": "busybox", "command": ["echo", "hi"], "vcpus": 1, "memory": 64},
     )
     guarded.emulator.run_until_idle()
-    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="jd")["jobId"]
+    job_id: str = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="jd")["jobId"]
     guarded.emulator.run_until_idle()
     guarded.emulator.flush()
+    return job_id
+
+
+def test_batchemus_own_writes_pass_the_check(guarded: ServerThread, finished_job: str) -> None:
+    batch = client(guarded)
+    job_id = finished_job
     stream = batch.describe_jobs(jobs=[job_id])["jobs"][0]["container"]["logStreamName"]
     # the log lines were written by batchemu itself, with its per-server credentials
     events = client(guarded, "logs").get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)[
@@ -138,11 +146,10 @@ def test_config_shows_settings_without_secrets(guarded: ServerThread) -> None:
     assert guarded.emulator.settings.internal_secret not in json.dumps(config)
 
 
-def test_the_dashboard_reads_job_logs_with_the_servers_own_credentials(guarded: ServerThread) -> None:
-    batch = client(guarded)
-    listed = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]
-    job_id = listed[0]["jobId"]  # the job of test_batchemus_own_writes_pass_the_check
-    with urllib.request.urlopen(f"{guarded.endpoint}/_batchemu/ui/api/jobs/{job_id}") as response:
+def test_the_dashboard_reads_job_logs_with_the_servers_own_credentials(
+    guarded: ServerThread, finished_job: str
+) -> None:
+    with urllib.request.urlopen(f"{guarded.endpoint}/_batchemu/ui/api/jobs/{finished_job}") as response:
         page = json.load(response)
     assert page["logError"] is None
     assert [line["message"] for line in page["logs"]] == ["simulated: echo hi"]
