@@ -74,6 +74,7 @@ class LogShipper:
                     except Exception:
                         log.exception("could not read the last log lines of %s", shipment.stream)
                         events = []
+                shipment.handle = None  # the runner's attempt (its spec, its lines) is not kept while waiting
                 with self._lock:
                     self._finished[(shipment.group, shipment.stream)] = (shipment, events)
                     beyond = len(self._finished) - MAX_FINISHED + 1
