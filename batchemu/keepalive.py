@@ -107,6 +107,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away: werkzeug's handle() ends the connection quietly
         except Exception:
             log.exception("request %s %s failed", self.command, self.path)
             self.close_connection = True
