@@ -211,6 +211,11 @@ class Emulator:
         if self._shipper is not None and self._shipper.waiting:
             self._shipper.flush_finished(stream)
 
+    def _write_some_waiting_logs(self) -> None:
+        """The scheduler is idle: IDLE_BATCH of the waiting last lines are written now."""
+        if self._shipper is not None and self._shipper.waiting:
+            self._shipper.flush_finished(limit=IDLE_BATCH)
+
     # -- the loop --------------------------------------------------------------------------------
     def start(self) -> Emulator:
         if self._thread is None:
@@ -307,8 +312,8 @@ class Emulator:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            waiting_logs = self._shipper is not None and self._shipper.waiting > 0
-            if self._wakeup.wait(0 if waiting_logs else self.settings.tick_interval):
+            logs_wait = self._shipper is not None and self._shipper.waiting > 0  # then idle ticks write them
+            if self._wakeup.wait(0 if logs_wait else self.settings.tick_interval):
                 # Requests wake the loop; a short pause lets a burst of them share one round of ticks
                 # instead of each paying for its own (the scheduler and request threads share one GIL).
                 self._stopping.wait(self.settings.wake_coalesce_seconds)
@@ -319,8 +324,7 @@ class Emulator:
                     if self._stopping.is_set():
                         break
                     if not self.step():
-                        if self._shipper is not None and self._shipper.waiting:  # idle: write some now
-                            self._shipper.flush_finished(limit=IDLE_BATCH)
+                        self._write_some_waiting_logs()
                         break
                     # Let go of the interpreter between ticks: a request waiting for the store lock
                     # gets it now, instead of after however many ticks this loop can take in a row.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
@@ -31,21 +32,16 @@ class _Body:
         self.left = length
 
     def read(self, size: int | None = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        wanted = self.left if size is None or size < 0 else min(size, self.left)
-        data = self._stream.read(wanted)
-        self.left -= len(data)
-        if len(data) < wanted:
-            self.left = 0  # the client went away mid-body
-        return data
+        return self._take(self._stream.read, size)
 
     def readline(self, size: int | None = -1) -> bytes:
+        return self._take(self._stream.readline, size)
+
+    def _take(self, read: Callable[[int], bytes], size: int | None) -> bytes:
         if self.left <= 0:
             return b""
-        wanted = self.left if size is None or size < 0 else min(size, self.left)
-        data = self._stream.readline(wanted)
-        self.left -= len(data)
+        data = read(self.left if size is None or size < 0 else min(size, self.left))
+        self.left = self.left - len(data) if data else 0  # nothing: the client went away mid-body
         return data
 
     def __iter__(self) -> Any:

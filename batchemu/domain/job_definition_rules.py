@@ -191,9 +191,7 @@ def check_fargate_overrides(overrides: Spec) -> None:
     for requirement in overrides.get("resource_requirements") or []:
         kind, value = requirement["type"], requirement["value"]
         if (kind == "VCPU" and not _is_number(value)) or (kind == "MEMORY" and not value.isdigit()):
-            raise ClientException(
-                f"Value {value} for type {kind} in resourceRequirement is not valid. Please provide a numeric value."
-            )
+            raise ClientException(_not_numeric(kind, value))
 
 
 def check_fargate_need(vcpus: float, memory_mib: int) -> None:
@@ -203,6 +201,12 @@ def check_fargate_need(vcpus: float, memory_mib: int) -> None:
         raise ClientException(
             f"Fargate resource requirements ({vcpus:.2f} vCPU, {memory_mib} MiB) not valid."
         )
+
+
+def _not_numeric(kind: str, value: str) -> str:
+    return (
+        f"Value {value} for type {kind} in resourceRequirement is not valid. Please provide a numeric value."
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -234,9 +238,7 @@ def _whole_number(requirements: dict[str, str], kind: str, deprecated: int | Non
     if value is None:
         return deprecated
     if not value.isdigit():
-        raise invalid_request(
-            f"Value {value} for type {kind} in resourceRequirement is not valid. Please provide a numeric value."
-        )
+        raise invalid_request(_not_numeric(kind, value))
     return int(value)
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from batchemu.domain.models import Job, Spec
 
 RESERVED_PREFIX = "AWS_BATCH"
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 _EMPTY: list[Any] = []  # shared; never appended to
 DEFAULT_VCPUS = 1.0
 DEFAULT_MEMORY_MIB = 2048
@@ -76,23 +79,33 @@ def resolve_container(properties: Spec, overrides: Spec | None, parameters: dict
     return container
 
 
-# Containers are shared by the jobs that change nothing (and by array children), so their requirements
-# are read once: id(container) -> (container, requirements); the container kept so the id stays its own.
-_REQUIREMENTS: dict[int, tuple[Spec, Requirements]] = {}
+class PerContainer(Generic[K, V]):
+    """Values worked out once per container. Containers are shared (by the jobs that change nothing, and by
+    array children) and never changed in place, so a value is keyed by the container's id and the caller's
+    `extra`; the container is kept so that id stays its own. At most `size` entries, then it starts over."""
+
+    def __init__(self, make: Callable[[Spec, K], V], size: int = 4096) -> None:
+        self._make = make
+        self._size = size
+        self._found: dict[tuple[int, K], tuple[Spec, V]] = {}
+
+    def __call__(self, container: Spec, extra: K) -> V:
+        key = (id(container), extra)
+        found = self._found.get(key)
+        if found is not None and found[0] is container:
+            return found[1]
+        value = self._make(container, extra)
+        if len(self._found) >= self._size:
+            self._found.clear()
+        self._found[key] = (container, value)
+        return value
 
 
 def requirements(container: Spec | None) -> Requirements:
     """vCPUs, MiB and GPUs from resourceRequirements, falling back to the legacy vcpus/memory."""
     if container is None:
         return _read_requirements({})
-    found = _REQUIREMENTS.get(id(container))
-    if found is not None and found[0] is container:
-        return found[1]
-    need = _read_requirements(container)
-    if len(_REQUIREMENTS) >= 4096:
-        _REQUIREMENTS.clear()
-    _REQUIREMENTS[id(container)] = (container, need)
-    return need
+    return _REQUIREMENTS(container, None)
 
 
 def _read_requirements(container: Spec) -> Requirements:
@@ -101,6 +114,11 @@ def _read_requirements(container: Spec) -> Requirements:
     memory = int(_number(by_type.get("MEMORY"), container.get("memory") or DEFAULT_MEMORY_MIB))
     gpus = int(_number(by_type.get("GPU"), 0))
     return Requirements(vcpus, memory, gpus)
+
+
+_REQUIREMENTS: PerContainer[None, Requirements] = PerContainer(
+    lambda container, _: _read_requirements(container)
+)
 
 
 def _number(text: Any, default: float) -> float:

@@ -10,6 +10,7 @@ import time
 from typing import Any, Protocol
 
 from batchemu.integrations.aws import AwsClients
+from batchemu.integrations.moto_events import existing_backend
 
 log = logging.getLogger("batchemu.logs")
 # moto versions whose LogsBackend has create_log_group(name, tags), create_log_stream(group, stream) and
@@ -68,10 +69,8 @@ class MotoLogSink:
         self._exists = ResourceAlreadyExistsException
 
     def _backend(self, account: str, region: str) -> Any:
-        # Plain dict lookups first: BackendDict.__getitem__ takes a process-wide lock. The backends are not
-        # kept: moto's reset replaces them.
-        by_region = dict.get(self._backends, account)
-        backend = dict.get(by_region, region) if by_region is not None else None
+        # Not kept between calls: moto's reset replaces its backends.
+        backend = existing_backend(self._backends, account, region)
         return backend if backend is not None else self._backends[account][region]
 
     def create_group(self, account: str, region: str, group: str) -> None:

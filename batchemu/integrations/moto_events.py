@@ -74,6 +74,14 @@ def unregister_job_queue_sink(sink: JobQueueSink) -> None:
         _sinks[:] = [ref for ref in _sinks if ref() is not None and ref() is not sink]
 
 
+def existing_backend(backends: Any, account: str, region: str) -> Any:
+    """moto's backend of (account, region) in `backends` (a BackendDict) if it was ever created, else None.
+    Plain dict lookups: BackendDict.__getitem__ creates backends under a process-wide lock, which costs
+    more than the rest of a job transition."""
+    by_region = dict.get(backends, account)
+    return dict.get(by_region, region) if by_region is not None else None
+
+
 def default_bus_has_rules(account: str, region: str) -> bool:
     """Whether this process's moto has any rule on the default bus of (account, region); True when that
     cannot be told. A dictionary lookup in moto's store: cheap enough for every job transition."""
@@ -83,10 +91,7 @@ def default_bus_has_rules(account: str, region: str) -> bool:
             from moto.events.models import events_backends
 
             _events_backends = events_backends
-        # Plain dict lookups: BackendDict.__getitem__ creates backends under a global lock, which costs
-        # more than the rest of a job transition. A backend that was never created holds no rule.
-        by_region = dict.get(_events_backends, account)
-        backend = dict.get(by_region, region) if by_region is not None else None
+        backend = existing_backend(_events_backends, account, region)  # one never created holds no rule
         return backend is not None and bool(backend.event_buses["default"].rules)
     except Exception:
         return True

@@ -43,31 +43,17 @@ class Launch:
     host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
 
 
-# Array children share their parent's container, and jobs that change nothing their definition's: what
-# depends only on the container (and this server's policy) is worked out once per container.
-# (id(container), policy) -> (container, confined, warnings, environment, need); the container kept so the
-# id stays its own.
-_PREPARED: dict[tuple[int, HostAccessPolicy], tuple[Spec, Spec, list[str], dict[str, str], Requirements]] = {}
-
-
-def _prepared(
+def _prepare(
     container: Spec, policy: HostAccessPolicy
 ) -> tuple[Spec, list[str], dict[str, str], Requirements]:
-    key = (id(container), policy)
-    found = _PREPARED.get(key)
-    if found is None or found[0] is not container:
-        confined, warnings = host_access.confine(container, policy)
-        found = (
-            container,
-            confined,
-            warnings,
-            params.container_environment(confined),
-            params.requirements(confined),
-        )
-        if len(_PREPARED) >= 4096:
-            _PREPARED.clear()
-        _PREPARED[key] = found
-    return found[1], found[2], found[3], found[4]
+    """What an attempt's spec takes from its container alone: the confined copy, what confining took away,
+    the environment and the needs."""
+    confined, warnings = host_access.confine(container, policy)
+    return confined, warnings, params.container_environment(confined), params.requirements(confined)
+
+
+# Array children share their parent's container, and jobs that change nothing their definition's.
+_PREPARED = params.PerContainer(_prepare)
 
 
 def container_spec(
@@ -81,7 +67,7 @@ def container_spec(
     attempt = job.current_attempt
     assert attempt is not None
     launch = launch or Launch()
-    container, warnings, base_environment, need = _prepared(job.container or {}, launch.host_access)
+    container, warnings, base_environment, need = _PREPARED(job.container or {}, launch.host_access)
     for warning in warnings:  # said once per attempt, in the server log and in the job's history
         log.warning("job %s: %s", job.id, warning)
         job.history.append((now, job.status, f"batchemu: {warning}"))
