@@ -31,6 +31,7 @@ from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
 from batchemu.scheduler.lifecycle import Launch
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
+from batchemu.timers import Timers
 
 log = logging.getLogger("batchemu")
 
@@ -127,6 +128,7 @@ class Emulator:
         self.clock: Clock = clock or SystemClock()
         self.store = Store(listeners=[_log_transition])
         self._wakeup = threading.Event()
+        self.timers = Timers(self.clock, self.wake)
         self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
         state_id = self.state.identity if self.state is not None else None
         self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake, state_id)
@@ -313,7 +315,7 @@ class Emulator:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             logs_wait = self._shipper is not None and self._shipper.waiting > 0  # then idle ticks write them
-            if self._wakeup.wait(0 if logs_wait else self.settings.tick_interval):
+            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
                 # Requests wake the loop; a short pause lets a burst of them share one round of ticks
                 # instead of each paying for its own (the scheduler and request threads share one GIL).
                 self._stopping.wait(self.settings.wake_coalesce_seconds)
@@ -332,9 +334,17 @@ class Emulator:
             except Exception:
                 log.exception("scheduler tick failed")
 
+    def _sleep_seconds(self) -> float:
+        """Until the next tick, or sooner when a timer is due sooner (on the system clock)."""
+        due = self.timers.next_due()
+        if due is None or self.clock.is_fake:
+            return self.settings.tick_interval
+        return max(0.0, min(self.settings.tick_interval, due - self.clock.now()))
+
     # -- for tests and tools ---------------------------------------------------------------------
     def step(self) -> bool:
-        changed = self.scheduler.tick(self.clock.now())
+        fired = self.timers.run_due()
+        changed = self.scheduler.tick(self.clock.now()) or fired > 0
         if changed:
             self.save()
         return changed
