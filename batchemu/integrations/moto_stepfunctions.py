@@ -305,9 +305,46 @@ def _make_context_var() -> Any:
 _current_env = _make_context_var()
 
 
+# Functions rebuilt here rather than wrapped, by the hash of the moto source they were ported from: when moto
+# changes one, it is left as moto has it (with a warning) instead of replaced by a stale port.
+PORTED = {
+    "ExecutionState._evaluate_with_timeout": "c56deda08a42e98d",
+    "Program.eval": "6d701880064a8970",
+}
+
+
+def source_hash(function: Any) -> str:
+    import hashlib
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def ported_sources_match() -> dict[str, bool]:
+    """Whether each function ported from moto still has the source it was ported from."""
+    from moto.stepfunctions.parser.asl.component.program import program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    originals = {
+        "ExecutionState._evaluate_with_timeout": _ORIGINALS.get("_evaluate_with_timeout")
+        or execute_state.ExecutionState._evaluate_with_timeout,
+        "Program.eval": _ORIGINALS.get("Program.eval") or program.Program.eval,
+    }
+    return {name: source_hash(function) == PORTED[name] for name, function in originals.items()}
+
+
+_ORIGINALS: dict[str, Any] = {}
+
+
 def _hook_timeouts() -> None:
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    _ORIGINALS["_evaluate_with_timeout"] = execute_state.ExecutionState._evaluate_with_timeout
+    _ORIGINALS["Program.eval"] = program.Program.eval
+    stale = [name for name, same in ported_sources_match().items() if not same]
+    if stale:
+        raise RuntimeError(f"moto changed {', '.join(stale)} since batchemu ported it; timeouts use the wall clock")
 
     def program_eval(self: Any, env: Any) -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
@@ -399,6 +436,10 @@ def _evaluate_with_timeout(self: Any, env: Any) -> None:
         self.assign_decl.eval(env=env)
     if self.result_selector:
         self.result_selector.eval(env=env)
+    if self.result_path:
+        self.result_path.eval(env)
+    else:
+        env.states.reset(input_value=env.stack.pop())
 
 
 # -- Batch ---------------------------------------------------------------------------------------------

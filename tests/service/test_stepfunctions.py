@@ -263,3 +263,98 @@ def test_a_task_timeout_on_the_fake_clock_terminates_the_job(sfn, batch_account,
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Timeout"
     until(lambda: describe(batch_account, job_id)["status"] == "FAILED")
+
+
+def test_retry_intervals_run_on_the_fake_clock(sfn, batch_account, emulator) -> None:  # type: ignore[no-untyped-def]
+    states = {
+        "Run": task(
+            SUBMIT_SYNC,
+            {"JobName": "flaky", "JobQueue": "q", "JobDefinition": "broken"},
+            Retry=[{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 600, "MaxAttempts": 1}],
+            End=True,
+        )
+    }
+    execution = start(sfn, states, "Run")
+    until(lambda: len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 1)
+    until(lambda: emulator.timers.next_due() is not None)
+    time.sleep(0.2)
+    assert len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 1  # still waiting
+    emulator.advance(600)
+    described = finished(sfn, execution)
+    assert described["error"] == "States.TaskFailed"
+    assert len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 2
+
+
+def test_an_execution_timeout_on_the_fake_clock_times_the_execution_out(sfn, batch_account, emulator) -> None:  # type: ignore[no-untyped-def]
+    execution = start(
+        sfn,
+        {"Run": task(SUBMIT_SYNC, {"JobName": "late", "JobQueue": "q", "JobDefinition": "slow"}, End=True)},
+        "Run",
+        TimeoutSeconds=120,
+    )
+    until(lambda: entered(sfn, execution, "TaskSubmitted"))
+    emulator.advance(121)
+    assert finished(sfn, execution)["status"] == "TIMED_OUT"
+
+
+def test_choice_parallel_and_intrinsic_functions_shape_the_batch_requests(sfn, batch_account) -> None:  # type: ignore[no-untyped-def]
+    states = {
+        "Pick": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.size", "NumericGreaterThan": 10, "Next": "Both"}],
+            "Default": "Skip",
+        },
+        "Skip": {"Type": "Succeed"},
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {
+                    "StartAt": f"B{n}",
+                    "States": {
+                        f"B{n}": task(
+                            SUBMIT_SYNC,
+                            {
+                                "JobName.$": f"States.Format('part-{n}-{{}}', $.size)",
+                                "JobQueue": "q",
+                                "JobDefinition": "work",
+                            },
+                            ResultSelector={"name.$": "$.JobName", "status.$": "$.Status"},
+                            End=True,
+                        )
+                    },
+                }
+                for n in (1, 2)
+            ],
+            "End": True,
+        },
+    }
+    output = json.loads(finished(sfn, start(sfn, states, "Pick", {"size": 42}))["output"])
+    assert output == [{"name": "part-1-42", "status": "SUCCEEDED"}, {"name": "part-2-42", "status": "SUCCEEDED"}]
+
+
+def test_other_service_tasks_reach_the_services_of_the_same_endpoint(sfn, batch_account, server) -> None:  # type: ignore[no-untyped-def]
+    dynamodb = make_client(server.endpoint, access_key=ACCOUNT, service="dynamodb")
+    sqs = make_client(server.endpoint, access_key=ACCOUNT, service="sqs")
+    table = f"runs-{uuid.uuid4().hex[:6]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    queue_url = sqs.create_queue(QueueName=f"done-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    states = {
+        "Run": task(SUBMIT_SYNC, {"JobName": "j", "JobQueue": "q", "JobDefinition": "work"}, ResultPath="$.job", Next="Record"),
+        "Record": task(
+            "arn:aws:states:::dynamodb:putItem",
+            {"TableName": table, "Item": {"id": {"S.$": "$.job.JobId"}, "status": {"S.$": "$.job.Status"}}},
+            ResultPath=None,
+            Next="Tell",
+        ),
+        "Tell": task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": queue_url, "MessageBody.$": "$.job.JobId"}, End=True),
+    }
+    described = finished(sfn, start(sfn, states, "Run"))
+    assert described["status"] == "SUCCEEDED", described
+    job_id = sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"]
+    item = dynamodb.get_item(TableName=table, Key={"id": {"S": job_id}})["Item"]
+    assert item["status"] == {"S": "SUCCEEDED"}
