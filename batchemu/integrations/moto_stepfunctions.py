@@ -535,6 +535,74 @@ def _terminate(batch: Any, job_id: str, env: Any) -> None:
         log.warning("could not terminate job %s of a stopped execution: %s", job_id, error)
 
 
+# -- express workflows: StartSyncExecution ------------------------------------------------------------------
+def _hook_sync_executions() -> None:
+    """moto's server has no StartSyncExecution; its interpreter has a synchronous worker (SyncExecution),
+    which this runs on the request's thread: AWS answers StartSyncExecution when the workflow has ended."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if hasattr(StepFunctionResponse, "start_sync_execution"):
+        raise AttributeError("moto has its own StepFunctionResponse.start_sync_execution now")
+    StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
+
+
+def _start_sync_execution(self: Any) -> Any:
+    import copy
+    import json
+    import uuid
+
+    from moto.core.exceptions import AWSError
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.exceptions import InvalidExecutionInput
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+
+    class StateMachineTypeNotSupported(AWSError):
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+    backend = self.stepfunction_backend
+    machine = backend.describe_state_machine(self._get_param("stateMachineArn"))
+    if machine.type != "EXPRESS":
+        raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+    text = self._get_param("input", if_none="{}")
+    try:
+        json.loads(text)
+    except ValueError as error:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
+    name = self._get_param("name") or str(uuid.uuid4())
+    arn = f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}:express:{machine.name}:{name}:{uuid.uuid4()}"
+    execution = SyncExecution(
+        name=name,
+        sm_type=machine.type,
+        role_arn=machine.roleArn,
+        exec_arn=arn,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        # as moto's start_execution copies it: neither its executions nor its backend (getmoto/moto#10077)
+        state_machine=copy.deepcopy(
+            machine, {id(machine.executions): [], id(getattr(machine, "backend", None)): getattr(machine, "backend", None)}
+        ),
+        start_date=datetime.datetime.now(tz=datetime.UTC),
+        cloud_watch_logging_session=None,
+        input_data=text,
+        trace_header=self._get_param("traceHeader"),
+        activity_store={},
+    )
+    execution.start()  # SyncExecutionWorker runs the program on this thread
+    output = dict(execution.to_start_sync_execution_output())
+    output["stateMachineArn"] = machine.arn
+    output["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": _billed_ms(output)}
+    return ActionResult({key: value for key, value in output.items() if value is not None})
+
+
+def _billed_ms(output: dict[str, Any]) -> int:
+    start, stop = output.get("startDate"), output.get("stopDate")
+    if not isinstance(start, datetime.datetime) or not isinstance(stop, datetime.datetime):
+        return 100
+    elapsed = (stop - start).total_seconds() * 1000
+    return int(max(100, -(-elapsed // 100) * 100))  # AWS bills express workflows in 100 ms steps
+
+
 _HOOKS: list[tuple[str, Callable[[], None]]] = [
     ("service clients", _hook_clients),
     ("parameter and result casing", _hook_casing),
@@ -543,4 +611,5 @@ _HOOKS: list[tuple[str, Callable[[], None]]] = [
     ("Retry intervals", _hook_retries),
     ("timeouts", _hook_timeouts),
     ("Batch tasks", _hook_batch),
+    ("StartSyncExecution", _hook_sync_executions),
 ]

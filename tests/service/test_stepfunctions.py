@@ -358,3 +358,51 @@ def test_other_service_tasks_reach_the_services_of_the_same_endpoint(sfn, batch_
     job_id = sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"]
     item = dynamodb.get_item(TableName=table, Key={"id": {"S": job_id}})["Item"]
     assert item["status"] == {"S": "SUCCEEDED"}
+
+
+def test_an_express_workflow_answers_start_sync_execution_when_it_has_ended(server, batch_account) -> None:  # type: ignore[no-untyped-def]
+    from botocore.config import Config
+
+    # boto3 puts "sync-" before the endpoint's host for this operation; a local endpoint needs it off.
+    sfn = make_client(server.endpoint, access_key=ACCOUNT, service="stepfunctions")
+    sync = boto3_client_without_host_prefix(server.endpoint, Config(inject_host_prefix=False))
+    definition = {
+        "StartAt": "Submit",
+        "States": {"Submit": task(SUBMIT, {"JobName": "express", "JobQueue": "q", "JobDefinition": "work"}, End=True)},
+    }
+    machine = sfn.create_state_machine(
+        name=f"e-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    answer = sync.start_sync_execution(stateMachineArn=machine, input="{}")
+    assert answer["status"] == "SUCCEEDED"
+    assert ":express:" in answer["executionArn"]
+    assert describe(batch_account, json.loads(answer["output"])["JobId"])["jobName"] == "express"
+
+
+def test_start_sync_execution_refuses_a_standard_state_machine(server, sfn) -> None:  # type: ignore[no-untyped-def]
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    sync = boto3_client_without_host_prefix(server.endpoint, Config(inject_host_prefix=False))
+    machine = sfn.create_state_machine(
+        name=f"s-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    with pytest.raises(ClientError) as raised:
+        sync.start_sync_execution(stateMachineArn=machine)
+    assert raised.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def boto3_client_without_host_prefix(endpoint: str, config: Any) -> Any:
+    import boto3
+
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCOUNT,
+        aws_secret_access_key="testing",
+        config=config,
+    )
