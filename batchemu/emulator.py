@@ -24,6 +24,7 @@ from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_ta
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.outbox import Outbox
+from batchemu.integrations.schedules import ScheduleTimers
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
@@ -158,6 +159,7 @@ class Emulator:
         self._integrations: list[LogShipper | EcsClusters] = []
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
+        self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,6 +191,8 @@ class Emulator:
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
         self._events = events
         self.store.listeners.append(events.on_transition)
+        if hook_moto:  # with --aws-endpoint the rules and schedules live in the other emulator
+            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -227,10 +231,15 @@ class Emulator:
             self.outbox.start()
         return self
 
-    def stop(self) -> None:
-        self._stop_loop()
+    def _close_events(self) -> None:
         if self._events is not None:
             self._events.close()
+        if self.schedules is not None:
+            self.schedules.close()
+
+    def stop(self) -> None:
+        self._stop_loop()
+        self._close_events()
         self.flush_logs()
         self.outbox.stop()
         self.runner.close()
@@ -245,8 +254,7 @@ class Emulator:
         deadline = time.monotonic() + seconds
         self.accepting = False
         self._stop_loop()
-        if self._events is not None:
-            self._events.close()
+        self._close_events()
         leave = leave_running and self.state is not None and hasattr(self.runner, "find_running")
         with self.store.lock:
             live = [
@@ -382,6 +390,9 @@ class Emulator:
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+        self.timers.clear()  # times on the old clock mean nothing now
+        if self.schedules is not None:
+            self.schedules.reset()
 
     def instances(self) -> list[dict[str, Any]]:
         """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""
