@@ -193,7 +193,8 @@ def is_invoked_target(arn: str) -> bool:
     """Targets moto does not deliver to, which batchemu invokes through the endpoint."""
     parts = arn.split(":", 6)
     return len(parts) >= 6 and (
-        (parts[2] == "lambda" and parts[5] == "function") or (parts[2] == "states" and parts[5] == "stateMachine")
+        (parts[2] == "lambda" and parts[5] == "function")
+        or (parts[2] == "states" and parts[5] == "stateMachine")
     )
 
 
