@@ -24,6 +24,7 @@ from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_ta
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.outbox import Outbox
+from batchemu.integrations.schedules import ScheduleTimers
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
@@ -159,6 +160,7 @@ class Emulator:
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
+        self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,6 +196,8 @@ class Emulator:
             self._stepfunctions = stepfunctions.connect(
                 self.store, self.clock, self.timers, endpoint, self.settings.internal_secret
             )
+        if hook_moto:  # with --aws-endpoint the rules and schedules live in the other emulator
+            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -287,9 +291,11 @@ class Emulator:
         return f"{done}; logs flushed{dropped}"
 
     def _close_integrations(self) -> None:
-        """Rules and executions stop reaching this emulator (another may serve the same ARNs)."""
+        """Rules, schedules and executions stop reaching this emulator (another may serve the same ARNs)."""
         if self._events is not None:
             self._events.close()
+        if self.schedules is not None:
+            self.schedules.close()
         if self._stepfunctions is not None:
             self._stepfunctions.close()
 
@@ -392,8 +398,11 @@ class Emulator:
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
-        if self._stepfunctions is not None:
+        if self._stepfunctions is not None:  # before the timers go: their waits end with their executions
             self._stepfunctions.reset()
+        self.timers.clear()  # times on the old clock mean nothing now
+        if self.schedules is not None:
+            self.schedules.reset()
 
     def instances(self) -> list[dict[str, Any]]:
         """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""

@@ -34,6 +34,7 @@ from typing import Any
 
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
+from batchemu.integrations import dead_letters
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.moto_events import (
     RuleInfo,
@@ -134,17 +135,35 @@ class JobQueueTargets:
         return any(backend.find_job_queue(job_queue_arn) is not None for backend in self.store.backends())
 
     def deliver(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None:
-        request = submit_job_request(rule, target, target_input(rule, target, event))
-        self.outbox.put(lambda: self._submit(rule, request))
+        self.outbox.put(lambda: self.submit_or_dead_letter(rule, target, event))
 
-    def _submit(self, rule: RuleInfo, request: dict[str, Any]) -> None:
+    def submit(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None:
+        """SubmitJob now, on the caller's thread (never a moto request thread); raises what it raises."""
+        request = submit_job_request(rule, target, target_input(rule, target, event))
         batch = self.batch_clients.client("batch", rule.account, rule.region)
-        try:
-            job = batch.submit_job(**request)
-        except Exception as error:
-            log.warning("rule %s: SubmitJob to %s failed: %s", rule.name, request["jobQueue"], error)
-            return
+        job = batch.submit_job(**request)
         log.info("rule %s submitted job %s (%s)", rule.name, job["jobId"], job["jobName"])
+
+    def submit_or_dead_letter(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None:
+        try:
+            self.submit(rule, target, event)
+        except Exception as error:
+            log.warning("rule %s: SubmitJob to %s failed: %s", rule.name, target.get("Arn"), error)
+            dead_letter(self.batch_clients, rule, target, event, error)
+
+
+def dead_letter(
+    clients: AwsClients, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any], error: BaseException
+) -> None:
+    """The event to the target's DeadLetterConfig queue, with the attributes EventBridge documents
+    (rule-dlq: RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE)."""
+    attributes = {
+        "RULE_ARN": rule.arn,
+        "TARGET_ARN": str(target.get("Arn", "")),
+        "ERROR_CODE": dead_letters.rule_error_code(error),
+        "ERROR_MESSAGE": dead_letters.error_text(error)[1][:1000],
+    }
+    dead_letters.send(clients, target, event, attributes)
 
 
 def connect(

@@ -1,5 +1,6 @@
-"""The adapter that lets moto's EventBridge deliver to Batch job-queue targets, and the only place batchemu
-changes moto's behaviour. It may import moto (lazily) and the standard library, nothing of batchemu's.
+"""The adapter that lets moto's EventBridge deliver to Batch job-queue targets and fire scheduled rules, and
+the only place batchemu changes moto's EventBridge. It may import moto (lazily), the standard library, the
+pure schedule_expressions and moto_watch, nothing else of batchemu's.
 
 Hook point: `moto.events.models.Rule.send_to_targets(self, original_event, transform_input=True)`, which
 moto calls for every rule of a bus on PutEvents, and for every rule of every bus when S3 sends an
@@ -9,13 +10,23 @@ function is accepted, other versions are tried with a warning, and without the f
 logged and nothing is hooked (rules with job-queue targets then do nothing, as before).
 
 The wrapper, installed once per process:
-- skips DISABLED rules (moto fires them anyway; AWS does not);
+- skips DISABLED rules (moto fires them anyway; AWS does not), and rules with a ScheduleExpression and no
+  EventPattern (moto takes a missing pattern as "match everything": a scheduled rule with a job-queue
+  target then submitted a job for every event, and each job's events fired it again). A rule with both
+  fires on matching events and on its schedule, as PutRule's documentation says;
+- hands Lambda and Step Functions targets (moto raises NotImplementedError for them) to the active
+  schedule watcher (moto_watch), which invokes them through the endpoint;
 - hands each target whose Arn is a Batch job queue, when the rule's pattern matches, to the registered
   sink (`deliver(rule, target, event)`, which must only enqueue: the wrapper runs inside a moto request
   thread), with the event in AWS's shape (ISO time, no moto-internal fields);
 - calls moto's own function once per other target, so a target that fails (or a kind moto does not
   deliver to, which raises NotImplementedError) is logged and neither stops the others nor turns PutEvents
   into a 500.
+
+Rule hooks (install_rule_hooks): `EventsBackend.put_rule`, `delete_rule`, `enable_rule` and `disable_rule`
+report each change to moto_watch, so the active emulator re-arms the rule's timer; put_rule first refuses
+a ScheduleExpression AWS refuses (moto's regex lets `rate(1 minutes)` and any `cron(...)` through) with
+moto's own `ValidationException: Parameter ScheduleExpression is not valid.`.
 
 moto keeps one store per process, so sinks are process-wide too: the queue's owner (a sink whose `owns`
 says so) wins, else the newest live sink. With --aws-endpoint (other services proxied to an external
@@ -33,6 +44,9 @@ import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from batchemu.domain.schedule_expressions import InvalidExpression, parse_rule_expression
+from batchemu.integrations import moto_watch
 
 log = logging.getLogger("batchemu.events")
 
@@ -53,6 +67,8 @@ class JobQueueSink(Protocol):
     def owns(self, job_queue_arn: str) -> bool: ...
 
     def deliver(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None: ...
+
+    def submit(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None: ...
 
 
 _sinks: list[weakref.ref[Any]] = []
@@ -138,18 +154,20 @@ def _install() -> bool:
 
 def _wrap(original: Any, passes_transform: bool) -> Any:
     def send_to_targets(rule: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
-        if getattr(rule, "state", "ENABLED") == "DISABLED":
+        if getattr(rule, "state", "ENABLED") == "DISABLED" or only_scheduled(rule):
             return
         targets = list(getattr(rule, "targets", []))
         queue_targets = [t for t in targets if is_job_queue_arn(str(t.get("Arn", "")))]
+        invoked = [t for t in targets if is_invoked_target(str(t.get("Arn", "")))]
         try:
-            if queue_targets and rule.event_pattern.matches_event(original_event):
+            if (queue_targets or invoked) and rule.event_pattern.matches_event(original_event):
                 _deliver_to_queues(rule, queue_targets, original_event)
+                _deliver_invoked(rule, invoked, original_event)
         except Exception:
             log.exception("rule %s: could not deliver to its job-queue targets", getattr(rule, "name", "?"))
         extra = {"transform_input": transform_input} if passes_transform else {}
         for target in targets:
-            if target in queue_targets:
+            if target in queue_targets or target in invoked:
                 continue
             try:
                 original(_OneTarget(rule, target), copy.deepcopy(original_event), **extra)
@@ -163,12 +181,54 @@ def _wrap(original: Any, passes_transform: bool) -> Any:
     return send_to_targets
 
 
+def only_scheduled(rule: Any) -> bool:
+    """A rule with a ScheduleExpression and no EventPattern: ordinary events never match it."""
+    if not getattr(rule, "scheduled_expression", None):
+        return False
+    pattern = getattr(rule, "event_pattern", None)
+    return pattern is None or not pattern.get_pattern()
+
+
+def is_invoked_target(arn: str) -> bool:
+    """Targets moto does not deliver to, which batchemu invokes through the endpoint."""
+    parts = arn.split(":", 6)
+    return len(parts) >= 6 and (
+        (parts[2] == "lambda" and parts[5] == "function")
+        or (parts[2] == "states" and parts[5] == "stateMachine")
+    )
+
+
+def _deliver_invoked(rule: Any, targets: list[dict[str, Any]], moto_event: dict[str, Any]) -> None:
+    if not targets:
+        return
+    watcher = moto_watch.active_watcher()
+    if watcher is None:
+        log.warning("rule %s: no emulator invokes Lambda or Step Functions targets", rule.name)
+        return
+    event, ingested = aws_event(moto_event)
+    info = RuleInfo(rule.name, rule.arn, rule.account_id, rule.region_name, ingested)
+    for target in targets:
+        watcher.deliver_event_target(info, target, copy.deepcopy(event))
+
+
+class _MatchAll:
+    """An event pattern that matches every event: a scheduled firing is not matched against the pattern."""
+
+    def matches_event(self, event: Any) -> bool:
+        return True
+
+    def get_pattern(self) -> dict[str, Any]:
+        return {}
+
+
 class _OneTarget:
     """The rule as moto's own function sees it, with a single target."""
 
-    def __init__(self, rule: Any, target: dict[str, Any]) -> None:
+    def __init__(self, rule: Any, target: dict[str, Any], match_all: bool = False) -> None:
         self._rule = rule
         self.targets = [target]
+        if match_all:
+            self.event_pattern = _MatchAll()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rule, name)
@@ -186,6 +246,11 @@ def _deliver_to_queues(rule: Any, targets: list[dict[str, Any]], moto_event: dic
             sink.deliver(info, target, copy.deepcopy(event))
         except Exception:
             log.exception("rule %s: job-queue target %s failed", rule.name, target.get("Arn"))
+
+
+def job_queue_sink(job_queue_arn: str) -> JobQueueSink | None:
+    """The sink that serves `job_queue_arn`: its owner, else the newest live one, else None."""
+    return _sink_for(job_queue_arn)  # type: ignore[no-any-return]
 
 
 def _sink_for(job_queue_arn: str) -> Any:
@@ -225,3 +290,92 @@ def _iso(value: Any) -> str:
     if value is None:
         return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
+
+
+# -- scheduled rules ------------------------------------------------------------------------------------
+_RULE_HOOKS = ("put_rule", "delete_rule", "enable_rule", "disable_rule")
+_rule_hooks: bool | None = None  # None: not tried yet
+
+
+def install_rule_hooks() -> bool:
+    """Reports rule changes to moto_watch and validates schedule expressions; True when in place."""
+    global _rule_hooks
+    with _lock:
+        if _rule_hooks is not None:
+            return _rule_hooks
+        _rule_hooks = False
+        try:
+            import moto
+            from moto.events import models
+        except Exception as error:
+            log.warning("moto's EventBridge is unavailable (%s); scheduled rules will not fire", error)
+            return False
+        backend = getattr(models, "EventsBackend", None)
+        missing = [name for name in _RULE_HOOKS if not callable(getattr(backend, name, None))]
+        if backend is None or missing:
+            log.warning(
+                "moto %s has no EventsBackend.%s (tested with %s); scheduled rules will not fire",
+                moto.__version__,
+                "/".join(missing or _RULE_HOOKS),
+                TESTED_MOTO,
+            )
+            return False
+        for name in _RULE_HOOKS:
+            setattr(backend, name, _hook_rule_change(getattr(backend, name), name == "put_rule"))
+        _rule_hooks = True
+        return True
+
+
+def _hook_rule_change(original: Any, validates: bool) -> Any:
+    signature = inspect.signature(original)
+
+    def hooked(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(backend, *args, **kwargs)
+        expression = bound.arguments.get("scheduled_expression")
+        if validates and expression:
+            try:
+                parse_rule_expression(expression)
+            except InvalidExpression:
+                from moto.events.exceptions import ValidationException
+
+                raise ValidationException("Parameter ScheduleExpression is not valid.") from None
+        result = original(backend, *args, **kwargs)
+        name = bound.arguments.get("name")
+        if name:
+            moto_watch.notify(("rule", backend.account_id, backend.region_name, str(name)))
+        return result
+
+    hooked.__wrapped__ = original  # type: ignore[attr-defined]
+    return hooked
+
+
+def find_rule(account: str, region: str, name: str) -> Any:
+    """moto's Rule `name` on the default bus of (account, region), or None."""
+    from moto.events.models import events_backends
+
+    backend = existing_backend(events_backends, account, region)
+    bus = backend.event_buses.get("default") if backend is not None else None
+    return bus.rules.get(name) if bus is not None else None
+
+
+def scheduled_rules() -> list[Any]:
+    """Every rule with a ScheduleExpression that this process's moto holds (on default buses)."""
+    from moto.events.models import events_backends
+
+    found: list[Any] = []
+    for by_region in list(dict.values(events_backends)):
+        for backend in list(dict.values(by_region)):
+            bus = backend.event_buses.get("default")
+            if bus is not None:
+                found.extend(rule for rule in list(bus.rules.values()) if rule.scheduled_expression)
+    return found
+
+
+def send_with_moto(rule: Any, target: dict[str, Any], moto_event: dict[str, Any]) -> None:
+    """Delivers `moto_event` to one target the way moto does (SQS, CloudWatch Logs, other buses...),
+    whatever the rule's pattern says; raises what moto raises (NotImplementedError for kinds it lacks)."""
+    from moto.events import models
+
+    send: Any = models.Rule.send_to_targets
+    original = getattr(send, "__wrapped__", send)
+    original(_OneTarget(rule, target, match_all=True), copy.deepcopy(moto_event))

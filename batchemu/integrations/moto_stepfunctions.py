@@ -78,6 +78,25 @@ def current_driver() -> Any:
     return None
 
 
+def stop_running_executions(cause: str) -> int:
+    """Stops every RUNNING execution of this process's moto (a reset: their waits on the emulator's clock
+    would otherwise wait on timers that no longer exist); returns how many."""
+    try:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    except Exception:
+        return 0
+    stopped = 0
+    now = datetime.datetime.now(tz=datetime.UTC)
+    for regions in list(dict.values(stepfunctions_parser_backends)):
+        for backend in list(dict.values(regions)):
+            for machine in list(getattr(backend, "state_machines", [])):
+                for execution in list(getattr(machine, "executions", [])):
+                    if getattr(execution, "exec_status", None) == "RUNNING":
+                        execution.stop(stop_date=now, error="batchemu.Reset", cause=cause)
+                        stopped += 1
+    return stopped
+
+
 def account_of(role_arn: str | None, default: str = "123456789012") -> str:
     parts = (role_arn or "").split(":")
     return parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else default

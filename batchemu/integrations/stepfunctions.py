@@ -14,7 +14,11 @@ from batchemu.clock import Clock
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend, Store
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.moto_stepfunctions import register_driver, unregister_driver
+from batchemu.integrations.moto_stepfunctions import (
+    register_driver,
+    stop_running_executions,
+    unregister_driver,
+)
 from batchemu.timers import Timer, Timers
 
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -107,6 +111,8 @@ class StepFunctionsDriver:
         return self.jobs.on_job_end(account, region, job_id, callback)
 
     def reset(self) -> None:
+        """Running executions are stopped (their jobs and timers are going) and job waits released."""
+        stop_running_executions("batchemu was reset")
         self.jobs.reset()
 
     def close(self) -> None:
