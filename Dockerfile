@@ -1,5 +1,6 @@
 # batchemu as a sidecar:
-#   docker build -t batchemu . && docker run -p 8000:8000 batchemu
+#   docker build -t batchemu . && docker run -p 127.0.0.1:8000:8000 batchemu
+# (127.0.0.1: an unauthenticated endpoint that runs containers; publish it wider only on purpose)
 # Offline (no image registry), from the local image scripts/build-test-images makes:
 #   docker build --network host --build-arg BASE_IMAGE=batchemu-test/python:latest -t batchemu .
 # BASE_IMAGE may be any image with Python >= 3.11 and pip.

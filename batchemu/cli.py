@@ -38,10 +38,11 @@ EPILOG = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error on one line (naming the flag) instead of the whole usage block."""
+    """argparse, with a usage error on one line (naming the flag) instead of the whole usage block, under
+    the one prefix every CLI error has (`batchemu: error:`)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"batchemu: error: {message} (see {self.prog} --help)\n")
 
 
 def _port(text: str) -> int:
@@ -282,6 +283,8 @@ def _auth_keys(pairs: list[str] | None) -> dict[str, str] | None:
 
 
 def _check_state_dir(path: str, source: str) -> None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigurationError(f"{source} {path}: not a directory")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:

@@ -87,7 +87,7 @@ class BatchemuHandle:
                     job = backend.jobs.get(job_id)
                     if job is not None:
                         return [
-                            {"at": at, "status": status, "statusReason": reason}
+                            {"at": at, "status": str(status), "statusReason": reason}
                             for at, status, reason in job.history
                         ]
             raise LookupError(f"No job {job_id}")

@@ -11,7 +11,9 @@ endpoint="${BATCHEMU_ENDPOINT:-http://127.0.0.1:8000}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-name="cli-example-$$"  # unique names, so the walkthrough can run again against the same emulator
+name="cli-example-$$-$RANDOM"  # unique names, so the walkthrough can run again against the same emulator
+# Built offline by scripts/build-test-images; with an image registry any image with `echo` does (busybox).
+image="${BATCHEMU_EXAMPLE_IMAGE:-batchemu-test/busybox:latest}"
 
 batch() { aws batch --endpoint-url "$endpoint" "$@"; }
 
@@ -24,7 +26,7 @@ batch create-job-queue --job-queue-name "$name" --priority 1 \
   --compute-environment-order "order=1,computeEnvironment=$name" \
   --query jobQueueArn --output text
 batch register-job-definition --job-definition-name "$name" --type container \
-  --container-properties '{"image": "busybox", "command": ["echo", "hello", "Ref::who"],
+  --container-properties '{"image": "'"$image"'", "command": ["echo", "hello", "Ref::who"],
     "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]}' \
   --query jobDefinitionArn --output text
 

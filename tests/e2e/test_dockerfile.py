@@ -1,5 +1,6 @@
 """batchemu as a Docker sidecar: the top-level Dockerfile builds offline from the local Python test image,
-runs as non-root, reports healthy, serves a whole job to boto3 on the host, and ends on `docker stop` with
+runs as non-root, reports healthy, published on 127.0.0.1 only serves a whole job to boto3 on the host (and
+its Docker jobs reach it back), and ends on `docker stop` with
 status 0 in under 5 s, its job containers removed (and removed by the next server after a `docker kill`)."""
 
 from __future__ import annotations
@@ -85,17 +86,11 @@ def run_sidecar(image: str, *options: str) -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [
-        "docker",
-        "run",
-        "-d",
-        "--network",
-        "host",
-        "-e",
-        f"BATCHEMU_PORT={port}",
-        *options,
-        image,
-    ]
+    # README's form: published on the loopback address only (an unauthenticated endpoint that runs
+    # containers stays off the network), on the port it listens on inside, so that job containers (host
+    # network) reach it at the 127.0.0.1 address it gives them.
+    command = ["docker", "run", "-d", "-p", f"127.0.0.1:{port}:{port}", "-e", f"BATCHEMU_PORT={port}"]
+    command += [*options, image]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -148,6 +143,8 @@ def test_sidecar_becomes_healthy_runs_as_non_root_and_serves_a_job(sidecar: str)
         ["docker", "exec", sidecar, "id", "-u"], check=True, capture_output=True, text=True
     ).stdout
     assert uid.strip() != "0"
+    published = inspect(sidecar)["NetworkSettings"]["Ports"][f"{env['BATCHEMU_PORT']}/tcp"]
+    assert {binding["HostIp"] for binding in published} == {"127.0.0.1"}
     with urllib.request.urlopen(f"{endpoint}/_batchemu/health") as response:
         health = json.load(response)
     assert (health["status"], health["runner"]) == ("running", "simulated")
@@ -206,7 +203,12 @@ def test_sidecar_with_the_docker_socket_runs_a_docker_job_and_its_logs_are_reada
         type="container",
         containerProperties={
             "image": "batchemu-test/busybox:latest",
-            "command": ["echo", "hello from a sidecar job"],
+            # the job reaches the emulator back through the loopback-published port
+            "command": [
+                "sh",
+                "-c",
+                'wget -q -O /dev/null "$AWS_ENDPOINT_URL/_batchemu/health" && echo hello from a sidecar job',
+            ],
             "vcpus": 1,
             "memory": 64,
         },

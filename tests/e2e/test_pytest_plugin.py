@@ -200,6 +200,8 @@ def test_it(batch_client, batchemu):
     batchemu.settle()
     statuses = [entry["status"] for entry in batchemu.history(job_id)]
     assert statuses == ["SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
+    # plain strings, as the admin route gives them to a remote handle (not the StrEnum kept in memory)
+    assert {type(status) for status in statuses} == {str}
 """,
     )
     result.assert_outcomes(passed=1)
