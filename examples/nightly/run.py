@@ -32,15 +32,18 @@ def clock(advance=None):
 
 
 batch, events, scheduler = client("batch"), client("events"), client("scheduler")
-batch.create_compute_environment(
-    computeEnvironmentName="nightly", type="MANAGED",
-    computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 4, "instanceTypes": ["optimal"],
-                      "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole"})
-queue = batch.create_job_queue(jobQueueName="nightly", priority=1,
-                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "nightly"}])["jobQueueArn"]
+if not batch.describe_compute_environments(computeEnvironments=["nightly"])["computeEnvironments"]:
+    batch.create_compute_environment(
+        computeEnvironmentName="nightly", type="MANAGED",
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 4, "instanceTypes": ["optimal"],
+                          "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole"})
+if not batch.describe_job_queues(jobQueues=["nightly"])["jobQueues"]:  # re-runnable: reuse what exists
+    batch.create_job_queue(jobQueueName="nightly", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "nightly"}])
+queue = batch.describe_job_queues(jobQueues=["nightly"])["jobQueues"][0]["jobQueueArn"]
 batch.register_job_definition(
     jobDefinitionName="report", type="container", parameters={"day": "today"},
-    containerProperties={"image": "busybox", "command": ["echo", "report for", "Ref::day"],
+    containerProperties={"image": "batchemu-test/busybox:latest", "command": ["echo", "report for", "Ref::day"],
                          "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}]})
 
 now = clock()
@@ -71,7 +74,8 @@ def jobs():
     found = {}
     for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
         for job in batch.list_jobs(jobQueue="nightly", jobStatus=status)["jobSummaryList"]:
-            found.setdefault(job["jobName"], job["status"])
+            if job["createdAt"] >= now["now"] * 1000:  # this run's, not an earlier run's
+                found.setdefault(job["jobName"], job["status"])
     return found
 
 

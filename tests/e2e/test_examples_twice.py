@@ -56,7 +56,8 @@ def test_every_example_is_tested_here() -> None:
         path.relative_to(EXAMPLES).as_posix()
         for path in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.sh"), *EXAMPLES.glob("*/run.py")]
     )
-    assert examples == ["cli.sh", "quickstart.py", "thumbnail/run.py"]
+    # nightly/run.py runs twice on a fake clock in test_nightly_example.py (a real clock waits for the rule)
+    assert examples == ["cli.sh", "nightly/run.py", "quickstart.py", "stepfunctions/run.py", "thumbnail/run.py"]
 
 
 def test_quickstart_runs_twice(served: ServerThread, tmp_path: Path) -> None:
@@ -84,3 +85,10 @@ def test_thumbnail_example_runs_twice(served: ServerThread, tmp_path: Path) -> N
     summaries = [json.loads(run.stdout.strip().splitlines()[-1]) for run in runs]
     assert [(summary["ok"], summary["thumbnails"]) for summary in summaries] == [(True, 1)] * 2
     assert summaries[0]["jobs"] != summaries[1]["jobs"]
+
+
+def test_stepfunctions_example_runs_twice(served: ServerThread, tmp_path: Path) -> None:
+    runs = twice([sys.executable, str(EXAMPLES / "stepfunctions" / "run.py")], environment(served, tmp_path), 300)
+    summaries = [json.loads(run.stdout.strip().splitlines()[-1]) for run in runs]
+    assert [(summary["status"], summary["days"]) for summary in summaries] == [("SUCCEEDED", 4)] * 2
+    assert summaries[0]["execution"] != summaries[1]["execution"]
