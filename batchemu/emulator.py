@@ -18,7 +18,7 @@ from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge
+from batchemu.integrations import eventbridge, moto_lambda
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
@@ -158,6 +158,7 @@ class Emulator:
         self._integrations: list[LogShipper | EcsClusters] = []
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
+        self._lambda: moto_lambda.LambdaContainers | None = None
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,6 +190,11 @@ class Emulator:
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
         self._events = events
         self.store.listeners.append(events.on_transition)
+        if hook_moto:  # functions run in containers that reach this endpoint as job containers do
+            job_endpoint = self.settings.job_endpoint or endpoint
+            self._lambda = moto_lambda.connect(
+                job_endpoint, self.settings.internal_secret, self.settings.docker_network
+            )
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -229,8 +235,7 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop_loop()
-        if self._events is not None:
-            self._events.close()
+        self._close_integrations()
         self.flush_logs()
         self.outbox.stop()
         self.runner.close()
@@ -245,8 +250,7 @@ class Emulator:
         deadline = time.monotonic() + seconds
         self.accepting = False
         self._stop_loop()
-        if self._events is not None:
-            self._events.close()
+        self._close_integrations()
         leave = leave_running and self.state is not None and hasattr(self.runner, "find_running")
         with self.store.lock:
             live = [
@@ -282,6 +286,13 @@ class Emulator:
             done = f"stopped {jobs} and failed {'them' if len(live) != 1 else 'it'}"
         dropped = f", {self.outbox.dropped} writes dropped" if self.outbox.dropped else ""
         return f"{done}; logs flushed{dropped}"
+
+    def _close_integrations(self) -> None:
+        if self._events is not None:
+            self._events.close()
+        if self._lambda is not None:
+            moto_lambda.disconnect(self._lambda)
+            self._lambda = None
 
     def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
         now = to_millis(self.clock.now())
