@@ -60,7 +60,8 @@ def disconnect(runtime: LambdaContainers) -> None:
     runtime.close()
 
 
-def _runtime() -> LambdaContainers | None:
+def current_runtime() -> LambdaContainers | None:
+    """The runtime in use: the newest live one."""
     with _lock:
         live = [runtime for runtime in (ref() for ref in _runtimes) if runtime is not None]
     return live[-1] if live else None
@@ -108,7 +109,7 @@ def _parameters(function: Any) -> list[str]:
 
 def _wrap_invoke(original: Any) -> Any:
     def invoke(function: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
-        runtime = _runtime()
+        runtime = current_runtime()
         if runtime is None:
             return original(function, body, request_headers, response_headers)  # type: ignore[no-any-return]
         kind = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
@@ -134,7 +135,7 @@ def _wrap_invoke(original: Any) -> Any:
 
 def _wrap_s3(original: Any) -> Any:
     def invoke_from_s3(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-        runtime = _runtime()
+        runtime = current_runtime()
         if runtime is None:
             original(account_id, event_body, fn_arn, region_name)
             return
