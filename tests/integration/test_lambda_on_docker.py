@@ -34,7 +34,16 @@ import boto3
 
 def echo(event, context):
     print("echo got", event)
-    return {{"event": event, "colour": os.environ.get("COLOUR"), "function": context.function_name}}
+    try:
+        import shades  # from a layer (/opt/python), when the function has it
+    except ImportError:
+        shades = None
+    return {{
+        "event": event,
+        "colour": os.environ.get("COLOUR"),
+        "function": context.function_name,
+        "shade": getattr(shades, "SHADE", None),
+    }}
 
 def boom(event, context):
     raise ValueError("boom: " + str(event.get("why")))
@@ -54,10 +63,11 @@ def submit(event, context):
 """
 
 
-def package() -> bytes:
+def package(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handlers.py", HANDLERS)
+        for name, text in files.items():
+            archive.writestr(name, text)
     return buffer.getvalue()
 
 
@@ -69,7 +79,7 @@ class Functions:
         self.role = self.client("iam").create_role(
             RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY)
         )["Role"]["Arn"]
-        self.code = package()
+        self.code = package({"handlers.py": HANDLERS})
 
     def client(self, service: str) -> Any:
         return make_client(self.server.endpoint, access_key=ACCOUNT, service=service)
@@ -125,13 +135,16 @@ def functions(docker_engine: None) -> Iterator[Functions]:
         yield fns
 
 
-def test_request_response_returns_the_result_with_the_event_environment_and_log_tail(
+def test_request_response_returns_the_result_with_the_event_environment_layer_and_log_tail(
     functions: Functions,
 ) -> None:
-    name = functions.create("echo", Environment={"Variables": {"COLOUR": "teal"}})
+    layer = functions.awslambda.publish_layer_version(
+        LayerName="shades", Content={"ZipFile": package({"python/shades.py": "SHADE = 'dark'\n"})}
+    )["LayerVersionArn"]
+    name = functions.create("echo", Environment={"Variables": {"COLOUR": "teal"}}, Layers=[layer])
     response, result = functions.invoke(name, {"n": 1}, LogType="Tail")
     assert response["StatusCode"] == 200 and "FunctionError" not in response
-    assert result == {"event": {"n": 1}, "colour": "teal", "function": name}
+    assert result == {"event": {"n": 1}, "colour": "teal", "function": name, "shade": "dark"}
     tail = base64.b64decode(response["LogResult"]).decode()
     assert "echo got {'n': 1}" in tail and "START RequestId:" in tail and "REPORT RequestId:" in tail
 
