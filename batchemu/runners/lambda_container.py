@@ -77,6 +77,12 @@ class LambdaContainers:
         self._closed = False
 
     def submit(self, invocation: Invocation, done: Callable[[Invocation, Outcome], None]) -> None:
+        if self._closed:  # the server is stopping: as for queued runs, this one is dropped
+            log.warning(
+                "asynchronous invocation of %s dropped: the server is stopping", invocation.function_name
+            )
+            return
+
         def run_then_report() -> None:
             try:
                 done(invocation, self.run(invocation))
@@ -86,6 +92,12 @@ class LambdaContainers:
         self._pool.submit(run_then_report)
 
     def run(self, invocation: Invocation) -> Outcome:
+        if not invocation.code:
+            return _runtime_error(
+                invocation,
+                "Runtime.Unavailable",
+                "the function has no deployment package: batchemu runs Zip functions (not PackageType Image)",
+            )
         try:
             client = self._docker()
         except Exception as error:

@@ -3,6 +3,7 @@ sees, the deployment package as a tar, and how an ended container becomes a resu
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
@@ -26,7 +27,7 @@ INVOCATION = Invocation(
     region="eu-west-1",
     runtime="python3.12",
     handler="index.handler",
-    code=b"",
+    code=b"PK\x05\x06" + bytes(18),  # an empty zip
     event="{}",
     request_id="req-1",
     log_stream="2026/01/01/[$LATEST]abc",
@@ -137,4 +138,12 @@ def test_with_no_docker_engine_the_invocation_error_says_so(monkeypatch: pytest.
     outcome = runtime.run(INVOCATION)
     assert outcome.failed
     assert "no Docker engine answers (connection refused)" in json.loads(outcome.payload)["errorMessage"]
+    runtime.close()
+
+
+def test_a_function_without_a_package_fails_saying_only_zip_functions_run() -> None:
+    runtime = LambdaContainers("http://e", "s")
+    outcome = runtime.run(dataclasses.replace(INVOCATION, code=b""))
+    assert outcome.failed
+    assert "batchemu runs Zip functions" in json.loads(outcome.payload)["errorMessage"]
     runtime.close()
