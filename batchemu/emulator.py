@@ -18,7 +18,7 @@ from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge, moto_lambda
+from batchemu.integrations import eventbridge, moto_lambda, stepfunctions
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
@@ -158,6 +158,7 @@ class Emulator:
         self._integrations: list[LogShipper | EcsClusters] = []
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
+        self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
         self._lambda: moto_lambda.LambdaContainers | None = None
         self.outbox = Outbox()
         self._stopping = threading.Event()
@@ -190,7 +191,11 @@ class Emulator:
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
         self._events = events
         self.store.listeners.append(events.on_transition)
-        if hook_moto:  # functions run in containers that reach this endpoint as job containers do
+        if hook_moto:  # executions run in this process's moto; with --aws-endpoint they are that endpoint's
+            self._stepfunctions = stepfunctions.connect(
+                self.store, self.clock, self.timers, endpoint, self.settings.internal_secret
+            )
+            # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
             self._lambda = moto_lambda.connect(
                 job_endpoint, self.settings.internal_secret, self.settings.docker_network
@@ -288,8 +293,11 @@ class Emulator:
         return f"{done}; logs flushed{dropped}"
 
     def _close_integrations(self) -> None:
+        """Rules, executions and functions stop reaching this emulator (another may serve the same ARNs)."""
         if self._events is not None:
             self._events.close()
+        if self._stepfunctions is not None:
+            self._stepfunctions.close()
         if self._lambda is not None:
             moto_lambda.disconnect(self._lambda)
             self._lambda = None
@@ -393,6 +401,8 @@ class Emulator:
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+        if self._stepfunctions is not None:
+            self._stepfunctions.reset()
 
     def instances(self) -> list[dict[str, Any]]:
         """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""

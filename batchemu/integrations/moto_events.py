@@ -4,7 +4,7 @@ changes moto's behaviour. It may import moto (lazily) and the standard library, 
 Hook point: `moto.events.models.Rule.send_to_targets(self, original_event, transform_input=True)`, which
 moto calls for every rule of a bus on PutEvents, and for every rule of every bus when S3 sends an
 "Object Created" (or other) event with EventBridge notifications enabled (`moto/s3/notifications.py`,
-`_send_event_bridge_message`, with transform_input=False). Tested with moto 5.2.1; any moto 5.x with that
+`_send_event_bridge_message`, with transform_input=False). Tested with moto 5.2.5; any moto 5.x with that
 function is accepted, other versions are tried with a warning, and without the function a warning is
 logged and nothing is hooked (rules with job-queue targets then do nothing, as before).
 
@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger("batchemu.events")
 
-TESTED_MOTO = "5.2.1"
+TESTED_MOTO = "5.2.5"
 ACCEPTED_MAJOR = 5
 
 

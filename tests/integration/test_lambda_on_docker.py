@@ -22,6 +22,7 @@ from tests.helpers import ACCOUNT, make_client, provision
 pytestmark = pytest.mark.docker
 
 QUEUE = "lambda-jobs"
+BUCKET = f"lambda-uploads-{uuid.uuid4().hex[:8]}"  # moto's S3 is process-wide
 ROLE_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -77,7 +78,7 @@ class Functions:
         self.awslambda = self.client("lambda")
         self.batch = self.client("batch")
         self.role = self.client("iam").create_role(
-            RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY)
+            RoleName=f"lambda-role-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY)
         )["Role"]["Arn"]
         self.code = package({"handlers.py": HANDLERS})
 
@@ -189,19 +190,19 @@ def test_an_s3_upload_invokes_the_function_with_s3s_record_which_submits_a_job(f
     name = functions.create("submit", Timeout=30)
     arn = functions.awslambda.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     s3 = functions.client("s3")
-    s3.create_bucket(Bucket="lambda-uploads")
+    s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_notification_configuration(
-        Bucket="lambda-uploads",
+        Bucket=BUCKET,
         NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
-    s3.put_object(Bucket="lambda-uploads", Key="photo.jpg", Body=b"jpeg")
+    s3.put_object(Bucket=BUCKET, Key="photo.jpg", Body=b"jpeg")
     job = functions.job_named("photo-jpg")
     assert job["status"] in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED")
     record = json.loads(job["parameters"]["event"])["Records"][0]
     assert (record["eventSource"], record["eventName"]) == ("aws:s3", "ObjectCreated:Put")
-    assert record["s3"]["bucket"]["name"] == "lambda-uploads" and record["s3"]["object"]["key"] == "photo.jpg"
+    assert record["s3"]["bucket"]["name"] == BUCKET and record["s3"]["object"]["key"] == "photo.jpg"
     assert record["eventTime"].endswith("Z")
 
 
