@@ -18,7 +18,7 @@ from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge, stepfunctions
+from batchemu.integrations import eventbridge, moto_lambda, stepfunctions
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
@@ -161,6 +161,7 @@ class Emulator:
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
         self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
+        self._lambda: moto_lambda.LambdaContainers | None = None
         self.outbox = Outbox()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -192,12 +193,16 @@ class Emulator:
         events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
         self._events = events
         self.store.listeners.append(events.on_transition)
-        if hook_moto:  # executions run in this process's moto; with --aws-endpoint they are that endpoint's
+        if hook_moto:  # with --aws-endpoint executions, rules, schedules and functions are the other emulator's
             self._stepfunctions = stepfunctions.connect(
                 self.store, self.clock, self.timers, endpoint, self.settings.internal_secret
             )
-        if hook_moto:  # with --aws-endpoint the rules and schedules live in the other emulator
             self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
+            # Lambda functions run in containers that reach this endpoint as job containers do.
+            job_endpoint = self.settings.job_endpoint or endpoint
+            self._lambda = moto_lambda.connect(
+                job_endpoint, self.settings.internal_secret, self.settings.docker_network
+            )
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -291,13 +296,16 @@ class Emulator:
         return f"{done}; logs flushed{dropped}"
 
     def _close_integrations(self) -> None:
-        """Rules, schedules and executions stop reaching this emulator (another may serve the same ARNs)."""
+        """Rules, schedules, executions and functions stop reaching this emulator (another may serve the same ARNs)."""
         if self._events is not None:
             self._events.close()
         if self.schedules is not None:
             self.schedules.close()
         if self._stepfunctions is not None:
             self._stepfunctions.close()
+        if self._lambda is not None:
+            moto_lambda.disconnect(self._lambda)
+            self._lambda = None
 
     def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
         now = to_millis(self.clock.now())

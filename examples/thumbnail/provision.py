@@ -1,23 +1,33 @@
 """Creates the thumbnail pipeline's resources through boto3, the way you would on AWS: two buckets, a
-DynamoDB table, a compute environment, a job queue, a job definition, and an EventBridge rule that sends
-S3 "Object Created" events of the upload bucket to the job queue (with S3's EventBridge notifications on).
+DynamoDB table, a compute environment, a job queue, a job definition, and the trigger:
+- `eventbridge` (option 2): an EventBridge rule that sends S3 "Object Created" events of the upload bucket
+  to the job queue (with S3's EventBridge notifications on);
+- `lambda` (option 1): the Lambda function in function/ (python3.12), allowed to be invoked by S3, and the
+  upload bucket's notification invoking it on every "ObjectCreated"; it submits the job.
+Each trigger replaces the bucket's notification configuration, so the other one no longer fires.
 Re-running it against the same endpoint reuses what exists.
 
-    python provision.py --endpoint http://127.0.0.1:8000 --image batchemu-examples/thumbnail:latest
+    python provision.py --endpoint http://127.0.0.1:8000 --image batchemu-examples/thumbnail:latest \
+        [--trigger eventbridge|lambda]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
+import zipfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+FUNCTION_DIR = Path(__file__).resolve().parent / "function"
+TRIGGERS = ("eventbridge", "lambda")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,10 @@ class Names:
     def rule(self) -> str:
         return f"{self.prefix}-on-upload"
 
+    @property
+    def function(self) -> str:
+        return f"{self.prefix}-submit"
+
 
 def client(endpoint: str, service: str) -> Any:
     # On the emulator a 12-digit access key names the account; on AWS, drop these arguments.
@@ -64,11 +78,18 @@ def client(endpoint: str, service: str) -> Any:
     )
 
 
-def provision(endpoint: str, image: str, names: Names = Names(), thumbnail_size: int = 128) -> dict[str, str]:
+def provision(
+    endpoint: str, image: str, names: Names = Names(), thumbnail_size: int = 128, trigger: str = "eventbridge"
+) -> dict[str, str]:
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
     create_storage(endpoint, names)
     queue_arn = create_batch(endpoint, names, image, thumbnail_size)
-    create_rule(endpoint, names, queue_arn)
-    return {**asdict(names), "queue_arn": queue_arn, "image": image}
+    if trigger == "lambda":
+        create_function(endpoint, names)
+    else:
+        create_rule(endpoint, names, queue_arn)
+    return {**asdict(names), "queue_arn": queue_arn, "image": image, "trigger": trigger}
 
 
 def create_storage(endpoint: str, names: Names) -> None:
@@ -78,10 +99,6 @@ def create_storage(endpoint: str, names: Names) -> None:
             s3.create_bucket(Bucket=bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
-    # S3 -> EventBridge: every object event of the bucket goes to the default event bus.
-    s3.put_bucket_notification_configuration(
-        Bucket=names.uploads, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
     dynamodb = client(endpoint, "dynamodb")
     try:
         dynamodb.create_table(
@@ -149,19 +166,11 @@ def create_batch(endpoint: str, names: Names, image: str, thumbnail_size: int) -
 
 
 def create_rule(endpoint: str, names: Names, queue_arn: str) -> None:
-    iam = client(endpoint, "iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    try:
-        role_arn = iam.create_role(
-            RoleName=f"{names.prefix}-events", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        role_arn = iam.get_role(RoleName=f"{names.prefix}-events")["Role"]["Arn"]
+    role_arn = _role(endpoint, f"{names.prefix}-events", "events.amazonaws.com")
+    # S3 -> EventBridge: every object event of the bucket goes to the default event bus.
+    client(endpoint, "s3").put_bucket_notification_configuration(
+        Bucket=names.uploads, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
     events = client(endpoint, "events")
     events.put_rule(
         Name=names.rule,
@@ -194,6 +203,61 @@ def create_rule(endpoint: str, names: Names, queue_arn: str) -> None:
     )
 
 
+def create_function(endpoint: str, names: Names) -> None:
+    """Option 1: S3 invokes the function (asynchronously) for each new object; the function submits the job."""
+    role_arn = _role(endpoint, f"{names.prefix}-lambda", "lambda.amazonaws.com")
+    awslambda = client(endpoint, "lambda")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.write(FUNCTION_DIR / "submit_thumbnail.py", "submit_thumbnail.py")
+    settings = {
+        "Runtime": "python3.12",
+        "Role": role_arn,
+        "Handler": "submit_thumbnail.handler",
+        "Timeout": 30,
+        "Environment": {"Variables": {"JOB_QUEUE": names.queue, "JOB_DEFINITION": names.job_definition}},
+    }
+    try:
+        function_arn = awslambda.create_function(
+            FunctionName=names.function, Code={"ZipFile": package.getvalue()}, **settings
+        )["FunctionArn"]
+        # On AWS, S3 may invoke the function only with this resource-based permission.
+        awslambda.add_permission(
+            FunctionName=names.function,
+            StatementId="s3-invoke",
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            SourceArn=f"arn:aws:s3:::{names.uploads}",
+            SourceAccount=ACCOUNT,
+        )
+    except awslambda.exceptions.ResourceConflictException:
+        awslambda.update_function_code(FunctionName=names.function, ZipFile=package.getvalue())
+        function_arn = awslambda.update_function_configuration(FunctionName=names.function, **settings)[
+            "FunctionArn"
+        ]
+    client(endpoint, "s3").put_bucket_notification_configuration(
+        Bucket=names.uploads,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"Id": "thumbnail", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+
+
+def _role(endpoint: str, name: str, service: str) -> str:
+    """A role `service` may assume (created when missing)."""
+    iam = client(endpoint, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
 def _wait_valid(describe: Any, deadline: float = 60.0) -> list[dict[str, Any]]:
     give_up = time.monotonic() + deadline
     while True:
@@ -210,8 +274,9 @@ def main() -> None:
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--image", default="batchemu-examples/thumbnail:latest")
     parser.add_argument("--prefix", default=Names.prefix)
+    parser.add_argument("--trigger", choices=TRIGGERS, default="eventbridge")
     args = parser.parse_args()
-    print(json.dumps(provision(args.endpoint, args.image, Names(args.prefix))))
+    print(json.dumps(provision(args.endpoint, args.image, Names(args.prefix), trigger=args.trigger)))
 
 
 if __name__ == "__main__":

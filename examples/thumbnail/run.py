@@ -2,7 +2,10 @@
 job image when missing, provisions, uploads a few generated PNGs, waits for every thumbnail and DynamoDB
 item, and prints a one-line JSON summary. Exits 0 only when every image was processed.
 
-    python examples/thumbnail/run.py [--count 3] [--timeout 300]
+    python examples/thumbnail/run.py [--count 3] [--timeout 300] [--trigger eventbridge|lambda]
+
+--trigger eventbridge (the default; option 2): S3 -> EventBridge rule -> Batch job queue.
+--trigger lambda (option 1): S3 -> Lambda function (function/submit_thumbnail.py) -> SubmitJob.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from provision import Names, client, provision  # noqa: E402
+from provision import TRIGGERS, Names, client, provision  # noqa: E402
 
 OFFLINE_BASE = "batchemu-test/python:latest"
+LAMBDA_RUNTIME = "batchemu-test/lambda-python:latest"  # what batchemu runs python3.x functions in
 THUMBNAIL_SIZE = 128
 SIZES = [(640, 480), (300, 900), (1024, 256), (200, 200), (96, 64)]
 
@@ -231,11 +235,20 @@ def report_jobs(endpoint: str, names: Names) -> None:
             print(f"  job {job['jobId']} {status} {job.get('statusReason', '')}", file=sys.stderr)
 
 
-def run(endpoint: str, count: int, timeout: float) -> dict[str, Any]:
+def check_lambda_runtime() -> None:
+    if not os.environ.get("MOTO_DOCKER_LAMBDA_IMAGE") and not docker_image_exists(LAMBDA_RUNTIME):
+        raise RuntimeError(
+            f"--trigger lambda runs the function in {LAMBDA_RUNTIME}: scripts/build-test-images builds it"
+        )
+
+
+def run(endpoint: str, count: int, timeout: float, trigger: str = "eventbridge") -> dict[str, Any]:
     started = time.monotonic()
     names = Names()
     image = job_image()
-    provision(endpoint, image, names, THUMBNAIL_SIZE)
+    if trigger == "lambda":
+        check_lambda_runtime()
+    provision(endpoint, image, names, THUMBNAIL_SIZE, trigger=trigger)
     since_ms = int(time.time() * 1000) - 1000
     uploaded = upload(endpoint, names, count)
     give_up = time.monotonic() + timeout
@@ -257,6 +270,7 @@ def run(endpoint: str, count: int, timeout: float) -> dict[str, Any]:
         report_jobs(endpoint, names)
     return {
         "ok": not problems,
+        "trigger": trigger,
         "images": len(uploaded),
         "thumbnails": sum(1 for found in done.values() if not found["problems"]),
         "items": len(done),
@@ -271,6 +285,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3, help="images to upload (default 3)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the thumbnails")
+    parser.add_argument(
+        "--trigger",
+        choices=TRIGGERS,
+        default="eventbridge",
+        help="what submits the jobs: an EventBridge rule (default) or a Lambda function",
+    )
     args = parser.parse_args()
     endpoint = os.environ.get("BATCHEMU_ENDPOINT")
     process = None
@@ -278,7 +298,7 @@ def main() -> int:
         try:
             if endpoint is None:
                 endpoint, process = start_emulator(log_file)
-            summary = run(endpoint, args.count, args.timeout)
+            summary = run(endpoint, args.count, args.timeout, args.trigger)
         except Exception as error:
             summary = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         finally:

@@ -1,5 +1,6 @@
-"""The thumbnail example end to end on a real Docker engine: S3 upload -> EventBridge -> Batch job in a
-container -> thumbnail in S3 and an item in DynamoDB, by running `python examples/thumbnail/run.py`."""
+"""The thumbnail example end to end on a real Docker engine: S3 upload -> EventBridge (option 2) or a Lambda
+function (option 1) -> Batch job in a container -> thumbnail in S3 and an item in DynamoDB, by running
+`python examples/thumbnail/run.py --trigger ...`."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
-def test_the_thumbnail_pipeline_processes_every_upload(docker_engine: None) -> None:  # noqa: F811
+@pytest.mark.parametrize("trigger", ["eventbridge", "lambda"])
+def test_the_thumbnail_pipeline_processes_every_upload(docker_engine: None, trigger: str) -> None:  # noqa: F811
+    script = REPO / "examples" / "thumbnail" / "run.py"
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "thumbnail" / "run.py"), "--count", "3", "--timeout", "240"],
+        [sys.executable, str(script), "--count", "3", "--timeout", "240", "--trigger", trigger],
         capture_output=True,
         text=True,
         timeout=1200,  # a first run builds the job image
@@ -28,6 +31,6 @@ def test_the_thumbnail_pipeline_processes_every_upload(docker_engine: None) -> N
     assert lines, f"no summary; stderr:\n{result.stderr[-4000:]}"
     summary = json.loads(lines[-1])
     assert result.returncode == 0, f"{summary}\n{result.stderr[-4000:]}"
-    assert summary["ok"] is True
+    assert (summary["ok"], summary["trigger"]) == (True, trigger)
     assert summary["images"] == summary["thumbnails"] == summary["items"] == 3
     assert len(set(summary["jobs"])) == 3
