@@ -100,6 +100,6 @@ def test_documents_name_no_file_outside_the_repository(document: str) -> None:
 
 def test_readme_test_command_exists_and_ci_runs_it() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert re.search(r"^scripts/test$", readme, re.M)
+    assert re.search(r"^(\. \.venv/bin/activate && )?scripts/test$", readme, re.M)
     assert os.access(ROOT / "scripts" / "test", os.X_OK)
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
