@@ -2,7 +2,7 @@
 (so the active emulator arms their timers) and expressions AWS refuses are refused. It may import moto
 (lazily), the standard library, the pure schedule_expressions and moto_watch.
 
-Hook points (tested with moto 5.2.1): `EventBridgeSchedulerBackend.create_schedule`, `update_schedule`,
+Hook points (tested with moto 5.2.5): `EventBridgeSchedulerBackend.create_schedule`, `update_schedule`,
 `delete_schedule` and `delete_schedule_group`. moto stores schedules without looking at their expression;
 AWS refuses a malformed one with `ValidationException: Invalid Schedule Expression <expression>.`
 (localstack/localstack#9284 quotes AWS), which create and update now raise in moto's error shape. Without
@@ -22,7 +22,7 @@ from batchemu.integrations.moto_events import existing_backend
 
 log = logging.getLogger("batchemu.schedules")
 
-TESTED_MOTO = "5.2.1"
+TESTED_MOTO = "5.2.5"
 _HOOKS = ("create_schedule", "update_schedule", "delete_schedule", "delete_schedule_group")
 _installed: bool | None = None
 _lock = threading.Lock()
