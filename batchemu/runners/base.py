@@ -45,6 +45,7 @@ class ContainerSpec:
     # and the (container name, START | COMPLETE | SUCCESS) conditions it waits for before it starts.
     name: str = "default"
     essential: bool = True
+    stop_timeout: float = 30.0  # seconds between SIGTERM and SIGKILL when its task stops it (ECS's default)
     depends_on: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -111,5 +112,7 @@ class Runner(Protocol):
 # - next_change(handle) -> float | None: clock time (seconds) until which poll() keeps its answer unless
 #   stop() is called; the scheduler then polls a RUNNING attempt only at that time (None: every tick).
 # - unavailable_reason() -> str | None: why nothing can start now (the Docker engine is gone).
+# - stop_gracefully(handle, reason, grace_seconds): SIGTERM, then SIGKILL after the grace (a task's other
+#   containers when an essential one ends); runners without it stop() them.
 # - start_task(spec: TaskSpec) -> handle: begin a multi-container attempt (runners/tasks.TaskRunner adds
 #   it to any runner); poll() of its handle reports the task, with each container's result at the end.

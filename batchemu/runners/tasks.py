@@ -126,7 +126,7 @@ class TaskRunner:
             task.start_failure = failed.reason or "CannotStartContainerError"
             self._stop_all(task, "Task failed to start")
         if not task.stopping and any(p.ended and p.spec.essential for p in task.parts):
-            self._stop_all(task, ESSENTIAL_EXITED)
+            self._stop_all(task, ESSENTIAL_EXITED, graceful=True)
             for part in task.parts:  # those that stop at once end in this poll
                 if part.handle is not None and not part.ended:
                     self._poll_part(part)
@@ -165,8 +165,11 @@ class TaskRunner:
                 part.phase, part.ended = Phase.FAILED_TO_START, True
                 part.reason = f"CannotStartContainerError: {type(error).__name__}: {error}"
 
-    def _stop_all(self, task: TaskHandle, reason: str) -> None:
+    def _stop_all(self, task: TaskHandle, reason: str, graceful: bool = False) -> None:
+        """Stops every live container: with SIGTERM first when the task ends on its own (an essential
+        container exited) and the runner can, else as stop() does (terminate, timeout)."""
         task.stopping = True
+        gently = getattr(self.inner, "stop_gracefully", None) if graceful else None
         for part in task.parts:
             if part.ended:
                 continue
@@ -174,7 +177,10 @@ class TaskRunner:
                 part.ended = True  # never started
                 continue
             try:
-                self.inner.stop(part.handle, reason)
+                if gently is not None:
+                    gently(part.handle, reason, part.spec.stop_timeout)
+                else:
+                    self.inner.stop(part.handle, reason)
             except Exception:
                 log.exception("runner could not stop container %s", part.spec.name)
 

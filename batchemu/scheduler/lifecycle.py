@@ -105,6 +105,7 @@ def container_spec(
         agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
         agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
         name=(container or {}).get("name") or "default",
+        stop_timeout=float((container or {}).get("stop_timeout") or 30),
         essential=tasks.is_essential(container or {}),
         depends_on=[
             (entry.get("container_name") or "", entry.get("condition") or "START")
