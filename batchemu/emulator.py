@@ -20,7 +20,7 @@ from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
 from batchemu.integrations import eventbridge, moto_lambda, stepfunctions
 from batchemu.integrations.aws import AwsClients
-from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
+from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.outbox import Outbox
@@ -28,6 +28,7 @@ from batchemu.integrations.schedules import ScheduleTimers
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
+from batchemu.runners.tasks import TaskRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
 from batchemu.scheduler.lifecycle import Launch
 from batchemu.scheduler.recovery import reconcile
@@ -132,7 +133,10 @@ class Emulator:
         self.timers = Timers(self.clock, self.wake)
         self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
         state_id = self.state.identity if self.state is not None else None
-        self.runner: Runner = runner or make_runner(self.settings, self.clock, self.wake, state_id)
+        # Every runner runs multi-container jobs through TaskRunner (runners/tasks.py).
+        self.runner: Runner = TaskRunner(
+            runner or make_runner(self.settings, self.clock, self.wake, state_id)
+        )
         dwell = REALISTIC_DWELL_SECONDS if self.settings.pace == "realistic" else None
         launch = Launch(
             job_secret=self.settings.internal_secret,
@@ -209,9 +213,8 @@ class Emulator:
                 for job in backend.jobs_by_status["RUNNING"].values():
                     attempt = job.current_attempt
                     if attempt is not None and attempt.run_handle is not None:
-                        group = log_target(job.container)
-                        stream = attempt.container.log_stream_name or ""
-                        shipper.track(backend.account, backend.region, group, stream, attempt.run_handle)
+                        for group, stream, handle in followed(job, attempt):
+                            shipper.track(backend.account, backend.region, group, stream, handle)
         clusters = EcsClusters(clients, self.outbox)
         self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
         self._integrations = [shipper, clusters]

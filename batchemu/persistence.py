@@ -24,6 +24,7 @@ from batchemu.domain.models import (
     JobDefinition,
     JobQueue,
     SchedulingPolicy,
+    TaskContainerAttempt,
 )
 from batchemu.domain.store import Backend, Store
 
@@ -53,7 +54,8 @@ def encode(value: Any) -> Any:
 
 
 def decode_attempt(data: dict[str, Any]) -> Attempt:
-    return Attempt(**{**data, "container": ContainerAttempt(**data["container"])})
+    tasks = [TaskContainerAttempt(**item) for item in data.get("task_containers", [])]
+    return Attempt(**{**data, "container": ContainerAttempt(**data["container"]), "task_containers": tasks})
 
 
 def decode_job(data: dict[str, Any]) -> Job:

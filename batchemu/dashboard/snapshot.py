@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from batchemu.domain import params
+from batchemu.domain import tasks
 from batchemu.domain.indexes import SequenceIndex
 from batchemu.domain.models import Attempt, ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import JobStatus
@@ -160,7 +160,7 @@ def find_job(store: Store, job_id: str) -> tuple[dict[str, Any], list[LogTarget]
 
 def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
     container = job.container or {}
-    need = params.requirements(container) if job.container is not None else None
+    need = tasks.job_requirements(job) if job.container is not None or job.ecs_properties else None
     attempts = [*job.attempts, *([job.current_attempt] if job.current_attempt else [])]
     children = [backend.jobs[i] for i in job.child_ids[:MAX_CHILDREN_SHOWN] if i in backend.jobs]
     return {

@@ -1,13 +1,19 @@
-"""The EC2 instance catalogue (batchemu/data/ec2-instance-types.json): vCPUs, memory and GPUs per type,
-what a compute environment's `instanceTypes` (types, families, `optimal`, `default_x86_64`,
-`default_arm64`) resolve to, and the memory ECS registers for jobs on an instance."""
+"""The EC2 instance catalogue: vCPUs, memory and GPUs per type from moto's DescribeInstanceTypes records,
+valid names from botocore's `ec2` model, and batchemu/data/batch-instance-types.json for what neither has
+(Batch's aliases, sizes of retired types); what a compute environment's `instanceTypes` resolve to, and the
+memory ECS registers for jobs on an instance. The libraries' files are read by path, never imported (the
+domain imports the stdlib only), and only when first needed."""
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from batchemu.errors import invalid_request
 
@@ -29,7 +35,7 @@ class InstanceType:
 
     @property
     def family(self) -> str:
-        return self.name.split(".", 1)[0]
+        return family_of(self.name)
 
     @property
     def registered_memory_mib(self) -> int:
@@ -37,19 +43,26 @@ class InstanceType:
         return int(self.memory_mib * _REGISTERED_FRACTION) - _RESERVED_MIB
 
 
+def family_of(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
 @dataclass(frozen=True)
 class Catalogue:
-    types: dict[str, InstanceType]
+    types: dict[str, InstanceType]  # every type whose size is known
     aliases: dict[str, list[str]]
+    families: frozenset[str]
 
-    def families(self) -> set[str]:
-        return {t.family for t in self.types.values()}
+    def knows(self, name: str) -> bool:
+        """A type, family or alias Batch accepts: those of known size first (no model read), then
+        botocore's EC2 `InstanceType` enum and its families."""
+        return name in self.aliases or name in self.types or name in self.families or name in ec2_names()
 
     def valid_names(self) -> list[str]:
-        return sorted({*self.aliases, *self.families(), *self.types})
+        return sorted({*self.aliases, *self.types, *self.families, *ec2_names()})
 
     def resolve(self, names: list[str]) -> list[InstanceType]:
-        """Every concrete type `names` allow, smallest first (the BEST_FIT order)."""
+        """Every concrete type of known size `names` allow, smallest first (the BEST_FIT order)."""
         families: set[str] = set()
         exact: set[str] = set()
         for name in names:
@@ -65,20 +78,67 @@ class Catalogue:
 
 @cache
 def catalogue() -> Catalogue:
-    text = resources.files("batchemu").joinpath("data/ec2-instance-types.json").read_text()
-    data = json.loads(text)
+    ours = json.loads(resources.files("batchemu").joinpath("data/batch-instance-types.json").read_text())
     types = {
         name: InstanceType(name, spec["vcpus"], spec["memory_mib"], spec["gpus"], spec["arch"])
-        for name, spec in data["types"].items()
+        for name, spec in ours["types"].items()
     }
-    return Catalogue(types, {k: list(v) for k, v in data["aliases"].items()})
+    types.update((kind.name, kind) for kind in map(_from_moto, _moto_records()))
+    aliases = {k: list(v) for k, v in ours["aliases"].items()}
+    return Catalogue(types, aliases, frozenset(kind.family for kind in types.values()))
+
+
+def _from_moto(record: dict[str, Any]) -> InstanceType:
+    """One DescribeInstanceTypes record; GPUs are the sum over GpuInfo (Inferentia and Trainium
+    accelerators are not GPUs to Batch)."""
+    architectures = record["ProcessorInfo"]["SupportedArchitectures"]
+    arch = "arm64" if any(a.startswith("arm64") for a in architectures) else "x86_64"
+    gpus = sum(gpu.get("Count", 0) for gpu in (record.get("GpuInfo") or {}).get("Gpus", []))
+    return InstanceType(
+        record["InstanceType"],
+        int(record["VCpuInfo"]["DefaultVCpus"]),
+        int(record["MemoryInfo"]["SizeInMiB"]),
+        gpus,
+        arch,
+    )
+
+
+def _moto_records() -> list[dict[str, Any]]:
+    path = _library_dir("moto") / "ec2" / "resources" / "instance_types.json.gz"
+    return list(json.loads(gzip.decompress(path.read_bytes())).values())
+
+
+@cache
+def ec2_names() -> frozenset[str]:
+    """The types of botocore's newest `ec2` model's `InstanceType` enum, and their families."""
+    types = _ec2_type_names()
+    return types | {family_of(name) for name in types}
+
+
+def _ec2_type_names() -> frozenset[str]:
+    ec2 = _library_dir("botocore") / "data" / "ec2"
+    for version in sorted((p for p in ec2.iterdir() if p.is_dir()), reverse=True):
+        for candidate in ("service-2.json.gz", "service-2.json"):
+            path = version / candidate
+            if path.exists():
+                raw = path.read_bytes()
+                model = json.loads(gzip.decompress(raw) if candidate.endswith(".gz") else raw)
+                return frozenset(model["shapes"]["InstanceType"]["enum"])
+    raise FileNotFoundError(f"no ec2 service model under {ec2}")
+
+
+def _library_dir(name: str) -> Path:
+    """An installed package's directory, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{name} is not installed; batchemu reads its data files")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def check_instance_types(names: list[str] | None) -> None:
     """AWS's refusal of a type it does not know, listing what it knows (its wording, as seen in
     Netflix/metaflow#70 and aws/amazon-genomics-cli#209)."""
     known = catalogue()
-    valid = set(known.aliases) | known.families() | set(known.types)
     for name in names or []:
-        if name not in valid:
+        if not known.knows(name):
             raise invalid_request(f"Instance type can only be one of [{', '.join(known.valid_names())}]")

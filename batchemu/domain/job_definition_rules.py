@@ -9,6 +9,7 @@ import math
 import re
 from typing import Any
 
+from batchemu.domain import tasks
 from batchemu.domain.rules import (
     MAX_JOB_DEFINITION_BYTES,
     MAX_NODE_RANGES,
@@ -55,6 +56,8 @@ def check_job_definition(request: Spec) -> None:
         check_container_properties(request["container_properties"], fargate)
     if request.get("node_properties") is not None:
         check_node_properties(request["node_properties"])
+    if request.get("ecs_properties") is not None:
+        tasks.check_task_properties(request["ecs_properties"])
 
 
 def _check_job_definition_body(request: Spec, capabilities: list[str]) -> None:

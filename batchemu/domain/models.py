@@ -111,12 +111,23 @@ class ContainerAttempt:
 
 
 @dataclass(slots=True)
+class TaskContainerAttempt:
+    """One container of a multi-container (ecsProperties) attempt (AWS's AttemptTaskContainerDetails)."""
+
+    name: str
+    log_stream_name: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
 class Attempt:
     """One try at running a job; recorded in `job.attempts` when it ends."""
 
     number: int
     compute_environment_arn: str
     container: ContainerAttempt = field(default_factory=ContainerAttempt)
+    task_containers: list[TaskContainerAttempt] = field(default_factory=list)  # ecsProperties jobs only
     started_at: int | None = None
     stopped_at: int | None = None
     status_reason: str | None = None

@@ -3,6 +3,7 @@ job.status, statusReason, startedAt, stoppedAt and the attempt records."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from batchemu.domain.models import Attempt, Job
@@ -104,10 +105,12 @@ def transition(
     attempt: Attempt | None = None,
     exit_code: int | None = None,
     container_reason: str | None = None,
+    task_containers: Sequence[tuple[str, int | None, str | None]] = (),
 ) -> JobStatus:
     """Moves `job` along the table at epoch-millisecond `now` and records what AWS records.
 
-    PLACED takes the new `attempt`; events that end an attempt take its exit code and container reason.
+    PLACED takes the new `attempt`; events that end an attempt take its exit code and container reason,
+    and for a multi-container job each container's (name, exit code, reason).
     """
     status = next_status(job.status, event)
     if event is E.PLACED:
@@ -121,7 +124,10 @@ def transition(
     elif event is E.MAIN_NODE_STARTED:
         job.started_at = now
     elif event in _ENDS_ATTEMPT:
+        ended = job.current_attempt
         _end_attempt(job, now, reason, exit_code, container_reason)
+        if ended is not None:
+            _record_task_containers(ended, task_containers)
     if event is E.MAIN_NODE_PLACED:
         job.scheduled_at = job.scheduled_at or now
     if status != job.status:
@@ -162,3 +168,11 @@ def _end_attempt(
     # run_handle stays until the log shipper has taken the attempt's last lines and released it
     job.attempts.append(attempt)
     job.current_attempt = None
+
+
+def _record_task_containers(attempt: Attempt, results: Sequence[tuple[str, int | None, str | None]]) -> None:
+    by_name = {container.name: container for container in attempt.task_containers}
+    for name, exit_code, container_reason in results:
+        found = by_name.get(name)
+        if found is not None:
+            found.exit_code, found.reason = exit_code, container_reason

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchemu.domain import tasks
+from batchemu.domain.models import Attempt, Job
 from batchemu.integrations.log_sinks import LogSink
 from batchemu.runners.base import Runner
 
@@ -169,6 +171,16 @@ def log_target(container: dict[str, Any] | None) -> str:
     return options.get("awslogs-group") or DEFAULT_GROUP
 
 
+def followed(job: Job, attempt: Attempt) -> list[tuple[str, str, Any]]:
+    """(log group, stream, handle) of each container of a live attempt: the one of a single-container
+    job, or each container of a multi-container task (its handle's log_sources, runners/tasks.py)."""
+    sources = getattr(attempt.run_handle, "log_sources", None)
+    if sources is None:
+        return [(log_target(job.container), attempt.container.log_stream_name or "", attempt.run_handle)]
+    by_name = {container.get("name"): container for container in tasks.containers(job.ecs_properties)}
+    return [(log_target(by_name.get(spec.name)), spec.log_stream_name, part) for spec, part in sources()]
+
+
 def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
     """Starts shipping when an attempt starts running; hands the runner handle back when it ends."""
 
@@ -180,15 +192,14 @@ def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
             and attempt is not None
             and attempt.run_handle is not None
         ):
-            group = log_target(job.container)
-            shipper.track(
-                backend.account, backend.region, group, attempt.container.log_stream_name, attempt.run_handle
-            )
+            for group, stream, handle in followed(job, attempt):
+                shipper.track(backend.account, backend.region, group, stream, handle)
         elif (
             old_status in ("STARTING", "RUNNING") and job.attempts and job.attempts[-1].run_handle is not None
         ):
             ended = job.attempts[-1]
-            shipper.finish(ended.run_handle)
+            for _group, _stream, handle in followed(job, ended):
+                shipper.finish(handle)
             ended.run_handle = None
 
     return on_transition

@@ -41,6 +41,22 @@ class ContainerSpec:
     # relative to its endpoint, and the token the credentials endpoint asks for; "" when there are none.
     agent_path: str = ""
     agent_token: str = ""
+    # A container of a multi-container task (TaskSpec): its name, whether the task ends when it does,
+    # and the (container name, START | COMPLETE | SUCCESS) conditions it waits for before it starts.
+    name: str = "default"
+    essential: bool = True
+    stop_timeout: float = 30.0  # seconds between SIGTERM and SIGKILL when its task stops it (ECS's default)
+    depends_on: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TaskSpec:
+    """A multi-container (ecsProperties) attempt: its containers, started by their dependsOn conditions;
+    run by runners/tasks.py on any runner that runs ContainerSpecs."""
+
+    job_id: str
+    attempt: int
+    containers: list[ContainerSpec]
 
 
 class Phase(StrEnum):
@@ -58,6 +74,8 @@ class RunState:
     # The job's statusReason when the attempt ended for a reason other than its container's exit,
     # e.g. "Host EC2 (instance i-...) terminated." when the host it ran on went away.
     status_reason: str | None = None
+    # A task's containers: (name, exit code, reason) each, once the task has ended.
+    containers: tuple[tuple[str, int | None, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,3 +112,7 @@ class Runner(Protocol):
 # - next_change(handle) -> float | None: clock time (seconds) until which poll() keeps its answer unless
 #   stop() is called; the scheduler then polls a RUNNING attempt only at that time (None: every tick).
 # - unavailable_reason() -> str | None: why nothing can start now (the Docker engine is gone).
+# - stop_gracefully(handle, reason, grace_seconds): SIGTERM, then SIGKILL after the grace (a task's other
+#   containers when an essential one ends); runners without it stop() them.
+# - start_task(spec: TaskSpec) -> handle: begin a multi-container attempt (runners/tasks.TaskRunner adds
+#   it to any runner); poll() of its handle reports the task, with each container's result at the end.

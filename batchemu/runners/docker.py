@@ -45,6 +45,7 @@ class DockerAttempt:
     container_id: str | None = None
     state: RunState = RunState(Phase.STARTING)
     stop_requested: bool = False
+    stop_grace: float | None = None  # stop_gracefully(): seconds between SIGTERM and SIGKILL
     released: bool = False
     refreshing: bool = False
     last_refresh: float = 0.0
@@ -122,6 +123,24 @@ class DockerRunner:
             container_id = handle.container_id
         if container_id is not None:
             self._pool.submit(self._kill, container_id)
+
+    def stop_gracefully(self, handle: DockerAttempt, reason: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after `grace_seconds` (docker stop), as ECS stops a task's containers."""
+        with handle.lock:
+            if handle.stop_requested:
+                return
+            handle.stop_requested, handle.stop_grace = True, grace_seconds
+            container_id = handle.container_id
+        if container_id is not None:
+            self._pool.submit(self._stop_container, container_id, grace_seconds)
+
+    def _stop_container(self, container_id: str, grace_seconds: float) -> None:
+        try:
+            self._client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
+        except NotFound:
+            pass
+        except (APIError, DockerException) as error:  # not running any more: poll reports its real end
+            log.debug("stop of %s: %s", container_id, _message(error))
 
     def logs(self, handle: DockerAttempt, since: int) -> list[LogEvent]:
         if not handle.finished:
@@ -323,7 +342,9 @@ class DockerRunner:
             return
         if attempt.released and not self._keep_containers:  # released while it was being created
             self._remove(container.id)
-        elif attempt.stop_requested:  # stop() arrived while the container was being created
+        elif attempt.stop_requested and attempt.stop_grace is not None:  # stopped while being created
+            self._stop_container(container.id, attempt.stop_grace)
+        elif attempt.stop_requested:
             self._kill(container.id)
         self._settle(attempt, RunState(Phase.RUNNING))
 
@@ -349,7 +370,9 @@ class DockerRunner:
             if state.get("Status") in ("exited", "dead"):
                 if _maybe_oom_not_yet_flagged(state, attempt.stop_requested):
                     state = self._confirm_oom(container_id, state)
-                self._settle(attempt, _exit_state(state, attempt.stop_requested))
+                self._settle(
+                    attempt, _exit_state(state, attempt.stop_requested and attempt.stop_grace is None)
+                )
             elif state.get("Running"):
                 self._settle(attempt, RunState(Phase.RUNNING))
         except NotFound:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from batchemu.domain import params
+from batchemu.domain import tasks
 from batchemu.domain.models import Job, Spec
 from batchemu.domain.store import Backend
 from batchemu.domain.work import Lane, lanes_for
@@ -147,5 +147,5 @@ def dispatch_order(backend: Backend, policy: Spec, queue_arn: str, jobs: list[Jo
     order = []
     while (job := picker.next()) is not None:
         order.append(job)
-        picker.placed(job, params.requirements(job.container).vcpus)
+        picker.placed(job, tasks.job_requirements(job).vcpus)
     return order

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.domain import host_access, params, retry
+from batchemu.domain import host_access, params, retry, tasks
 from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
 from batchemu.domain.params import Requirements
@@ -20,7 +20,7 @@ from batchemu.domain.states import (
     JobEvent,
 )
 from batchemu.domain.store import Backend
-from batchemu.runners.base import ContainerSpec, Phase, Runner, RunState
+from batchemu.runners.base import ContainerSpec, Phase, Runner, RunState, TaskSpec
 from batchemu.scheduler.capacity import CapacityLedger
 
 log = logging.getLogger("batchemu.scheduler")
@@ -63,41 +63,76 @@ def container_spec(
     environment: ComputeEnvironment,
     launch: Launch | None = None,
     now: int = 0,
+    container: Spec | None = None,
+    log_stream_name: str | None = None,
 ) -> ContainerSpec:
+    """The spec of the job's container, or of `container`, one of a multi-container job's."""
     attempt = job.current_attempt
     assert attempt is not None
     launch = launch or Launch()
-    container, warnings, base_environment, need = _PREPARED(job.container or {}, launch.host_access)
+    chosen = job.container if container is None else container
+    confined, warnings, base_environment, need = _PREPARED(chosen or {}, launch.host_access)
     for warning in warnings:  # said once per attempt, in the server log and in the job's history
         log.warning("job %s: %s", job.id, warning)
         job.history.append((now, job.status, f"batchemu: {warning}"))
     env = dict(base_environment)
     env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
     env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
+    labels = {"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)}
+    if container is not None:
+        labels["batchemu.container"] = container.get("name") or ""
     return ContainerSpec(
         job_id=job.id,
         attempt=attempt.number,
-        image=container.get("image", ""),
-        command=list(container.get("command", [])),
+        image=confined.get("image", ""),
+        command=list(confined.get("command", [])),
         environment=env,
         vcpus=need.vcpus,
         memory_mib=need.memory_mib,
         gpus=need.gpus,
-        user=container.get("user"),
-        privileged=bool(container.get("privileged")),
-        readonly_root_filesystem=bool(container.get("readonly_root_filesystem")),
-        linux_parameters=container.get("linux_parameters") or {},
-        ulimits=container.get("ulimits") or [],
-        volumes=container.get("volumes") or [],
-        mount_points=container.get("mount_points") or [],
-        log_stream_name=attempt.container.log_stream_name or "",
-        labels={"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)},
+        user=confined.get("user"),
+        privileged=bool(confined.get("privileged")),
+        readonly_root_filesystem=bool(confined.get("readonly_root_filesystem")),
+        linux_parameters=confined.get("linux_parameters") or {},
+        ulimits=confined.get("ulimits") or [],
+        volumes=confined.get("volumes") or [],
+        mount_points=confined.get("mount_points") or [],
+        log_stream_name=log_stream_name or attempt.container.log_stream_name or "",
+        labels=labels,
         region=backend.region,
         account=backend.account,
         secret_access_key=launch.job_secret,
         agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
         agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
+        name=(container or {}).get("name") or "default",
+        stop_timeout=float((container or {}).get("stop_timeout") or 30),
+        essential=tasks.is_essential(container or {}),
+        depends_on=[
+            (entry.get("container_name") or "", entry.get("condition") or "START")
+            for entry in (container or {}).get("depends_on") or []
+        ],
     )
+
+
+def task_spec(
+    backend: Backend,
+    job: Job,
+    queue: JobQueue,
+    environment: ComputeEnvironment,
+    launch: Launch | None = None,
+    now: int = 0,
+) -> TaskSpec:
+    """Every container of a multi-container job, each with its own log stream."""
+    attempt = job.current_attempt
+    assert attempt is not None
+    streams = {container.name: container.log_stream_name for container in attempt.task_containers}
+    containers = [
+        container_spec(
+            backend, job, queue, environment, launch, now, container, streams.get(container.get("name") or "")
+        )
+        for container in tasks.containers(job.ecs_properties)
+    ]
+    return TaskSpec(job.id, attempt.number, containers)
 
 
 def start_attempt(
@@ -112,7 +147,13 @@ def start_attempt(
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, launch, now))
+        if job.container is None and job.ecs_properties is not None:
+            start_task = getattr(runner, "start_task", None)
+            if start_task is None:
+                raise NotImplementedError(f"the {runner.name} runner does not run multi-container jobs")
+            attempt.run_handle = start_task(task_spec(backend, job, queue, environment, launch, now))
+        else:
+            attempt.run_handle = runner.start(container_spec(backend, job, queue, environment, launch, now))
     except Exception as error:  # a runner failure must fail the attempt, never the scheduler
         log.exception("runner could not start job %s", job.id)
         attempt.start_error = f"CannotStartContainerError: {type(error).__name__}: {error}"
@@ -197,6 +238,7 @@ def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., No
             now,
             reason=job.pending_stop_reason or TASK_FAILED_TO_START,
             container_reason=state.reason,
+            task_containers=state.containers,
         )
         return True
     if state.phase in (Phase.RUNNING, Phase.EXITED):
@@ -236,45 +278,24 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     exit_code, reason = state.exit_code, state.reason
     ended = state.status_reason or ESSENTIAL_CONTAINER_EXITED
     if job.pending_stop_reason == TIMEOUT_REASON:
-        move(
-            job, JobEvent.TIMED_OUT, now, reason=TIMEOUT_REASON, exit_code=exit_code, container_reason=reason
-        )
+        event, why = JobEvent.TIMED_OUT, TIMEOUT_REASON
     elif job.pending_stop_reason is not None:
-        move(
-            job,
-            JobEvent.TERMINATED,
-            now,
-            reason=job.pending_stop_reason,
-            exit_code=exit_code,
-            container_reason=reason,
-        )
+        event, why = JobEvent.TERMINATED, job.pending_stop_reason
     elif exit_code == 0:
-        move(
-            job,
-            JobEvent.EXITED_SUCCESS,
-            now,
-            reason=ESSENTIAL_CONTAINER_EXITED,
-            exit_code=0,
-            container_reason=reason,
-        )
+        event, why = JobEvent.EXITED_SUCCESS, ESSENTIAL_CONTAINER_EXITED
     elif retry.should_retry(job.retry_strategy, job.attempt_count, ended, reason, exit_code):
-        move(
-            job,
-            JobEvent.EXITED_RETRY,
-            now,
-            reason=ended,
-            exit_code=exit_code,
-            container_reason=reason,
-        )
+        event, why = JobEvent.EXITED_RETRY, ended
     else:
-        move(
-            job,
-            JobEvent.EXITED_FAILURE,
-            now,
-            reason=ended,
-            exit_code=exit_code,
-            container_reason=reason,
-        )
+        event, why = JobEvent.EXITED_FAILURE, ended
+    move(
+        job,
+        event,
+        now,
+        reason=why,
+        exit_code=exit_code,
+        container_reason=reason,
+        task_containers=state.containers,
+    )
     job.pending_stop_reason = None
     return True
 

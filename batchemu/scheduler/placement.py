@@ -11,9 +11,9 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Protocol
 
 from batchemu import arns
-from batchemu.domain import params
+from batchemu.domain import params, tasks
 from batchemu.domain.instance_types import InstanceType
-from batchemu.domain.models import Attempt, ComputeEnvironment, Job, JobQueue
+from batchemu.domain.models import Attempt, ComputeEnvironment, Job, JobQueue, Spec, TaskContainerAttempt
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend
 from batchemu.domain.work import Lane
@@ -51,7 +51,7 @@ def fifo_key(job: Job) -> tuple[int, int, int]:
 def fifo_lane(job: Job) -> Hashable:
     """Jobs that need the same are one FIFO lane: when one of them must wait for capacity, so must every
     later one, so a pass leaves the lane there and its cost does not grow with the backlog."""
-    need = params.requirements(job.container)
+    need = tasks.job_requirements(job)
     return (need.vcpus, need.memory_mib, need.gpus, tuple(sorted(consumable_needs(job).items())))
 
 
@@ -161,7 +161,7 @@ class Placer:
             if dwell and now - job.status_changed_at < dwell:
                 picker.deferred(job)
                 continue
-            need = params.requirements(job.container)
+            need = tasks.job_requirements(job)
             reserve = picker.reserved_fraction(job.share_identifier or "")
             target, where = self._target(backend, usable, ledger, need, reserve)
             if target is not None and not consumables.fits(job):
@@ -297,7 +297,8 @@ class Placer:
 def new_attempt(
     backend: Backend, job: Job, environment: ComputeEnvironment, need: params.Requirements, instance_arn: str
 ) -> Attempt:
-    """An attempt with its ECS task identity and log stream `<jobDefinition or awslogs-stream-prefix>/default/<task id>`."""
+    """An attempt with its ECS task identity and log stream `<jobDefinition or awslogs-stream-prefix>/default/<task id>`;
+    a multi-container job's containers each get `.../<container name>/<task id>`."""
     cluster = environment.ecs_cluster_arn or ""
     attempt = Attempt(
         number=job.attempt_count + 1,
@@ -309,9 +310,21 @@ def new_attempt(
     task_id = arns.new_task_id()
     attempt.container.task_arn = arns.ecs_task_arn(backend.region, backend.account, cluster, task_id)
     attempt.container.container_instance_arn = instance_arn
-    options = ((job.container or {}).get("log_configuration") or {}).get("options") or {}
-    prefix = (
-        options.get("awslogs-stream-prefix") or job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-    )
-    attempt.container.log_stream_name = f"{prefix[:200]}/default/{task_id}"
+    definition = job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    attempt.container.log_stream_name = f"{_stream_prefix(job.container, definition)}/default/{task_id}"
+    if job.container is None and job.ecs_properties is not None:
+        attempt.task_containers = [
+            TaskContainerAttempt(
+                name,
+                f"{_stream_prefix(container, definition)}/{name}/{task_id}",
+            )
+            for container in tasks.containers(job.ecs_properties)
+            if (name := container.get("name") or "default")
+        ]
     return attempt
+
+
+def _stream_prefix(container: Spec | None, definition: str) -> str:
+    """awslogs-stream-prefix, else the job definition's name (at most 200 characters)."""
+    options = ((container or {}).get("log_configuration") or {}).get("options") or {}
+    return str(options.get("awslogs-stream-prefix") or definition)[:200]

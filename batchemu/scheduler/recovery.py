@@ -28,7 +28,13 @@ def reconcile(store: Store, runner: Runner, now: int) -> list[tuple[Backend, Job
                     attempt = job.current_attempt
                     if job.is_multi_node_parent or attempt is None:
                         continue
-                    handle = find_running(job.id, attempt.number) if find_running is not None else None
+                    # a multi-container task is not re-attached (docs/compatibility.md): its work is lost
+                    is_task = job.container is None and job.ecs_properties is not None
+                    handle = (
+                        find_running(job.id, attempt.number)
+                        if find_running is not None and not is_task
+                        else None
+                    )
                     if handle is not None:
                         attempt.run_handle = handle
                         reattached.append((backend, job))

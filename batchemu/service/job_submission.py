@@ -6,7 +6,7 @@ import copy
 import json
 
 from batchemu import arns
-from batchemu.domain import job_definition_rules, params, rules
+from batchemu.domain import job_definition_rules, params, rules, tasks
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -48,10 +48,14 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         depends_on=depends_on,
         parameters=parameters,
         container=None
-        if definition.node_properties
+        if definition.node_properties or definition.ecs_properties
         else _container(backend, definition, request.get("container_overrides"), parameters),
         node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
-        ecs_properties=definition.ecs_properties,
+        ecs_properties=tasks.resolve_task(
+            definition.ecs_properties, request.get("ecs_properties_override"), parameters
+        )
+        if definition.ecs_properties
+        else None,
         eks_properties=definition.eks_properties,
         retry_strategy=request.get("retry_strategy") or definition.retry_strategy,
         timeout=request.get("timeout") or definition.timeout,
@@ -147,8 +151,8 @@ def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> li
 def _container(
     backend: Backend, definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
 ) -> Spec | None:
-    """The resolved container of a container job; for multi-node, ECS- and EKS-properties jobs the
-    main (first) container, which is what the runner executes. Jobs that change nothing share one
+    """The resolved container of a container job; for EKS-properties jobs the first container, which is
+    what the runner executes (ecsProperties jobs run every container: domain/tasks.py). Jobs that change nothing share one
     resolved container per definition, which keeps a store of many jobs small."""
     properties = primary_container(definition)
     if properties is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchemu.domain import arrays, params
-from batchemu.domain.models import Attempt, Job
+from batchemu.domain import arrays, tasks
+from batchemu.domain.models import Attempt, Job, TaskContainerAttempt
 from batchemu.domain.store import Backend
 
 
@@ -40,7 +40,7 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
         "tags": job.tags or None,
         "propagate_tags": job.propagate_tags,
         "platform_capabilities": job.platform_capabilities,
-        "ecs_properties": job.ecs_properties,
+        "ecs_properties": ecs_properties_detail(job) if job.ecs_properties is not None else None,
         "eks_properties": job.eks_properties,
         "is_cancelled": job.is_cancelled,
         "is_terminated": job.is_terminated,
@@ -49,6 +49,21 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
 
 
 def attempt_detail(attempt: Attempt) -> dict[str, Any]:
+    if attempt.task_containers:  # a multi-container job: its containers are in taskProperties
+        return {
+            "task_properties": [
+                {
+                    "container_instance_arn": attempt.container.container_instance_arn,
+                    "task_arn": attempt.container.task_arn,
+                    "containers": [
+                        _task_container_result(container, attempt) for container in attempt.task_containers
+                    ],
+                }
+            ],
+            "started_at": attempt.started_at,
+            "stopped_at": attempt.stopped_at,
+            "status_reason": attempt.status_reason,
+        }
     return {
         "container": {
             "container_instance_arn": attempt.container.container_instance_arn,
@@ -78,6 +93,37 @@ def container_detail(job: Job) -> dict[str, Any]:
         container["exit_code"] = attempt.container.exit_code
         container["reason"] = attempt.container.reason
     return container
+
+
+def ecs_properties_detail(job: Job) -> dict[str, Any]:
+    """The job's task as AWS shows it: each container with the live attempt's results (or the last
+    attempt's once it ended), and the task's ARNs."""
+    properties = job.ecs_properties or {}
+    task = dict((properties.get("task_properties") or [{}])[0])
+    attempt = job.current_attempt or (job.attempts[-1] if job.attempts else None)
+    results = {c.name: c for c in attempt.task_containers} if attempt is not None else {}
+    rendered = []
+    for container in tasks.containers(properties):
+        detail = {**container, "network_interfaces": []}
+        found = results.get(container.get("name") or "")
+        if found is not None and attempt is not None:
+            detail.update(_task_container_result(found, attempt))
+        rendered.append(detail)
+    task["containers"] = rendered
+    if attempt is not None:
+        task["task_arn"] = attempt.container.task_arn
+        task["container_instance_arn"] = attempt.container.container_instance_arn
+    return {**properties, "task_properties": [task]}
+
+
+def _task_container_result(container: TaskContainerAttempt, attempt: Attempt) -> dict[str, Any]:
+    return {
+        "name": container.name,
+        "exit_code": container.exit_code,
+        "reason": container.reason,
+        "log_stream_name": container.log_stream_name if attempt.started_at else None,
+        "network_interfaces": [],
+    }
 
 
 def array_properties(backend: Backend, job: Job) -> dict[str, Any] | None:
@@ -123,8 +169,6 @@ def job_summary(backend: Backend, job: Job) -> dict[str, Any]:
         }
     if job.status in ("STARTING", "RUNNING") and job.current_attempt is not None:
         summary["capacity_usage"] = [{"capacity_unit": "VCPU", "quantity": job.current_attempt.vcpus}]
-    elif job.container is not None and not job.is_finished:
-        summary["capacity_usage"] = [
-            {"capacity_unit": "VCPU", "quantity": params.requirements(job.container).vcpus}
-        ]
+    elif (job.container is not None or job.ecs_properties is not None) and not job.is_finished:
+        summary["capacity_usage"] = [{"capacity_unit": "VCPU", "quantity": tasks.job_requirements(job).vcpus}]
     return summary

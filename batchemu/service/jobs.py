@@ -39,11 +39,14 @@ def terminate_job(ctx: RequestContext, request: Request) -> Result:
 
 
 def _stop_job(ctx: RequestContext, job_id: str, reason: str, event: JobEvent) -> None:
-    """Queued jobs fail now, except that CancelJob fails a PENDING job only once its dependencies have
+    """Empty strings are refused (AWS answers ClientException: getmoto/moto#5394). Queued jobs fail now, except that CancelJob fails a PENDING job only once its dependencies have
     completed (API reference, CancelJob); TerminateJob asks the runner to stop live ones (the scheduler
     records the end); CancelJob leaves STARTING/RUNNING jobs alone; finished jobs are left as they are
     (UNCONFIRMED in AWS; we answer 200 and change nothing). An unknown job id is not an error: AWS
     answers 200 with an empty body (aws/aws-cli#2551)."""
+    for field, value in (("jobId", job_id), ("reason", reason)):
+        if value == "":
+            raise ClientException(f"'{field}' is a required field (cannot be an empty string)")
     backend = ctx.backend
     job = backend.jobs.get(job_id)
     if job is None:

@@ -203,3 +203,26 @@ def test_every_log_line_is_readable_the_instant_the_job_is_seen_finished(
             logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"], startFromHead=True
         )["events"]
         assert [event["message"] for event in events] == [f"line {i}" for i in range(300)]
+
+
+def test_a_multi_container_job_runs_every_process_and_stops_the_sidecar(account: Account, queue: str) -> None:
+    def process(name: str, script: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, **container(["sh", "-c", script], memory=64), **extra}
+
+    main = process("main", "echo main done", dependsOn=[{"containerName": "side", "condition": "START"}])
+    side = process("side", "echo side up; exec sleep 300", essential=False)
+    account.batch.register_job_definition(
+        jobDefinitionName="two-processes",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, side]}]},
+    )
+    job = account.wait_for(account.submit(queue, "two-processes"))
+    assert job["status"] == "SUCCEEDED"
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert (found["main"]["exitCode"], found["side"]["exitCode"]) == (0, 137)
+    account.server.emulator.flush()
+    for name, line in (("main", "main done"), ("side", "side up")):
+        events = account.logs.get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=found[name]["logStreamName"], startFromHead=True
+        )["events"]
+        assert [event["message"] for event in events] == [line]

@@ -65,10 +65,67 @@ def test_an_unknown_instance_type_is_refused_with_aws_wording(batch: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    "types", [["optimal"], ["default_x86_64"], ["default_arm64"], ["c5"], ["c5.xlarge", "m5"], ["g4dn", "p3"]]
+    "types",
+    [
+        ["optimal"],
+        ["default_x86_64"],
+        ["default_arm64"],
+        ["c5"],
+        ["c5.xlarge", "m5"],
+        ["g4dn", "p3"],
+        ["t2.small", "t2.medium"],
+        ["c8g", "m8g.large", "c8in.large"],  # c8in: in moto's records, newer than botocore's enum
+    ],
 )
 def test_known_instance_types_families_and_aliases_are_accepted(batch: Any, types: list[str]) -> None:
     environment(batch, "ce", types)
+
+
+@pytest.mark.parametrize(
+    ("types", "fits", "too_big", "placed_on"),
+    [
+        (["t2.small"], (1, 1024, 0), (2, 1024, 0), "t2.small"),  # 1 vCPU, 2 GiB
+        (["t2"], (1, 1024, 0), (1, 40000, 0), "t2.small"),  # t2.micro registers < 1024 MiB
+        (["m8g.large"], (2, 7953, 0), (2, 8192, 0), "m8g.large"),  # 2 vCPUs, 8 GiB
+        (["c8g.large"], (2, 2048, 0), (2, 4096, 0), "c8g.large"),  # 2 vCPUs, 4 GiB
+        (["g6e.xlarge"], (4, 16384, 1), (1, 1024, 2), "g6e.xlarge"),  # 4 vCPUs, 32 GiB, one L40S
+    ],
+)
+def test_types_from_the_ec2_catalogue_are_valid_and_place_jobs_by_their_real_sizes(
+    batch: Any,
+    emulator: Emulator,
+    types: list[str],
+    fits: tuple[int, int, int],
+    too_big: tuple[int, int, int],
+    placed_on: str,
+) -> None:
+    environment(batch, "ce", types)
+    q = queue(batch, "q", "ce")
+    emulator.run_until_idle()
+    [ce] = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"]
+    assert (ce["status"], ce["state"]) == ("VALID", "ENABLED")
+    vcpus, memory, gpus = fits
+    job = submit(batch, q, vcpus=vcpus, memory=memory, gpus=gpus)
+    emulator.run_until_idle()
+    assert describe(batch, job)["status"] == "RUNNING"
+    assert [row["instanceType"] for row in emulator.instances()] == [placed_on]
+    vcpus, memory, gpus = too_big
+    big = submit(batch, q, vcpus=vcpus, memory=memory, gpus=gpus)
+    emulator.run_until_idle()
+    assert describe(batch, big)["statusReason"].startswith("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")
+
+
+def test_a_ce_of_retired_types_without_a_known_size_is_valid_and_places_nothing(
+    batch: Any, emulator: Emulator
+) -> None:
+    """A choice (docs/compatibility.md): botocore names g2, no library says how big it is."""
+    environment(batch, "ce", ["g2"])
+    q = queue(batch, "q", "ce")
+    emulator.run_until_idle()
+    job = submit(batch, q)
+    emulator.run_until_idle()
+    assert describe(batch, job)["statusReason"].startswith("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")
+    assert emulator.instances() == []
 
 
 def test_updating_to_an_unknown_instance_type_is_refused(batch: Any, emulator: Emulator) -> None:

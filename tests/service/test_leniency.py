@@ -100,6 +100,25 @@ def test_stopping_an_unknown_job_answers_200_with_an_empty_body(batch, queue: st
     assert {key: value for key, value in response.items() if key != "ResponseMetadata"} == {}
 
 
+@pytest.mark.parametrize("operation", ["cancel_job", "terminate_job"])
+@pytest.mark.parametrize(("job_id", "reason", "field"), [("", "r", "jobId"), (UNKNOWN_JOB, "", "reason")])
+def test_stopping_with_an_empty_job_id_or_reason_is_refused(  # type: ignore[no-untyped-def]
+    batch, queue: str, operation: str, job_id: str, reason: str, field: str
+) -> None:
+    """Not leniency: AWS refuses empty strings here (observed in getmoto/moto#5394)."""
+    with pytest.raises(batch.exceptions.ClientException, match=f"'{field}' is a required field"):
+        getattr(batch, operation)(jobId=job_id, reason=reason)
+
+
+def test_an_empty_reason_leaves_a_queued_job_queued(batch, emulator: Emulator, queue: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = submit(batch, containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "8"}]})
+    emulator.run_until_idle()
+    with pytest.raises(batch.exceptions.ClientException):
+        batch.cancel_job(jobId=job_id, reason="")
+    emulator.run_until_idle()
+    assert describe(batch, job_id)["status"] == "RUNNABLE"
+
+
 def test_a_sequential_dependency_with_a_job_id_on_a_plain_job_is_a_plain_dependency(
     batch, emulator: Emulator, queue: str
 ) -> None:  # type: ignore[no-untyped-def]

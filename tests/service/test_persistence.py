@@ -70,6 +70,37 @@ def test_resources_and_finished_jobs_survive_a_restart(tmp_path: Path) -> None:
         assert history == ["SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
 
 
+def test_a_finished_multi_container_job_survives_a_restart_with_each_containers_result(
+    tmp_path: Path,
+) -> None:
+    first = emulator_on(tmp_path)
+    task = {
+        "taskProperties": [
+            {
+                "containers": [
+                    {"name": "main", "image": "busybox", "command": ["true"]},
+                    {"name": "side", "image": "busybox", "command": ["true"], "essential": False},
+                ]
+            }
+        ]
+    }
+    with ServerThread(first) as server:
+        batch = make_client(server.endpoint)
+        provision(batch)
+        batch.register_job_definition(jobDefinitionName="task", type="container", ecsProperties=task)
+        first.run_until_idle()
+        job_id = batch.submit_job(jobName="done", jobQueue="q", jobDefinition="task")["jobId"]
+        first.run_until_idle()
+        before = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        assert before["status"] == "SUCCEEDED"
+    second = emulator_on(tmp_path)
+    with ServerThread(second) as server:
+        after = make_client(server.endpoint).describe_jobs(jobs=[job_id])["jobs"][0]
+        assert after == before
+        names = [c["name"] for c in after["attempts"][0]["taskProperties"][0]["containers"]]
+        assert names == ["main", "side"]
+
+
 def test_work_lost_in_a_restart_fails_with_host_terminated_and_is_retried(tmp_path: Path) -> None:
     first = emulator_on(tmp_path)
     with ServerThread(first) as server:

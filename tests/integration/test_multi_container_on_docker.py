@@ -1,0 +1,109 @@
+"""A multi-container (ecsProperties) job on the docker runner, seen through boto3: the containers of a task
+reach each other on localhost, the task ends when its essential container exits (the sidecar is
+stopped with SIGTERM, then SIGKILL after its stopTimeout), and each container's output is in its own CloudWatch Logs stream."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from batchemu import Emulator, ServerThread
+from batchemu.config import Settings
+from tests.integration.test_jobs_on_docker import PYTHON, Account
+
+pytestmark = pytest.mark.docker
+
+CLIENT = """
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        print("got:", urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=2).status)
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit(5)
+"""
+SERVER = """
+import http.server, signal, sys
+def stop(*_):
+    print("SIGTERM: stopping", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]))
+"""
+
+
+@pytest.fixture(scope="module")
+def account(docker_engine: None) -> Iterator[Account]:
+    with ServerThread(Emulator(Settings(runner="docker"))) as server:
+        yield Account(server)
+
+
+def container(name: str, command: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": PYTHON,
+        "command": command,
+        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
+        **extra,
+    }
+
+
+def stream_messages(account: Account, stream: str) -> list[str]:
+    account.server.emulator.flush()
+    events = account.logs.get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True
+    )["events"]
+    return [event["message"] for event in events]
+
+
+def test_a_sidecar_serves_the_main_container_on_localhost_and_is_stopped_when_main_exits(
+    account: Account,
+) -> None:
+    port = str(random.randint(20000, 40000))
+    queue = account.create_queue("tasks")
+    main = container(
+        "main",
+        ["python3", "-c", CLIENT, port],
+        dependsOn=[{"containerName": "server", "condition": "START"}],
+    )
+    server = container("server", ["python3", "-u", "-c", SERVER, port], essential=False)
+    account.batch.register_job_definition(
+        jobDefinitionName="with-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, server]}]},
+    )
+    job = account.wait_for(account.submit(queue, "with-sidecar"))
+    assert (job["status"], job["statusReason"]) == ("SUCCEEDED", "Essential container in task exited")
+    assert "container" not in job or not job["container"]
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert found["main"]["exitCode"] == 0
+    assert found["server"]["exitCode"] == 0  # it handled the SIGTERM sent once main exited
+    assert stream_messages(account, found["main"]["logStreamName"]) == ["got: 200"]
+    assert any(
+        '"GET / HTTP/1.1" 200' in line for line in stream_messages(account, found["server"]["logStreamName"])
+    )
+
+
+def test_a_sidecar_that_ignores_sigterm_is_killed_after_its_stop_timeout(account: Account) -> None:
+    queue = account.create_queue("stubborn")
+    main = container("main", ["python3", "-c", "print('done')"])
+    # PID 1 without a handler ignores SIGTERM, so only the SIGKILL after stopTimeout ends it
+    stubborn = container("stubborn", ["sleep", "300"], essential=False, stopTimeout=2)
+    account.batch.register_job_definition(
+        jobDefinitionName="stubborn-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, stubborn]}]},
+    )
+    started = time.monotonic()
+    job = account.wait_for(account.submit(queue, "stubborn-sidecar"))
+    assert job["status"] == "SUCCEEDED"
+    found = {c["name"]: c["exitCode"] for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert found == {"main": 0, "stubborn": 137}
+    assert job["stoppedAt"] - job["startedAt"] >= 2000  # the grace was given
+    assert time.monotonic() - started < 30  # not the 300 s of the sleep
