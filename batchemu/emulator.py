@@ -23,6 +23,7 @@ from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
+from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
 from batchemu.integrations.schedules import ScheduleTimers
 from batchemu.persistence import StateDir
@@ -131,6 +132,7 @@ class Emulator:
         self.store = Store(listeners=[_log_transition])
         self._wakeup = threading.Event()
         self.timers = Timers(self.clock, self.wake)
+        self.origins = Origins()  # which execution, rule or schedule started a job (the dashboard's links)
         self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
         state_id = self.state.identity if self.state is not None else None
         # Every runner runs multi-container jobs through TaskRunner (runners/tasks.py).
@@ -194,14 +196,16 @@ class Emulator:
         self._shipper = shipper
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
-        events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
+        events = eventbridge.connect(
+            self.store, clients, endpoint, self.outbox, hook_moto=hook_moto, origins=self.origins
+        )
         self._events = events
         self.store.listeners.append(events.on_transition)
         if hook_moto:  # with --aws-endpoint executions, rules, schedules and functions are the other emulator's
             self._stepfunctions = stepfunctions.connect(
-                self.store, self.clock, self.timers, endpoint, self.settings.internal_secret
+                self.store, self.clock, self.timers, endpoint, self.settings.internal_secret, self.origins
             )
-            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
+            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients, self.origins)
             # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
             self._lambda = moto_lambda.connect(
@@ -409,6 +413,7 @@ class Emulator:
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+            self.origins.reset()
         if self._stepfunctions is not None:  # before the timers go: their waits end with their executions
             self._stepfunctions.reset()
         self.timers.clear()  # times on the old clock mean nothing now

@@ -97,6 +97,54 @@ def stop_running_executions(cause: str) -> int:
     return stopped
 
 
+def executions() -> list[Any]:
+    """Every execution of this process's moto interpreter (its Execution objects), newest first."""
+    try:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    except Exception:
+        return []
+    found = [
+        execution
+        for regions in list(dict.values(stepfunctions_parser_backends))
+        for backend in list(dict.values(regions))
+        for machine in list(getattr(backend, "state_machines", []))
+        for execution in list(getattr(machine, "executions", []))
+    ]
+    return sorted(found, key=lambda e: getattr(e, "start_date", None) or datetime.datetime.min.replace(tzinfo=datetime.UTC), reverse=True)
+
+
+def execution_view(execution: Any, with_history: bool = False) -> dict[str, Any]:
+    """An execution as the dashboard shows it: plain values only."""
+    def iso(moment: Any) -> str | None:
+        return moment.isoformat() if isinstance(moment, datetime.datetime) else None
+
+    view: dict[str, Any] = {
+        "executionArn": execution.exec_arn,
+        "name": execution.name,
+        "stateMachineArn": getattr(execution.state_machine, "arn", ""),
+        "stateMachineName": getattr(execution.state_machine, "name", ""),
+        "status": str(getattr(execution, "exec_status", None) or "RUNNING").split(".")[-1],
+        "startDate": iso(getattr(execution, "start_date", None)),
+        "stopDate": iso(getattr(execution, "stop_date", None)),
+        "error": getattr(execution, "error", None),
+        "cause": getattr(execution, "cause", None),
+    }
+    if with_history:
+        import json
+
+        view["input"] = json.dumps(getattr(execution, "input_data", None), default=str)
+        view["output"] = json.dumps(getattr(execution, "output", None), default=str)
+        try:
+            events = execution.to_history_output()["events"]
+        except Exception:
+            events = []
+        view["history"] = [
+            {"id": e.get("id"), "type": str(e.get("type", "")).split(".")[-1], "timestamp": iso(e.get("timestamp"))}
+            for e in events
+        ]
+    return view
+
+
 def account_of(role_arn: str | None, default: str = "123456789012") -> str:
     parts = (role_arn or "").split(":")
     return parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else default
@@ -479,6 +527,17 @@ def _hook_batch() -> None:
 
     klass._get_supported_parameters = supported_parameters  # type: ignore[method-assign]
     klass._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+    original_task = klass._eval_service_task
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original_task(self, env, *args, **kwargs)
+        answer = env.stack[-1] if env.stack else None
+        driver = current_driver()
+        noted = getattr(driver, "job_submitted", None)
+        if isinstance(answer, dict) and isinstance(answer.get("jobId"), str) and noted is not None:
+            noted(answer["jobId"], execution_arn(env))
+
+    klass._eval_service_task = eval_service_task  # type: ignore[method-assign]
 
 
 def _build_sync_resolver(
@@ -539,17 +598,19 @@ def _build_sync_resolver(
     return resolve
 
 
+def execution_arn(env: Any) -> str:
+    """The ARN of the execution `env` (or a frame of it) belongs to; empty when it cannot be told."""
+    try:
+        return str(env.states.context_object.context_object_data["Execution"]["Id"])
+    except Exception:
+        return ""
+
+
 def _terminate(batch: Any, job_id: str, env: Any) -> None:
     """The execution stopped (StopExecution, an execution or task timeout) while it waited: AWS terminates
     the job it managed."""
-    arn = getattr(getattr(env, "states", None), "context_object", None)
-    execution_arn = ""
     try:
-        execution_arn = arn.context_object_data["Execution"]["Id"]  # type: ignore[union-attr]
-    except Exception:
-        pass
-    try:
-        batch.terminate_job(jobId=job_id, reason=ABORTED_REASON.format(arn=execution_arn)[:1024])
+        batch.terminate_job(jobId=job_id, reason=ABORTED_REASON.format(arn=execution_arn(env))[:1024])
     except Exception as error:
         log.warning("could not terminate job %s of a stopped execution: %s", job_id, error)
 

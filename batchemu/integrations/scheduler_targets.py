@@ -19,6 +19,7 @@ from botocore.model import Shape
 
 from batchemu.integrations import dead_letters, moto_scheduler
 from batchemu.integrations.aws import AwsClients
+from batchemu.integrations.origins import Origin, Origins
 
 log = logging.getLogger("batchemu.schedules")
 
@@ -29,8 +30,9 @@ DEFAULT_INPUT = "{}"  # UNCONFIRMED: AWS says only "a default notification"
 
 
 class ScheduleTargets:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, origins: Origins | None = None) -> None:
         self.clients = clients
+        self.origins = origins
 
     def fire(
         self, account: str, region: str, group: str, name: str, times: list[float], completed: bool
@@ -53,7 +55,7 @@ class ScheduleTargets:
         execution_id = str(uuid.uuid4())
         text = with_context(target.get("Input"), schedule.arn, moment, execution_id)
         try:
-            self.call(account, region, target, text)
+            answer = self.call(account, region, target, text)
         except Exception as error:
             code, message = dead_letters.error_text(error)
             log.warning(
@@ -67,6 +69,9 @@ class ScheduleTargets:
                 "TARGET_ARN": str(target.get("Arn", "")),
             }
             dead_letters.send(self.clients, target, text, attributes)
+            return
+        if self.origins is not None and isinstance(answer, dict) and isinstance(answer.get("jobId"), str):
+            self.origins.note(answer["jobId"], Origin("schedule", schedule.arn, f"{schedule.group_name}/{schedule.name}"))
 
     def call(self, account: str, region: str, target: dict[str, Any], text: str) -> Any:
         arn = str(target.get("Arn", ""))

@@ -33,6 +33,7 @@ from batchemu.domain.schedule_expressions import (
 from batchemu.integrations import moto_events, moto_scheduler, moto_watch
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.moto_watch import Key
+from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
 from batchemu.integrations.rule_targets import RuleTargets
 from batchemu.integrations.scheduler_targets import ScheduleTargets
@@ -59,14 +60,14 @@ class ScheduleTimers:
 
     @classmethod
     def connect(
-        cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients
+        cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients, origins: Origins | None = None
     ) -> ScheduleTimers | None:
         """Hooks moto (once per process) and registers a watcher; None when moto cannot be hooked."""
         rules_hooked = moto_events.install_rule_hooks()
         schedules_hooked = moto_scheduler.install_schedule_hooks()
         if not (rules_hooked or schedules_hooked):
             return None
-        watcher = cls(clock, timers, outbox, RuleTargets(clients), ScheduleTargets(clients))
+        watcher = cls(clock, timers, outbox, RuleTargets(clients), ScheduleTargets(clients, origins))
         moto_watch.register_watcher(watcher)
         return watcher
 

@@ -19,6 +19,7 @@ from batchemu.integrations.moto_stepfunctions import (
     stop_running_executions,
     unregister_driver,
 )
+from batchemu.integrations.origins import Origin, Origins
 from batchemu.timers import Timer, Timers
 
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -92,11 +93,20 @@ class JobWaiters:
 class StepFunctionsDriver:
     """What moto's interpreter is given (moto_stepfunctions.Driver)."""
 
-    def __init__(self, store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        timers: Timers,
+        endpoint: str,
+        secret_key: str,
+        origins: Origins | None = None,
+    ) -> None:
         self.clock = clock
         self.timers = timers
         self.clients = AwsClients(endpoint, secret_key, TASK_CLIENT_CONFIG)
         self.jobs = JobWaiters(store)
+        self.origins = origins
 
     def now(self) -> float:
         return self.clock.now()
@@ -110,6 +120,10 @@ class StepFunctionsDriver:
     def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
         return self.jobs.on_job_end(account, region, job_id, callback)
 
+    def job_submitted(self, job_id: str, execution_arn: str) -> None:
+        if self.origins is not None and execution_arn:
+            self.origins.note(job_id, Origin("execution", execution_arn, execution_arn.split(":")[-1]))
+
     def reset(self) -> None:
         """Running executions are stopped (their jobs and timers are going) and job waits released."""
         stop_running_executions("batchemu was reset")
@@ -120,9 +134,11 @@ class StepFunctionsDriver:
         self.jobs.reset()
 
 
-def connect(store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str) -> StepFunctionsDriver:
+def connect(
+    store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str, origins: Origins | None = None
+) -> StepFunctionsDriver:
     """Hooks moto's interpreter to this emulator; the driver's job waiters listen to the store."""
-    driver = StepFunctionsDriver(store, clock, timers, endpoint, secret_key)
+    driver = StepFunctionsDriver(store, clock, timers, endpoint, secret_key, origins)
     store.listeners.append(driver.jobs.on_transition)
     register_driver(driver)
     return driver
