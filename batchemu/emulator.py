@@ -18,7 +18,7 @@ from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge, stepfunctions
+from batchemu.integrations import cloudformation, eventbridge, stepfunctions
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, log_target, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
@@ -160,6 +160,7 @@ class Emulator:
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
+        self._stacks: cloudformation.BatchResources | None = None  # AWS::Batch::* in CloudFormation stacks
         self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
         self.outbox = Outbox()
         self._stopping = threading.Event()
@@ -198,6 +199,10 @@ class Emulator:
             )
         if hook_moto:  # with --aws-endpoint the rules and schedules live in the other emulator
             self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
+            self._stacks = cloudformation.BatchResources(
+                self.store, self.clock, self.settings, lambda: self.scheduler.settlers, self._changed
+            )
+            cloudformation.connect(self._stacks)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -298,6 +303,8 @@ class Emulator:
             self.schedules.close()
         if self._stepfunctions is not None:
             self._stepfunctions.close()
+        if self._stacks is not None:
+            cloudformation.disconnect(self._stacks)
 
     def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
         now = to_millis(self.clock.now())
@@ -327,6 +334,11 @@ class Emulator:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _changed(self) -> None:
+        """Resources changed outside a Batch request (a CloudFormation stack): saved, and the loop woken."""
+        self.save()
+        self.wake()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

@@ -52,7 +52,9 @@ class JobWaiters:
         self._waiting: dict[JobKey, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         """Calls `callback` once the job has ended (at once when it already has, or is unknown: the caller's
         DescribeJobs then says what there is)."""
         key = (account, region, job_id)
@@ -107,7 +109,9 @@ class StepFunctionsDriver:
     def client(self, service: str, region: str, account: str) -> Any:
         return self.clients.client(service, account, region)
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         return self.jobs.on_job_end(account, region, job_id, callback)
 
     def reset(self) -> None:
@@ -120,7 +124,9 @@ class StepFunctionsDriver:
         self.jobs.reset()
 
 
-def connect(store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str) -> StepFunctionsDriver:
+def connect(
+    store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str
+) -> StepFunctionsDriver:
     """Hooks moto's interpreter to this emulator; the driver's job waiters listen to the store."""
     driver = StepFunctionsDriver(store, clock, timers, endpoint, secret_key)
     store.listeners.append(driver.jobs.on_transition)
