@@ -18,7 +18,7 @@ from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
 from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge, moto_lambda, stepfunctions
+from batchemu.integrations import cloudformation, eventbridge, moto_lambda, stepfunctions
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
@@ -166,6 +166,7 @@ class Emulator:
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
+        self._stacks: cloudformation.BatchResources | None = None  # AWS::Batch::* in CloudFormation stacks
         self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
         self._lambda: moto_lambda.LambdaContainers | None = None
         self.outbox = Outbox()
@@ -211,6 +212,10 @@ class Emulator:
             self._lambda = moto_lambda.connect(
                 job_endpoint, self.settings.internal_secret, self.settings.docker_network
             )
+            self._stacks = cloudformation.BatchResources(
+                self.store, self.clock, self.settings, lambda: self.scheduler.settlers, self._changed
+            )
+            cloudformation.connect(self._stacks)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -313,6 +318,8 @@ class Emulator:
         if self._lambda is not None:
             moto_lambda.disconnect(self._lambda)
             self._lambda = None
+        if self._stacks is not None:
+            cloudformation.disconnect(self._stacks)
 
     def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
         now = to_millis(self.clock.now())
@@ -342,6 +349,11 @@ class Emulator:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _changed(self) -> None:
+        """Resources changed outside a Batch request (a CloudFormation stack): saved, and the loop woken."""
+        self.save()
+        self.wake()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

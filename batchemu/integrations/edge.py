@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from batchemu.errors import AccessDenied
+from batchemu.integrations.service_errors import InOwnProtocol
 from batchemu.protocol import sigv4
 from batchemu.protocol.auth import caller_of
 
@@ -65,7 +66,7 @@ class MotoServices:
                 if self._app is None:
                     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-                    self._app = DomainDispatcherApplication(create_backend_app)
+                    self._app = InOwnProtocol(DomainDispatcherApplication(create_backend_app))
         return self._app(environ, start_response)
 
 

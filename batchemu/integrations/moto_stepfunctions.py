@@ -31,7 +31,9 @@ from typing import Any, Protocol
 log = logging.getLogger("batchemu.stepfunctions")
 
 TESTED_MOTO = "5.2.5"
-ABORTED_REASON = "The Task state in AWS Step Functions execution {arn} which was managing this resource was aborted"
+ABORTED_REASON = (
+    "The Task state in AWS Step Functions execution {arn} which was managing this resource was aborted"
+)
 TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED")
 
 
@@ -162,13 +164,22 @@ def _install() -> bool:
         log.warning("moto's Step Functions is unavailable (%s); executions will not run", error)
         return False
     if str(moto.__version__) != TESTED_MOTO:
-        log.warning("moto %s is untested (tested with %s); hooking Step Functions anyway", moto.__version__, TESTED_MOTO)
+        log.warning(
+            "moto %s is untested (tested with %s); hooking Step Functions anyway",
+            moto.__version__,
+            TESTED_MOTO,
+        )
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     for name, hook in _HOOKS:
         try:
             hook()
         except Exception as error:
-            log.warning("moto %s: could not hook Step Functions' %s (%s); left as moto has it", moto.__version__, name, error)
+            log.warning(
+                "moto %s: could not hook Step Functions' %s (%s); left as moto has it",
+                moto.__version__,
+                name,
+                error,
+            )
     _installed = True
     return True
 
@@ -229,7 +240,10 @@ def _hook_casing() -> None:
     )
 
     def normalise_parameters(
-        self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
     ) -> None:
         operation = operation_model(
             self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
@@ -411,7 +425,9 @@ def _hook_timeouts() -> None:
     _ORIGINALS["Program.eval"] = program.Program.eval
     stale = [name for name, same in ported_sources_match().items() if not same]
     if stale:
-        raise RuntimeError(f"moto changed {', '.join(stale)} since batchemu ported it; timeouts use the wall clock")
+        raise RuntimeError(
+            f"moto changed {', '.join(stale)} since batchemu ported it; timeouts use the wall clock"
+        )
 
     def program_eval(self: Any, env: Any) -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
@@ -479,6 +495,7 @@ def _evaluate_with_timeout(self: Any, env: Any) -> None:
     worker = threading.Thread(target=run, daemon=True, name="batchemu-sfn-task")
     execute_state.TMP_THREADS.append(worker)
     worker.start()
+
     def time_out() -> None:
         if not terminated.is_set():
             timed_out.set()
@@ -660,7 +677,11 @@ def _start_sync_execution(self: Any) -> Any:
         region_name=backend.region_name,
         # as moto's start_execution copies it: neither its executions nor its backend (getmoto/moto#10077)
         state_machine=copy.deepcopy(
-            machine, {id(machine.executions): [], id(getattr(machine, "backend", None)): getattr(machine, "backend", None)}
+            machine,
+            {
+                id(machine.executions): [],
+                id(getattr(machine, "backend", None)): getattr(machine, "backend", None),
+            },
         ),
         start_date=datetime.datetime.now(tz=datetime.UTC),
         cloud_watch_logging_session=None,
@@ -671,7 +692,10 @@ def _start_sync_execution(self: Any) -> Any:
     execution.start()  # SyncExecutionWorker runs the program on this thread
     output = dict(execution.to_start_sync_execution_output())
     output["stateMachineArn"] = machine.arn
-    output["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": _billed_ms(output)}
+    output["billingDetails"] = {
+        "billedMemoryUsedInMB": 64,
+        "billedDurationInMilliseconds": _billed_ms(output),
+    }
     return ActionResult({key: value for key, value in output.items() if value is not None})
 
 

@@ -53,7 +53,9 @@ class JobWaiters:
         self._waiting: dict[JobKey, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         """Calls `callback` once the job has ended (at once when it already has, or is unknown: the caller's
         DescribeJobs then says what there is)."""
         key = (account, region, job_id)
@@ -117,7 +119,9 @@ class StepFunctionsDriver:
     def client(self, service: str, region: str, account: str) -> Any:
         return self.clients.client(service, account, region)
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         return self.jobs.on_job_end(account, region, job_id, callback)
 
     def job_submitted(self, job_id: str, execution_arn: str) -> None:
