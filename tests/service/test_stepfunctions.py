@@ -406,3 +406,45 @@ def boto3_client_without_host_prefix(endpoint: str, config: Any) -> Any:
         aws_secret_access_key="testing",
         config=config,
     )
+
+
+def test_a_distributed_map_reads_its_items_from_s3_and_a_nested_execution_runs_a_job(  # type: ignore[no-untyped-def]
+    sfn, batch_account, server
+) -> None:
+    s3 = make_client(server.endpoint, access_key=ACCOUNT, service="s3")
+    bucket = f"items-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="days.json", Body=json.dumps([{"day": 1}, {"day": 2}, {"day": 3}]))
+    job = task(SUBMIT_SYNC, {"JobName": "dist", "JobQueue": "q", "JobDefinition": "work"}, ResultSelector={"status.$": "$.Status"}, End=True)
+    child = sfn.create_state_machine(
+        name=f"child-{uuid.uuid4().hex[:8]}", definition=json.dumps({"StartAt": "Job", "States": {"Job": job}}), roleArn=ROLE
+    )["stateMachineArn"]
+    states = {
+        "Fan": {
+            "Type": "Map",
+            "ItemReader": {
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket": bucket, "Key": "days.json"},
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Job",
+                "States": {"Job": job},
+            },
+            "MaxConcurrency": 2,
+            "ResultPath": "$.days",
+            "Next": "Nested",
+        },
+        "Nested": task(
+            "arn:aws:states:::states:startExecution.sync:2",
+            {"StateMachineArn": child, "Input": {}},
+            ResultSelector={"child.$": "$.Output"},
+            ResultPath="$.nested",
+            End=True,
+        ),
+    }
+    output = json.loads(finished(sfn, start(sfn, states, "Fan"), 30)["output"])
+    assert output["days"] == [{"status": "SUCCEEDED"}] * 3
+    assert output["nested"] == {"child": {"status": "SUCCEEDED"}}
+    assert len(batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["dist"]}])["jobSummaryList"]) == 4
