@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from typing import Any, Protocol
 
 from batchemu.integrations import moto_stack_events
+from batchemu.integrations.moto_hooks import Registry, hook_point_missing, moto_version
 
 log = logging.getLogger("batchemu.cloudformation")
-TESTED_MOTO = "5.2.5"
 BATCH_TYPES = (
     "AWS::Batch::ComputeEnvironment",
     "AWS::Batch::JobQueue",
@@ -57,7 +56,7 @@ class Provider(Protocol):
     ) -> None: ...
 
 
-_providers: list[weakref.ref[Any]] = []
+_providers: Registry[Provider] = Registry()
 _lock = threading.Lock()
 _installed: bool | None = None
 
@@ -65,20 +64,17 @@ _installed: bool | None = None
 def register_provider(provider: Provider) -> bool:
     """`provider` takes AWS::Batch::* resources from now on (the newest live one wins; held weakly);
     True when moto's CloudFormation is hooked."""
+    _providers.add(provider)
     with _lock:
-        _providers.append(weakref.ref(provider))
         return _install()
 
 
 def unregister_provider(provider: Provider) -> None:
-    with _lock:
-        _providers[:] = [ref for ref in _providers if ref() is not None and ref() is not provider]
+    _providers.remove(provider)
 
 
 def active_provider() -> Provider | None:
-    with _lock:
-        _providers[:] = [ref for ref in _providers if ref() is not None]
-        return _providers[-1]() if _providers else None
+    return _providers.newest()
 
 
 def generated_name(stack_name: str, logical_id: str) -> str:
@@ -218,12 +214,10 @@ def _install() -> bool:
     if _installed is not None:
         return _installed
     _installed = False
-    try:
-        import moto
-        from moto.cloudformation import models, parsing
-    except Exception as error:
-        log.warning("moto's CloudFormation is unavailable (%s); stacks cannot create Batch resources", error)
+    if moto_version("CloudFormation's AWS::Batch::* resources") is None:
         return False
+    from moto.cloudformation import models, parsing
+
     owners = {
         "parsing": parsing,
         **{name: getattr(models, name, None) for name in _HOOKS if name != "parsing"},
@@ -235,19 +229,8 @@ def _install() -> bool:
         if not callable(getattr(owners[owner], name, None))
     ]
     if missing:
-        log.warning(
-            "moto %s has no %s (tested with %s); CloudFormation stacks will use moto's own Batch",
-            moto.__version__,
-            ", ".join(missing),
-            TESTED_MOTO,
-        )
+        hook_point_missing("CloudFormation stacks will use moto's own Batch", ", ".join(missing))
         return False
-    if moto.__version__ != TESTED_MOTO:
-        log.warning(
-            "moto %s is untested (tested with %s); hooking CloudFormation anyway",
-            moto.__version__,
-            TESTED_MOTO,
-        )
     _hook_types(parsing)
     moto_stack_events.install(parsing, models)
     _installed = True

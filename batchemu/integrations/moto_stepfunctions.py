@@ -1,5 +1,5 @@
 """The adapter that makes moto's ASL interpreter run executions against batchemu, and the only place batchemu
-changes moto's Step Functions. It may import moto and botocore (lazily) and the standard library, nothing of
+changes moto's Step Functions. It may import moto and botocore (lazily), the standard library and moto_hooks, nothing
 batchemu's: what it needs of the emulator comes through the `Driver` it is given.
 
 moto 5.2's interpreter (`moto/stepfunctions/parser`, ported from LocalStack) runs an execution when the
@@ -23,14 +23,14 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Protocol
 
+from batchemu.integrations.moto_hooks import Registry, moto_version
+
 log = logging.getLogger("batchemu.stepfunctions")
 
-TESTED_MOTO = "5.2.5"
 ABORTED_REASON = (
     "The Task state in AWS Step Functions execution {arn} which was managing this resource was aborted"
 )
@@ -53,7 +53,7 @@ class Driver(Protocol):
     def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> Cancel: ...
 
 
-_drivers: list[weakref.ref[Any]] = []
+_drivers: Registry[Any] = Registry()
 _lock = threading.Lock()
 _installed: bool | None = None
 
@@ -61,23 +61,17 @@ _installed: bool | None = None
 def register_driver(driver: Driver) -> bool:
     """Executions run against `driver` from now on (held weakly; the newest live one wins); True when moto's
     interpreter is hooked."""
+    _drivers.add(driver)
     with _lock:
-        _drivers.append(weakref.ref(driver))
         return _install()
 
 
 def unregister_driver(driver: Driver) -> None:
-    with _lock:
-        _drivers[:] = [ref for ref in _drivers if ref() is not None and ref() is not driver]
+    _drivers.remove(driver)
 
 
 def current_driver() -> Any:
-    with _lock:
-        for ref in reversed(_drivers):
-            driver = ref()
-            if driver is not None:
-                return driver
-    return None
+    return _drivers.newest()
 
 
 def stop_running_executions(cause: str) -> int:
@@ -157,29 +151,17 @@ def _install() -> bool:
     if _installed is not None:
         return _installed
     _installed = False
-    try:
-        import moto
-        from moto.core.config import default_user_config
-    except Exception as error:  # moto missing or broken: Batch itself still works
-        log.warning("moto's Step Functions is unavailable (%s); executions will not run", error)
+    version = moto_version("Step Functions executions")
+    if version is None:
         return False
-    if str(moto.__version__) != TESTED_MOTO:
-        log.warning(
-            "moto %s is untested (tested with %s); hooking Step Functions anyway",
-            moto.__version__,
-            TESTED_MOTO,
-        )
+    from moto.core.config import default_user_config
+
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     for name, hook in _HOOKS:
         try:
             hook()
         except Exception as error:
-            log.warning(
-                "moto %s: could not hook Step Functions' %s (%s); left as moto has it",
-                moto.__version__,
-                name,
-                error,
-            )
+            log.warning("moto %s: could not hook Step Functions' %s (%s); left as moto has it", version, name, error)
     _installed = True
     return True
 
