@@ -24,36 +24,21 @@ import datetime
 import logging
 import threading
 from collections.abc import Callable
-from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
-from batchemu.integrations.moto_hooks import Registry, moto_version
+from batchemu.integrations import moto_sfn_batch, moto_sfn_time
+from batchemu.integrations.moto_hooks import moto_version
+from batchemu.integrations.moto_sfn_runtime import (
+    Driver,
+    account_of,
+    add_driver,
+    current_driver,
+    hook_environment,
+    operation_model,
+    remove_driver,
+)
 
 log = logging.getLogger("batchemu.stepfunctions")
-
-ABORTED_REASON = (
-    "The Task state in AWS Step Functions execution {arn} which was managing this resource was aborted"
-)
-TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED")
-
-
-class Cancel(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Driver(Protocol):
-    """What the interpreter needs of the emulator."""
-
-    def now(self) -> float: ...
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> Cancel: ...
-
-    def client(self, service: str, region: str, account: str) -> Any: ...
-
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> Cancel: ...
-
-
-_drivers: Registry[Any] = Registry()
 _lock = threading.Lock()
 _installed: bool | None = None
 
@@ -61,17 +46,13 @@ _installed: bool | None = None
 def register_driver(driver: Driver) -> bool:
     """Executions run against `driver` from now on (held weakly; the newest live one wins); True when moto's
     interpreter is hooked."""
-    _drivers.add(driver)
+    add_driver(driver)
     with _lock:
         return _install()
 
 
 def unregister_driver(driver: Driver) -> None:
-    _drivers.remove(driver)
-
-
-def current_driver() -> Any:
-    return _drivers.newest()
+    remove_driver(driver)
 
 
 def stop_running_executions(cause: str) -> int:
@@ -141,11 +122,6 @@ def execution_view(execution: Any, with_history: bool = False) -> dict[str, Any]
     return view
 
 
-def account_of(role_arn: str | None, default: str = "123456789012") -> str:
-    parts = (role_arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else default
-
-
 def _install() -> bool:
     global _installed
     if _installed is not None:
@@ -200,22 +176,6 @@ def _import_services() -> None:
 
 
 # -- PascalCase <-> API casing ---------------------------------------------------------------------------
-@cache
-def operation_model(service: str, action: str) -> Any:
-    """botocore's model of `action` (snake_case, e.g. submit_job) of `service`, or None."""
-    import botocore.session
-    from botocore import xform_name
-
-    try:
-        model = botocore.session.get_session().get_service_model(service)
-    except Exception:
-        return None
-    for name in model.operation_names:
-        if xform_name(name) == action or name == action:
-            return model.operation_model(name)
-    return None
-
-
 def _hook_casing() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
@@ -247,371 +207,6 @@ def _hook_casing() -> None:
             raise AttributeError("StateTaskService._normalise_parameters/_normalise_response")
         klass._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
         klass._normalise_response = normalise_response  # type: ignore[method-assign]
-
-
-# -- waiting on the emulator's clock and on jobs -----------------------------------------------------------
-def _hook_environment() -> None:
-    """Every change of an execution's program state (ended, failed, stopped, timed out) also wakes the
-    waits registered on that environment, so a wait never polls for a stop."""
-    from moto.stepfunctions.parser.asl.eval.environment import Environment
-
-    for name in ("set_ended", "set_error", "set_timed_out", "set_stop"):
-        original = getattr(Environment, name)
-
-        def wrapper(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            try:
-                return __original(self, *args, **kwargs)
-            finally:
-                for woken in list(getattr(self, "_batchemu_wakers", ())):
-                    woken.set()
-
-        setattr(Environment, name, wrapper)
-
-
-def wait_until(env: Any, when: float, also: Callable[[Callable[[], None]], Cancel] | None = None) -> bool:
-    """Blocks the calling execution thread until the emulator's clock reads `when`, the execution (or its
-    frame) stops running, or `also` (given the waker) fires; True when it woke on time or by `also`."""
-    driver = current_driver()
-    woken = threading.Event()
-    wakers: set[threading.Event] = env.__dict__.setdefault("_batchemu_wakers", set())
-    wakers.add(woken)
-    handles: list[Cancel] = []
-    try:
-        if driver is not None and when != float("inf"):
-            handles.append(driver.call_at(when, woken.set))
-        if also is not None:
-            handles.append(also(woken.set))
-        while env.is_running() and not woken.is_set():
-            woken.wait(5.0)  # the timer or a state change sets it; the timeout is only a safety net
-        return woken.is_set() and env.is_running()
-    finally:
-        wakers.discard(woken)
-        for handle in handles:
-            handle.cancel()
-
-
-def _now() -> float:
-    driver = current_driver()
-    if driver is None:
-        import time
-
-        return time.time()
-    return float(driver.now())
-
-
-def _hook_waits() -> None:
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-
-    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-        if wait_seconds > 0:
-            wait_until(env, _now() + wait_seconds)
-
-    WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
-
-    def timestamp_wait_seconds(self: Any, env: Any) -> int:
-        # moto compares with the machine's local wall time; the emulator's clock decides here (in UTC).
-        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-            FailureEventException,
-        )
-
-        self.string.eval(env=env)
-        text: str = env.stack.pop()
-        moment = self._from_timestamp_string(timestamp=text)
-        if moment is None:
-            raise FailureEventException(self._create_failure_event(env, text))
-        return int(moment.replace(tzinfo=datetime.UTC).timestamp() - _now())
-
-    Timestamp._get_wait_seconds = timestamp_wait_seconds  # type: ignore[method-assign]
-
-
-def _hook_retries() -> None:
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-
-    class _ClockTime:
-        """retrier_decl's `time`: its one use is time.sleep(interval) between attempts."""
-
-        @staticmethod
-        def sleep(seconds: float) -> None:
-            env = _current_env.get()
-            if env is None:
-                import time
-
-                time.sleep(seconds)
-            else:
-                wait_until(env, _now() + seconds)
-
-        def __getattr__(self, name: str) -> Any:
-            import time
-
-            return getattr(time, name)
-
-    original_eval = retrier_decl.RetrierDecl._eval_body
-
-    def eval_body(self: Any, env: Any) -> None:
-        token = _current_env.set(env)
-        try:
-            original_eval(self, env)
-        finally:
-            _current_env.reset(token)
-
-    retrier_decl.time = _ClockTime()  # type: ignore[assignment]
-    retrier_decl.RetrierDecl._eval_body = eval_body  # type: ignore[method-assign]
-
-
-def _make_context_var() -> Any:
-    import contextvars
-
-    return contextvars.ContextVar("batchemu_sfn_env", default=None)
-
-
-_current_env = _make_context_var()
-
-
-# Functions rebuilt here rather than wrapped, by the hash of the moto source they were ported from: when moto
-# changes one, it is left as moto has it (with a warning) instead of replaced by a stale port.
-PORTED = {
-    "ExecutionState._evaluate_with_timeout": "c56deda08a42e98d",
-    "Program.eval": "6d701880064a8970",
-}
-
-
-def source_hash(function: Any) -> str:
-    import hashlib
-    import inspect
-
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-
-
-def ported_sources_match() -> dict[str, bool]:
-    """Whether each function ported from moto still has the source it was ported from."""
-    from moto.stepfunctions.parser.asl.component.program import program
-    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-
-    originals = {
-        "ExecutionState._evaluate_with_timeout": _ORIGINALS.get("_evaluate_with_timeout")
-        or execute_state.ExecutionState._evaluate_with_timeout,
-        "Program.eval": _ORIGINALS.get("Program.eval") or program.Program.eval,
-    }
-    return {name: source_hash(function) == PORTED[name] for name, function in originals.items()}
-
-
-_ORIGINALS: dict[str, Any] = {}
-
-
-def _hook_timeouts() -> None:
-    from moto.stepfunctions.parser.asl.component.program import program
-    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-
-    _ORIGINALS["_evaluate_with_timeout"] = execute_state.ExecutionState._evaluate_with_timeout
-    _ORIGINALS["Program.eval"] = program.Program.eval
-    stale = [name for name, same in ported_sources_match().items() if not same]
-    if stale:
-        raise RuntimeError(
-            f"moto changed {', '.join(stale)} since batchemu ported it; timeouts use the wall clock"
-        )
-
-    def program_eval(self: Any, env: Any) -> None:
-        timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
-        env.next_state_name = self.start_at.start_at_name
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                super(program.Program, self).eval(env)  # what moto's own thread runs
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=run, daemon=True, name="batchemu-sfn-execution")
-        program.TMP_THREADS.append(worker)
-        worker.start()
-        if timeout is None:
-            done.wait()
-            return
-        timer = _call_at(_now() + timeout, done.set)
-        done.wait()
-        timer.cancel()
-        if worker.is_alive():
-            env.set_timed_out()
-
-    program.Program.eval = program_eval  # type: ignore[method-assign]
-    execute_state.ExecutionState._evaluate_with_timeout = _evaluate_with_timeout  # type: ignore[method-assign]
-
-
-class _NoTimer:
-    def cancel(self) -> None:
-        pass
-
-
-def _call_at(when: float, callback: Callable[[], None]) -> Cancel:
-    driver = current_driver()
-    if driver is None or when == float("inf"):
-        return _NoTimer()
-    return driver.call_at(when, callback)  # type: ignore[no-any-return]
-
-
-def _evaluate_with_timeout(self: Any, env: Any) -> None:
-    """moto's ExecutionState._evaluate_with_timeout with the wait on the emulator's clock."""
-    import copy
-
-    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-
-    self.timeout.eval(env=env)
-    timeout_seconds: int = env.stack.pop()
-    frame = env.open_frame()
-    frame.states.reset(input_value=env.states.get_input())
-    frame.stack = copy.deepcopy(env.stack)
-    outputs: list[Any] = []
-    exceptions: list[Exception | None] = [None]
-    terminated = threading.Event()
-    timed_out = threading.Event()
-
-    def run() -> None:
-        try:
-            self._eval_execution(frame)
-            outputs.extend(frame.stack)
-        except Exception as error:
-            exceptions.append(error)
-        terminated.set()
-
-    worker = threading.Thread(target=run, daemon=True, name="batchemu-sfn-task")
-    execute_state.TMP_THREADS.append(worker)
-    worker.start()
-
-    def time_out() -> None:
-        if not terminated.is_set():
-            timed_out.set()
-            terminated.set()
-
-    timer = _call_at(_now() + timeout_seconds, time_out)
-    terminated.wait()
-    timer.cancel()
-    finished_on_time = not timed_out.is_set()
-    frame.set_ended()
-    env.close_frame(frame)
-    exception = exceptions.pop()
-    if exception:
-        raise exception
-    if not finished_on_time:
-        raise execute_state.EvalTimeoutError()
-    output = outputs.pop()
-    env.stack.append(output)
-    if not self._is_language_query_jsonpath():
-        env.states.set_result(output)
-    if self.assign_decl:
-        self.assign_decl.eval(env=env)
-    if self.result_selector:
-        self.result_selector.eval(env=env)
-    if self.result_path:
-        self.result_path.eval(env)
-    else:
-        env.states.reset(input_value=env.stack.pop())
-
-
-# -- Batch ---------------------------------------------------------------------------------------------
-@cache
-def submit_job_members() -> frozenset[str]:
-    """SubmitJob's request members as Step Functions names them (PascalCase)."""
-    operation = operation_model("batch", "submit_job")
-    return frozenset(name[:1].upper() + name[1:] for name in operation.input_shape.members)
-
-
-def _hook_batch() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_batch
-
-    klass = state_task_service_batch.StateTaskServiceBatch
-
-    def supported_parameters(self: Any) -> set[str] | None:
-        return set(submit_job_members()) if self.resource.api_action.lower() == "submitjob" else None
-
-    klass._get_supported_parameters = supported_parameters  # type: ignore[method-assign]
-    klass._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
-    original_task = klass._eval_service_task
-
-    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
-        original_task(self, env, *args, **kwargs)
-        answer = env.stack[-1] if env.stack else None
-        driver = current_driver()
-        noted = getattr(driver, "job_submitted", None)
-        if isinstance(answer, dict) and isinstance(answer.get("jobId"), str) and noted is not None:
-            noted(answer["jobId"], execution_arn(env))
-
-    klass._eval_service_task = eval_service_task  # type: ignore[method-assign]
-
-
-def _build_sync_resolver(
-    self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
-) -> Callable[[], Any]:
-    """`.sync`: block on the job's terminal transition (or the execution's end), then answer as moto does:
-    the job as DescribeJobs shows it in PascalCase, or States.TaskFailed with that job as the cause."""
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    region = resource_runtime_part.region
-    account = account_of(getattr(state_credentials, "role_arn", None), env.aws_execution_details.account)
-    submitted: dict = env.stack.pop()
-    job_id = submitted["JobId"]
-    driver = current_driver()
-
-    def resolve() -> dict | None:
-        batch = driver.client("batch", region, account)
-        ended = wait_until(
-            env, float("inf"), also=lambda wake: driver.on_job_end(account, region, job_id, wake)
-        )
-        if not ended:
-            _terminate(batch, job_id, env)
-            return None
-        response = batch.describe_jobs(jobs=[job_id])
-        response.pop("ResponseMetadata", None)
-        self._normalise_response(response=response, service_action_name="describe_jobs")
-        job = response["Jobs"][0]
-        if job["Status"] == "SUCCEEDED":
-            return job  # type: ignore[no-any-return]
-        raise FailureEventException(
-            FailureEvent(
-                env=env,
-                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(  # type: ignore[typeddict-item]
-                    taskFailedEventDetails=TaskFailedEventDetails(
-                        resource=self._get_sfn_resource(),
-                        resourceType=self._get_sfn_resource_type(),
-                        error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                        cause=to_json_str(job),
-                    )
-                ),
-            )
-        )
-
-    if driver is None:
-        raise RuntimeError("no batchemu emulator serves Step Functions' Batch tasks")
-    return resolve
-
-
-def execution_arn(env: Any) -> str:
-    """The ARN of the execution `env` (or a frame of it) belongs to; empty when it cannot be told."""
-    try:
-        return str(env.states.context_object.context_object_data["Execution"]["Id"])
-    except Exception:
-        return ""
-
-
-def _terminate(batch: Any, job_id: str, env: Any) -> None:
-    """The execution stopped (StopExecution, an execution or task timeout) while it waited: AWS terminates
-    the job it managed."""
-    try:
-        batch.terminate_job(jobId=job_id, reason=ABORTED_REASON.format(arn=execution_arn(env))[:1024])
-    except Exception as error:
-        log.warning("could not terminate job %s of a stopped execution: %s", job_id, error)
 
 
 # -- express workflows: StartSyncExecution ------------------------------------------------------------------
@@ -692,10 +287,10 @@ def _billed_ms(output: dict[str, Any]) -> int:
 _HOOKS: list[tuple[str, Callable[[], None]]] = [
     ("service clients", _hook_clients),
     ("parameter and result casing", _hook_casing),
-    ("state changes", _hook_environment),
-    ("Wait states", _hook_waits),
-    ("Retry intervals", _hook_retries),
-    ("timeouts", _hook_timeouts),
-    ("Batch tasks", _hook_batch),
+    ("state changes", hook_environment),
+    ("Wait states", moto_sfn_time.hook_waits),
+    ("Retry intervals", moto_sfn_time.hook_retries),
+    ("timeouts", moto_sfn_time.hook_timeouts),
+    ("Batch tasks", moto_sfn_batch.hook_batch),
     ("StartSyncExecution", _hook_sync_executions),
 ]

@@ -67,7 +67,8 @@ def test_scheduled_rules_and_schedules_are_listed_with_the_jobs_they_submitted(
             return [s for s in summary(server)["schedules"] if s["name"] == rule and s["jobs"] == 1]
 
         until(submitted)
-        job_id = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"][0]["jobId"]
+        (job,) = until(lambda: emulator.run_until_idle() and batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"])
+        job_id = job["jobId"]
         status, _, page = get(server, f"{UI}/jobs/{job_id}")
         assert "EventBridge rule" in page and rule in page
         status, _, page = get(server, UI)
