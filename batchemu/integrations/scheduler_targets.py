@@ -11,7 +11,9 @@ import datetime
 import json
 import logging
 import re
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore import xform_name
@@ -20,6 +22,7 @@ from botocore.model import Shape
 from batchemu.integrations import dead_letters, moto_scheduler
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.origins import Origin, Origins
+from batchemu.integrations.retries import Later, RetryPolicy, is_retried
 
 log = logging.getLogger("batchemu.schedules")
 
@@ -30,9 +33,17 @@ DEFAULT_INPUT = "{}"  # UNCONFIRMED: AWS says only "a default notification"
 
 
 class ScheduleTargets:
-    def __init__(self, clients: AwsClients, origins: Origins | None = None) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        origins: Origins | None = None,
+        later: Later | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.clients = clients
         self.origins = origins
+        self.later = later  # retries wait on the emulator's clock; without it none is retried
+        self.now = now
 
     def fire(
         self, account: str, region: str, group: str, name: str, times: list[float], completed: bool
@@ -50,10 +61,12 @@ class ScheduleTargets:
             log.info("schedule %s/%s completed and was deleted (ActionAfterCompletion DELETE)", group, name)
         return True
 
-    def invoke(self, account: str, region: str, schedule: Any, moment: float) -> None:
+    def invoke(
+        self, account: str, region: str, schedule: Any, moment: float, retries: int = 0, execution_id: str = ""
+    ) -> None:
         target = dict(schedule.target or {})
-        execution_id = str(uuid.uuid4())
-        text = with_context(target.get("Input"), schedule.arn, moment, execution_id)
+        execution_id = execution_id or str(uuid.uuid4())
+        text = with_context(target.get("Input"), schedule.arn, moment, execution_id, retries + 1)
         try:
             answer = self.call(account, region, target, text)
         except Exception as error:
@@ -61,6 +74,10 @@ class ScheduleTargets:
             log.warning(
                 "schedule %s: invoking %s failed: %s %s", schedule.name, target.get("Arn"), code, message
             )
+            delay = RetryPolicy.of(target).next_delay(retries, self.now() - moment) if is_retried(error) else None
+            if delay is not None and self.later is not None:
+                self.later(delay, lambda: self.invoke(account, region, schedule, moment, retries + 1, execution_id))
+                return
             attributes = {
                 "ERROR_CODE": code,
                 "ERROR_MESSAGE": message[:1000],
@@ -146,7 +163,7 @@ def to_members(value: Any, shape: Shape | None) -> Any:
     return value
 
 
-def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str) -> str:
+def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str, attempt: int = 1) -> str:
     """The target Input with Scheduler's context attributes filled in (schedule ARN, scheduled time,
     execution id, attempt number)."""
     if text is None:
@@ -156,7 +173,7 @@ def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str)
         ("schedule-arn", schedule_arn),
         ("scheduled-time", scheduled),
         ("execution-id", execution_id),
-        ("attempt-number", "1"),
+        ("attempt-number", str(attempt)),
     ):
         text = str(text).replace(f"<aws.scheduler.{name}>", value)
     return str(text)

@@ -67,7 +67,11 @@ class ScheduleTimers:
         schedules_hooked = moto_scheduler.install_schedule_hooks()
         if not (rules_hooked or schedules_hooked):
             return None
-        watcher = cls(clock, timers, outbox, RuleTargets(clients), ScheduleTargets(clients, origins))
+        def later(seconds: float, task: Callable[[], None]) -> None:  # a retry, on the clock, from the outbox
+            timers.call_later(seconds, lambda: outbox.put(task))
+
+        rules = RuleTargets(clients, later, clock.now)
+        watcher = cls(clock, timers, outbox, rules, ScheduleTargets(clients, origins, later, clock.now))
         moto_watch.register_watcher(watcher)
         return watcher
 
