@@ -176,3 +176,5 @@ def _record_task_containers(attempt: Attempt, results: Sequence[tuple[str, int |
         found = by_name.get(name)
         if found is not None:
             found.exit_code, found.reason = exit_code, container_reason
+            if exit_code is None:  # it never ran: no log stream (the shipper creates none either)
+                found.log_stream_name = None

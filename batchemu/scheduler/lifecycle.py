@@ -107,6 +107,7 @@ def container_spec(
         name=(container or {}).get("name") or "default",
         stop_timeout=float((container or {}).get("stop_timeout") or 30),
         essential=tasks.is_essential(container or {}),
+        in_task=container is not None,
         depends_on=[
             (entry.get("container_name") or "", entry.get("condition") or "START")
             for entry in (container or {}).get("depends_on") or []
