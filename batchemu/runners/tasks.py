@@ -47,6 +47,19 @@ class TaskHandle:
     def log_sources(self) -> list[tuple[ContainerSpec, Part]]:
         return [(part.spec, part) for part in self.parts]
 
+    def container_states(self) -> list[tuple[str, str, int | None, str | None]]:
+        """(name, ECS status PENDING | RUNNING | STOPPED, exit code, Docker id if any) of each container
+        now, for the task metadata endpoint."""
+        return [
+            (
+                part.spec.name,
+                "STOPPED" if part.ended else "RUNNING" if part.started else "PENDING",
+                part.exit_code,
+                getattr(part.handle, "container_id", None),
+            )
+            for part in self.parts
+        ]
+
 
 class TaskRunner:
     """The runner the scheduler sees: `inner`'s behaviour, plus start_task()."""
@@ -160,6 +173,7 @@ class TaskRunner:
             try:
                 part.handle = self.inner.start(part.spec)
                 part.phase = Phase.STARTING
+                self._poll_part(part)  # a runner that starts at once says so in this tick
             except Exception as error:  # a runner failure fails the task, never the scheduler
                 log.exception("runner could not start container %s", part.spec.name)
                 part.phase, part.ended = Phase.FAILED_TO_START, True
@@ -200,8 +214,10 @@ class TaskRunner:
     def _next_change(self, handle: Any, found: Callable[[Any], float | None]) -> float | None:
         if not isinstance(handle, TaskHandle):
             return found(handle)
-        if any(part.phase is None and not part.ended for part in handle.parts) or handle.stopping:
-            return None  # a container waits for a condition, or the task is stopping: poll every tick
+        if handle.stopping or any(
+            part.phase in (None, Phase.STARTING) and not part.ended for part in handle.parts
+        ):
+            return None  # a container waits for a condition or to start, or the task stops: poll every tick
         times = [found(part.handle) for part in handle.parts if part.handle is not None and not part.ended]
         if not times or any(time is None for time in times):
             return None

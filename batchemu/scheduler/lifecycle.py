@@ -102,7 +102,7 @@ def container_spec(
         region=backend.region,
         account=backend.account,
         secret_access_key=launch.job_secret,
-        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
+        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
         agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
         name=(container or {}).get("name") or "default",
         stop_timeout=float((container or {}).get("stop_timeout") or 30),
