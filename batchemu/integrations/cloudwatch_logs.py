@@ -185,7 +185,7 @@ def followed(job: Job, attempt: Attempt) -> list[tuple[str, str, Any]]:
     sources = getattr(attempt.run_handle, "log_sources", None)
     if sources is None:
         return [(log_target(job.container), attempt.container.log_stream_name or "", attempt.run_handle)]
-    by_name = {container.get("name"): container for container in tasks.containers(job.ecs_properties)}
+    by_name = {container.get("name"): container for container in tasks.job_containers(job)}
     return [(log_target(by_name.get(spec.name)), spec.log_stream_name, part) for spec, part in sources()]
 
 

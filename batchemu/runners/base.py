@@ -58,6 +58,9 @@ class TaskSpec:
     job_id: str
     attempt: int
     containers: list[ContainerSpec]
+    # An EKS pod: no container stops the others; the task ends once every container has ended, and fails
+    # when any of them did not exit 0 (the first such one, in order, gives the exit code).
+    pod: bool = False
 
 
 class Phase(StrEnum):

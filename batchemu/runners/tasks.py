@@ -138,7 +138,7 @@ class TaskRunner:
         if failed is not None and task.start_failure is None:
             task.start_failure = failed.reason or "CannotStartContainerError"
             self._stop_all(task, "Task failed to start")
-        if not task.stopping and any(p.ended and p.spec.essential for p in task.parts):
+        if not task.stopping and not task.spec.pod and any(p.ended and p.spec.essential for p in task.parts):
             self._stop_all(task, ESSENTIAL_EXITED, graceful=True)
             for part in task.parts:  # those that stop at once end in this poll
                 if part.handle is not None and not part.ended:
@@ -205,8 +205,9 @@ class TaskRunner:
             return RunState(Phase.RUNNING if running else Phase.STARTING)
         if task.start_failure is not None:
             return RunState(Phase.FAILED_TO_START, reason=task.start_failure, containers=results)
-        essential = [part for part in task.parts if part.spec.essential]
-        failed = next((part for part in essential if part.exit_code != 0), None)
+        # a pod fails with any container that did not exit 0; a task with an essential one
+        judged = task.parts if task.spec.pod else [part for part in task.parts if part.spec.essential]
+        failed = next((part for part in judged if part.exit_code != 0), None)
         if failed is not None:
             return RunState(Phase.EXITED, failed.exit_code, failed.reason, containers=results)
         return RunState(Phase.EXITED, 0, None, containers=results)

@@ -131,9 +131,9 @@ def task_spec(
         container_spec(
             backend, job, queue, environment, launch, now, container, streams.get(container.get("name") or "")
         )
-        for container in tasks.containers(job.ecs_properties)
+        for container in tasks.job_containers(job)
     ]
-    return TaskSpec(job.id, attempt.number, containers)
+    return TaskSpec(job.id, attempt.number, containers, pod=job.ecs_properties is None)
 
 
 def start_attempt(
@@ -148,7 +148,7 @@ def start_attempt(
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        if job.container is None and job.ecs_properties is not None:
+        if tasks.runs_as_task(job):
             start_task = getattr(runner, "start_task", None)
             if start_task is None:
                 raise NotImplementedError(f"the {runner.name} runner does not run multi-container jobs")
