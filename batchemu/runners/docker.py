@@ -21,7 +21,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from batchemu.runners import docker_orphans, ownership
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
 from batchemu.runners.docker_logs import absorb_log_lines, log_since
-from batchemu.runners.docker_network import TaskNetworks
+from batchemu.runners.docker_network import TaskNetworks, has_shared_volumes, remove_task_volumes
 from batchemu.runners.docker_options import create_arguments
 from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
@@ -41,6 +41,7 @@ class DockerAttempt:
     job_id: str
     attempt: int
     container_id: str | None = None
+    shared_volumes: bool = False  # a pod's emptyDir volumes: removed after the task's last container
     state: RunState = RunState(Phase.STARTING)
     stop_requested: bool = False
     stop_grace: float | None = None  # stop_gracefully(): seconds between SIGTERM and SIGKILL
@@ -103,7 +104,7 @@ class DockerRunner:
 
     # -- the Runner protocol -------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> DockerAttempt:
-        attempt = DockerAttempt(spec.job_id, spec.attempt)
+        attempt = DockerAttempt(spec.job_id, spec.attempt, shared_volumes=has_shared_volumes(spec))
         with self._lock:
             self._live.add(attempt)
         self._pool.submit(self._guarded, self._prepare, attempt, spec)
@@ -186,7 +187,7 @@ class DockerRunner:
             handle.released = True
         self._networks.forget(handle.job_id, handle.attempt, handle.container_id)
         if handle.container_id is not None and not self._keep_containers:
-            self._pool.submit(self._remove, handle.container_id)
+            self._pool.submit(self._remove, handle.container_id, handle if handle.shared_volumes else None)
 
     def find_running(self, job_id: str, attempt: int | None = None) -> DockerAttempt | None:
         """A handle on the container of `job_id` (and `attempt`, when given) that batchemu started earlier,
@@ -445,13 +446,15 @@ class DockerRunner:
         except APIError as error:  # not running any more: poll reports its real end
             log.debug("kill of %s: %s", container_id, _message(error))
 
-    def _remove(self, container_id: str) -> None:
+    def _remove(self, container_id: str, task: DockerAttempt | None = None) -> None:
         try:
             self._client.api.remove_container(container_id, v=True, force=True)
         except NotFound:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
+        if task is not None:
+            remove_task_volumes(self._client.api, task.job_id, task.attempt)
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:

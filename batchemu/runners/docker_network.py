@@ -1,7 +1,7 @@
-"""The network namespace a multi-container task's containers share on Docker, as an ECS task's or a pod's
+"""The network namespace and the emptyDir volumes a multi-container task's containers share on Docker, as an ECS task's or a pod's
 do: the first container of the task to start gets the runner's network, each later one joins a container
 of the task still running (`network_mode=container:<id>`), so they reach each other on localhost. Host
-networking is shared already and left alone. Imports runners.base only."""
+networking is shared already and left alone. Imports runners.base/ownership only."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchemu.runners.base import ContainerSpec
+from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 
 _SHARED_ALREADY = ("host", "none")
 
@@ -82,3 +83,22 @@ class TaskNetworks:
             except Exception:  # removed or the engine hiccuped: try the next one
                 continue
         return self._network
+
+
+def has_shared_volumes(spec: ContainerSpec) -> bool:
+    return any(volume.get("shared") for volume in spec.volumes)
+
+
+def remove_task_volumes(api: Any, job_id: str, attempt: int) -> None:
+    """Removes the attempt's shared volumes no container uses any more (the engine refuses the others,
+    which the release of the task's last container removes)."""
+    labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}", f"{ATTEMPT_LABEL}={attempt}"]
+    try:
+        found = api.volumes(filters={"label": labels}).get("Volumes") or []
+    except Exception:
+        return
+    for volume in found:
+        try:
+            api.remove_volume(volume["Name"])
+        except Exception:  # still in use by a container of the task not yet removed
+            continue

@@ -151,3 +151,63 @@ def test_on_a_bridge_network_the_containers_of_a_task_share_one_network_namespac
     assert job["status"] == "SUCCEEDED", found
     assert {name: c["exitCode"] for name, c in found.items()} == {"setup": 0, "server": 0, "main": 0}
     assert stream_messages(bridged, found["main"]["logStreamName"]) == ["got: 200"]
+
+
+def test_an_eks_pod_runs_its_init_container_first_and_shares_its_empty_dir(account: Account) -> None:
+    from tests.helpers import compute_resources
+
+    account.batch.create_compute_environment(
+        computeEnvironmentName="pods-ce",
+        type="MANAGED",
+        eksConfiguration={
+            "eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/jobs",
+            "kubernetesNamespace": "batch",
+        },
+        computeResources=compute_resources(8),
+    )
+    account.batch.create_job_queue(
+        jobQueueName="pods",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "pods-ce"}],
+    )
+    account.wait_until(lambda: account._queue_status("pods") == "VALID", "queue pods VALID")
+    mount = [{"name": "work", "mountPath": "/work"}]
+    resources = {"limits": {"cpu": "1", "memory": "128Mi"}}
+    pod = {
+        "volumes": [{"name": "work", "emptyDir": {}}],
+        "initContainers": [
+            {
+                "name": "fetch",
+                "image": PYTHON,
+                "command": ["sh", "-c", "echo fetched > /work/data"],
+                "volumeMounts": mount,
+                "resources": resources,
+            }
+        ],
+        "containers": [
+            {
+                "name": "main",
+                "image": PYTHON,
+                "command": ["sh", "-c"],
+                "args": ["cat /work/data"],
+                "volumeMounts": mount,
+                "resources": resources,
+            }
+        ],
+    }
+    account.batch.register_job_definition(
+        jobDefinitionName="pod", type="container", eksProperties={"podProperties": pod}
+    )
+    job = account.wait_for(account.submit("pods", "pod"))
+    properties = job["eksProperties"]["podProperties"]
+    assert job["status"] == "SUCCEEDED", properties
+    assert properties["initContainers"][0]["exitCode"] == 0 and properties["containers"][0]["exitCode"] == 0
+    assert job["eksAttempts"][0]["podName"] == properties["podName"]
+    import docker
+
+    client = docker.from_env()
+    job_id = job["jobId"]
+    account.wait_until(
+        lambda: not client.volumes.list(filters={"label": f"batchemu.job-id={job_id}"}),
+        "the emptyDir removed",
+    )
