@@ -190,13 +190,17 @@ _PLAIN_JOB_ID = re.compile(r"[A-Za-z0-9_.~:#-]*\Z")
 _ID_SEPARATORS = str.maketrans({":": "%3A", "#": "%23"})
 
 
-def agent_path(account: str, region: str, job_id: str, attempt: int) -> str:
-    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials)."""
+def agent_path(account: str, region: str, job_id: str, attempt: int, container: Spec | None = None) -> str:
+    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials); a
+    container of a multi-container task has its own, as each ECS container has its metadata URI."""
     if _PLAIN_JOB_ID.match(job_id):  # every id batchemu makes: quote() reads it a character at a time
         quoted = job_id.translate(_ID_SEPARATORS)
     else:
         quoted = urllib.parse.quote(job_id, safe="")
-    return f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
+    path = f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
+    if container is not None:
+        path += "/container/" + urllib.parse.quote(container.get("name") or "", safe="")
+    return path
 
 
 def agent_token(secret: str, job_id: str, attempt: int) -> str:

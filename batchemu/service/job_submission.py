@@ -6,7 +6,7 @@ import copy
 import json
 
 from batchemu import arns
-from batchemu.domain import job_definition_rules, params, rules, tasks
+from batchemu.domain import job_definition_rules, params, pods, rules, tasks
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -48,7 +48,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         depends_on=depends_on,
         parameters=parameters,
         container=None
-        if definition.node_properties or definition.ecs_properties
+        if definition.node_properties or definition.ecs_properties or definition.eks_properties
         else _container(backend, definition, request.get("container_overrides"), parameters),
         node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
         ecs_properties=tasks.resolve_task(
@@ -56,7 +56,11 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         )
         if definition.ecs_properties
         else None,
-        eks_properties=definition.eks_properties,
+        eks_properties=pods.resolve_pod(
+            definition.eks_properties, request.get("eks_properties_override"), parameters
+        )
+        if definition.eks_properties
+        else None,
         retry_strategy=request.get("retry_strategy") or definition.retry_strategy,
         timeout=request.get("timeout") or definition.timeout,
         tags=dict(request.get("tags") or {}),
@@ -151,9 +155,9 @@ def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> li
 def _container(
     backend: Backend, definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
 ) -> Spec | None:
-    """The resolved container of a container job; for EKS-properties jobs the first container, which is
-    what the runner executes (ecsProperties jobs run every container: domain/tasks.py). Jobs that change nothing share one
-    resolved container per definition, which keeps a store of many jobs small."""
+    """The resolved container of a container job (ecsProperties and eksProperties jobs run every
+    container: domain/tasks.py, domain/pods.py). Jobs that change nothing share one resolved container
+    per definition, which keeps a store of many jobs small."""
     properties = primary_container(definition)
     if properties is None:
         return None
@@ -219,14 +223,6 @@ def primary_container(definition: JobDefinition) -> Spec | None:
         containers = definition.ecs_properties.get("task_properties", [{}])[0].get("containers", [])
         if containers:
             return containers[0]
-    if definition.eks_properties:
-        containers = definition.eks_properties.get("pod_properties", {}).get("containers", [])
-        if containers:
-            first = containers[0]
-            return {
-                "image": first.get("image", ""),
-                "command": [*first.get("command", []), *first.get("args", [])],
-            }
     return None
 
 

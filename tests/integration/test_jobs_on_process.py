@@ -226,3 +226,32 @@ def test_a_multi_container_job_runs_every_process_and_stops_the_sidecar(account:
             logGroupName="/aws/batch/job", logStreamName=found[name]["logStreamName"], startFromHead=True
         )["events"]
         assert [event["message"] for event in events] == [line]
+
+
+def test_a_multi_node_job_whose_main_node_fails_once_succeeds_on_its_second_attempt(
+    account: Account, queue: str
+) -> None:
+    main = container(["sh", "-c", 'sleep 2; test "$AWS_BATCH_JOB_ATTEMPT" -ge 2'])
+    other = container(["sleep", "300"])
+    account.batch.register_job_definition(
+        jobDefinitionName="mnp-retried",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:0", "container": main},
+                {"targetNodes": "1:1", "container": other},
+            ],
+        },
+        retryStrategy={"attempts": 2},
+    )
+    job_id = account.submit(queue, "mnp-retried")
+    parent = account.wait_for(job_id)
+    assert parent["status"] == "SUCCEEDED"
+    nodes = account.batch.describe_jobs(jobs=[f"{job_id}#0", f"{job_id}#1"])["jobs"]
+    main_node, other_node = sorted(nodes, key=lambda job: job["jobId"])
+    assert [attempt["container"]["exitCode"] for attempt in main_node["attempts"]] == [1, 0]
+    # stopped (or, not started yet, cancelled) when the main node exited, each time
+    assert other_node["statusReason"] == "Main node exited"
+    assert all(attempt["statusReason"] == "Main node exited" for attempt in other_node["attempts"])
