@@ -258,7 +258,14 @@ def create_app(emulator: Emulator) -> Edge:
                 return settings.auth_keys[access_key]
             return settings.internal_secret if access_key.isdigit() and len(access_key) == 12 else None
 
-    return Edge(BatchApp(emulator, others), others, secret_for, before_logs=emulator.flush_logs)
+    saver = emulator.moto_saver
+    return Edge(
+        BatchApp(emulator, others),
+        others,
+        secret_for,
+        before_logs=emulator.flush_logs,
+        after_write=saver.after_request if saver is not None else None,
+    )
 
 
 class QuietRequestHandler(KeepAliveRequestHandler):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from batchemu.errors import AccessDenied
+from batchemu.integrations import moto_writes
 from batchemu.protocol import sigv4
 from batchemu.protocol.auth import caller_of
 
@@ -59,14 +60,27 @@ class MotoServices:
 
         return {name: "moto" for name in sorted(list_of_moto_modules()) if name != "batch"}
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _moto(self) -> Any:
         if self._app is None:
             with self._lock:
                 if self._app is None:
                     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
                     self._app = DomainDispatcherApplication(create_backend_app)
-        return self._app(environ, start_response)
+        return self._app
+
+    def service_of(self, environ: dict[str, Any]) -> str | None:
+        """The moto service a request goes to, as moto's dispatcher picks it (e.g. s3, stepfunctions)."""
+        app = self._moto()
+        host = app.infer_service_region_host(environ, str(environ.get("PATH_INFO", "")))
+        if host is None:
+            return None
+        with app.lock:
+            found = app.get_backend_for_host(host)
+        return found if isinstance(found, str) else None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._moto()(environ, start_response)  # type: ignore[no-any-return]
 
 
 class ProxyServices:
@@ -160,7 +174,9 @@ class Edge:
     """The WSGI app the server runs. With `secret_for` (--auth sigv4) every AWS request must carry a
     valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open.
     `before_logs(stream)` runs before every CloudWatch Logs request is answered (job lines waiting to be
-    written are written then: those of the (group, stream) a GetLogEvents reads, else all)."""
+    written are written then: those of the (group, stream) a GetLogEvents reads, else all).
+    `after_write(service)` runs after every request that changes a moto service, before its answer is
+    sent (the state store saves the service then)."""
 
     def __init__(
         self,
@@ -168,11 +184,13 @@ class Edge:
         others: MotoServices | ProxyServices,
         secret_for: Callable[[str], str | None] | None = None,
         before_logs: Callable[[tuple[str, str] | None], None] | None = None,
+        after_write: Callable[[str], None] | None = None,
     ) -> None:
         self.batch = batch
         self.others = others
         self.secret_for = secret_for
         self.before_logs = before_logs
+        self.after_write = after_write if isinstance(others, MotoServices) else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/"):
@@ -195,7 +213,14 @@ class Edge:
             return self.batch(environ, start_response)
         if self.before_logs is not None and is_logs_request(environ):
             self.before_logs(requested_log_stream(environ))
-        return self.others(environ, start_response)
+        if self.after_write is None or not moto_writes.is_write(environ):
+            return self.others(environ, start_response)
+        assert isinstance(self.others, MotoServices)
+        service = self.others.service_of(environ)
+        answer = self.others(environ, start_response)  # moto's app has done the work when it returns
+        if service is not None:
+            self.after_write(service)
+        return answer
 
     def _verify(self, environ: dict[str, Any]) -> None:
         assert self.secret_for is not None
