@@ -50,8 +50,10 @@ def restart_process() -> None:
     BackendDict.reset()
 
 
-def aws(server: ServerThread, service: str) -> Any:
-    return make_client(server.endpoint, access_key=ACCOUNT, service=service)
+def aws(server: ServerThread | str, service: str) -> Any:
+    """A client of `service` on a server (or an endpoint URL)."""
+    endpoint = server if isinstance(server, str) else server.endpoint
+    return make_client(endpoint, access_key=ACCOUNT, service=service)
 
 
 def zipped(source: str) -> bytes:
@@ -61,7 +63,7 @@ def zipped(source: str) -> bytes:
     return buffer.getvalue()
 
 
-def populate(server: ServerThread) -> dict[str, str]:
+def populate(server: ServerThread | str) -> dict[str, str]:
     s3, ddb, logs = aws(server, "s3"), aws(server, "dynamodb"), aws(server, "logs")
     sqs = aws(server, "sqs")
     queue_url = sqs.create_queue(QueueName="notes")["QueueUrl"]
@@ -118,7 +120,7 @@ def populate(server: ServerThread) -> dict[str, str]:
     return {"machine": machine, "queue_url": queue_url}
 
 
-def check(server: ServerThread, made: dict[str, str]) -> None:
+def check(server: ServerThread | str, made: dict[str, str]) -> None:
     s3, ddb, logs = aws(server, "s3"), aws(server, "dynamodb"), aws(server, "logs")
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket="kept")["Contents"]]
     assert keys == ["out/0.txt", "out/1.txt", "out/2.txt"]
