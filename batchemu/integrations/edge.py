@@ -47,6 +47,7 @@ class MotoServices:
     def __init__(self) -> None:
         self._app: WSGIApp | None = None
         self._lock = threading.Lock()
+        self._service_by_scope: dict[str, str | None] = {}
 
     def reset(self) -> None:
         """Clears moto's state (all of it: moto keeps one store per process)."""
@@ -70,14 +71,21 @@ class MotoServices:
         return self._app
 
     def service_of(self, environ: dict[str, Any]) -> str | None:
-        """The moto service a request goes to, as moto's dispatcher picks it (e.g. s3, stepfunctions)."""
+        """The moto service a request goes to, as moto's dispatcher picks it (e.g. s3, stepfunctions);
+        remembered by signing name, except s3's (S3 and S3 Control share it)."""
+        scope = caller_of(environ).service
+        if scope is not None and scope in self._service_by_scope:
+            return self._service_by_scope[scope]
         app = self._moto()
         host = app.infer_service_region_host(environ, str(environ.get("PATH_INFO", "")))
         if host is None:
             return None
         with app.lock:
             found = app.get_backend_for_host(host)
-        return found if isinstance(found, str) else None
+        service = found if isinstance(found, str) else None
+        if scope is not None and scope != "s3":
+            self._service_by_scope[scope] = service
+        return service
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self._moto()(environ, start_response)  # type: ignore[no-any-return]
