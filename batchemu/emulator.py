@@ -419,6 +419,21 @@ class Emulator:
         if self.schedules is not None:
             self.schedules.reset()
 
+    def after_import(self) -> None:
+        """A snapshot replaced the state: lost work is failed or retried, timers re-armed from moto, and
+        the state directory (when there is one) holds the new state."""
+        with self.store.lock:
+            for backend in self.store.backends():
+                backend.changed_jobs = set() if self.store.tracks_changes else None
+        reconcile(self.store, self.runner, to_millis(self.clock.now()))
+        if self.schedules is not None:
+            self.schedules.reset()
+        if self.state is not None:
+            self.state.save_all(self.store, self.scheduler.placer.fleets)
+        if self.moto_saver is not None:
+            self.moto_saver.save_everything()
+        self.wake()
+
     def instances(self) -> list[dict[str, Any]]:
         """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""
         with self.store.lock:

@@ -129,6 +129,14 @@ def _check_foreign(db: sqlite3.Connection) -> None:
             raise Unusable(f"it has format {row[0]}; this batchemu reads format {FORMAT}")
 
 
+def check_file(path: str) -> None:
+    """Raises Unusable when `path` is not a state file this batchemu reads (for imports)."""
+    try:
+        _open(path).close()
+    except sqlite3.DatabaseError as error:
+        raise Unusable(f"not a SQLite database ({error})") from None
+
+
 def set_aside(path: str, why: str) -> str:
     """Moves a state file (and its WAL files) to PATH.unreadable-<time>; returns the new name."""
     aside = f"{path}.unreadable-{int(time.time())}"
@@ -245,6 +253,20 @@ class StateDir:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def save_all(self, store: Store, fleets: Fleets) -> None:
+        """Writes every job, resource and instance (a snapshot into a new file, or after an import)."""
+        with store.lock:
+            for backend in store.backends():
+                if backend.changed_jobs is None:
+                    backend.changed_jobs = set()
+                backend.changed_jobs.update(backend.jobs)
+            self._written.clear()
+            self._instances_written = None
+            self.save(store, True, fleets)
+            if not store.tracks_changes:
+                for backend in store.backends():
+                    backend.changed_jobs = None
 
     def _save_instances(self, fleets: Fleets) -> None:
         saved = instance_codec.snapshot(fleets)
