@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from batchemu.integrations.aws import AwsClients
@@ -61,12 +62,13 @@ class MotoLogSink:
     ahead) applied here: moto's backend-level call computes that window with four datetime conversions
     per call, a third of the cost of a finished array child's log shipping."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_write: Callable[[], None] | None = None) -> None:
         from moto.logs.exceptions import ResourceAlreadyExistsException
         from moto.logs.models import logs_backends
 
         self._backends = logs_backends
         self._exists = ResourceAlreadyExistsException
+        self._on_write = on_write or (lambda: None)  # the state store saves the logs soon after
 
     def _backend(self, account: str, region: str) -> Any:
         # Not kept between calls: moto's reset replaces its backends.
@@ -78,12 +80,14 @@ class MotoLogSink:
             self._backend(account, region).create_log_group(group, {})
         except self._exists:
             pass
+        self._on_write()
 
     def create_stream(self, account: str, region: str, group: str, stream: str) -> None:
         try:
             self._backend(account, region).create_log_stream(group, stream)
         except self._exists:
             pass
+        self._on_write()
 
     def put(self, account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         backend = self._backend(account, region)
@@ -95,6 +99,7 @@ class MotoLogSink:
         accepted = [event for event in events if now - OLDEST_MS <= event["timestamp"] <= now + NEWEST_MS]
         if accepted:
             log_group.put_log_events(stream, accepted)
+            self._on_write()
 
 
 def moto_mock_active() -> bool:
@@ -107,13 +112,15 @@ def moto_mock_active() -> bool:
     return bool(getattr(stubber, "enabled", False) or getattr(mock_class, "_nested_count", 0))
 
 
-def choose_sink(clients: AwsClients, in_process_moto: bool) -> LogSink:
+def choose_sink(
+    clients: AwsClients, in_process_moto: bool, on_write: Callable[[], None] | None = None
+) -> LogSink:
     if in_process_moto:
         try:
             import moto
 
             if int(moto.__version__.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
-                return MotoLogSink()
+                return MotoLogSink(on_write)
             log.warning(
                 "moto %s is not the version the direct log adapter knows; using boto3", moto.__version__
             )
