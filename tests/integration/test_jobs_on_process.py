@@ -249,6 +249,7 @@ def test_a_multi_node_job_whose_main_node_fails_once_succeeds_on_its_second_atte
     job_id = account.submit(queue, "mnp-retried")
     parent = account.wait_for(job_id)
     assert parent["status"] == "SUCCEEDED"
+    account.wait_for(f"{job_id}#1")  # the parent follows the main node; the other node is stopped after it
     nodes = account.batch.describe_jobs(jobs=[f"{job_id}#0", f"{job_id}#1"])["jobs"]
     main_node, other_node = sorted(nodes, key=lambda job: job["jobId"])
     assert [attempt["container"]["exitCode"] for attempt in main_node["attempts"]] == [1, 0]
