@@ -3,7 +3,7 @@ five `square` calls as one array job (children `<id>:<i>` polled by DescribeJobs
 in S3 scratch) and `describe` as a single job. The first run is killed while its array waits on a disabled
 compute environment; a second `redun run` reunites with the array's children (ListJobs by status, then
 ListJobs(arrayJobId) per status, each child's arrayProperties.index) instead of resubmitting, and the
-workflow ends with its result. The children's lines are in CloudWatch Logs."""
+workflow ends with its result. `redun aws logs` reads the children's lines from CloudWatch Logs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.harness import CLIENTS_IMAGE, PROJECTS, Served, client_python, wait_valid
+from tests.clients.harness import CLIENTS_IMAGE, PROJECTS, Served, client_python, run_client, wait_valid
 from tests.helpers import compute_resources
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(600)]
@@ -135,15 +135,16 @@ def test_redun_reunites_with_an_array_job_and_runs_the_workflow(
 
     [array] = batch.describe_jobs(jobs=[array_id])["jobs"]
     assert array["status"] == "SUCCEEDED" and array["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 5
-    children = batch.describe_jobs(jobs=[f"{array_id}:{i}" for i in range(5)])["jobs"]
-    logs = served.client("logs")
-    lines = {
-        event["message"]
-        for child in children
-        for event in logs.get_log_events(
-            logGroupName="/aws/batch/job", logStreamName=child["container"]["logStreamName"]
-        )["events"]
-    }
-    assert {f"squaring {n} on AWS Batch" for n in range(1, 6)} <= lines, lines
+    children = [f"{array_id}:{i}" for i in range(5)]
+    assert [job["status"] for job in batch.describe_jobs(jobs=children)["jobs"]] == ["SUCCEEDED"] * 5
+    # redun's own log reader: DescribeJobs for each child's logStreamName, then CloudWatch Logs
+    logs = run_client(
+        served,
+        [str(redun), "aws", "logs", *(f"--batch-job={child}" for child in children)],
+        served.env(),
+        tmp_path,
+    )
+    for n in range(1, 6):
+        assert re.search(rf"^\S+ \S+  squaring {n} on AWS Batch$", logs.stdout, re.MULTILINE), logs.stdout
 
     report("redun", reunite_to_result_seconds=round(seconds, 2), array_size=5)
