@@ -148,3 +148,26 @@ def test_each_node_of_an_eks_range_runs_its_pod(batch: Any, emulator: Emulator) 
     assert [(c["name"], c["exitCode"]) for c in node_pod["containers"]] == [("main", 0)]
     assert node_pod["containers"][0]["args"] == ["overridden"]
     assert node_pod["podName"].startswith("aws-batch.")
+
+
+def test_a_whole_job_retry_runs_each_nodes_task_again(batch: Any, emulator: Emulator, queue: str) -> None:
+    failing = task(task_container("main", 1, exit_code=5), task_container("side", 100, essential=False))
+    batch.register_job_definition(
+        jobDefinitionName="mnp-tasks",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [{"targetNodes": "0:1", "ecsProperties": failing}],
+        },
+        retryStrategy={"attempts": 2},
+    )
+    job_id = submit(batch)
+    for _ in range(4):
+        run(emulator, 1)
+    parent, main = describe(batch, job_id), describe(batch, f"{job_id}#0")
+    assert (parent["status"], main["status"]) == ("FAILED", "FAILED")
+    assert [
+        [(c["name"], c.get("exitCode")) for c in attempt["taskProperties"][0]["containers"]]
+        for attempt in main["attempts"]
+    ] == [[("main", 5), ("side", 137)]] * 2
