@@ -161,16 +161,23 @@ def node_range(target_nodes: str, num_nodes: int) -> tuple[int, int]:
     return (int(low) if low else 0), (int(high) if high else num_nodes - 1)
 
 
-def node_container(node_properties: Spec, index: int) -> Spec | None:
-    """The container of the narrowest node range that holds node `index` (nested ranges: narrower wins)."""
+def node_group(node_properties: Spec, index: int) -> Spec:
+    """The narrowest node range that holds node `index` (nested ranges: narrower wins); {} if none does."""
     num_nodes = int(node_properties.get("num_nodes", 1))
-    best: Spec | None = None
+    best: Spec = {}
     best_span = None
     for group in node_properties.get("node_range_properties", []):
         low, high = node_range(group.get("target_nodes", ""), num_nodes)
         if low <= index <= high and (best_span is None or high - low < best_span):
-            best, best_span = group.get("container"), high - low
+            best, best_span = group, high - low
     return best
+
+
+def node_container(node_properties: Spec, index: int) -> Spec | None:
+    """The container of the node range that holds node `index` (None for an ecsProperties or eksProperties
+    range)."""
+    found: Spec | None = node_group(node_properties, index).get("container")
+    return found
 
 
 def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:

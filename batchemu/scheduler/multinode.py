@@ -24,7 +24,11 @@ def spawn_nodes(backend: Backend, parent: Job, now: int) -> None:
         node.node_index = index
         node.depends_on = []
         node.retry_strategy = None  # the whole job is retried on a main-node failure (_retry_whole_job)
-        node.container = params.node_container(parent.node_properties, index)
+        group = params.node_group(parent.node_properties, index)
+        node.container = group.get("container")
+        # a range of ecsProperties or eksProperties runs its task or pod on each node (runners/tasks.py)
+        node.ecs_properties = group.get("ecs_properties")
+        node.eks_properties = group.get("eks_properties")
         backend.add_job(node)
         parent.child_ids.append(node.id)
     backend.work.multinode_parents[parent.id] = parent

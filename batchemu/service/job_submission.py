@@ -186,7 +186,8 @@ def _container(
 def _node_properties(
     definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
 ) -> Spec | None:
-    """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container."""
+    """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container, task
+    (ecsPropertiesOverride) or pod (eksPropertiesOverride)."""
     if not definition.node_properties:
         return None
     properties = copy.deepcopy(definition.node_properties)
@@ -203,13 +204,20 @@ def _node_properties(
         raise ClientException(
             f"NodeOverride targets should match job definition. Non matching targets - {', '.join(unmatched)}"
         )
-    by_target = {
-        o["target_nodes"]: o.get("container_overrides") for o in overrides.get("node_property_overrides", [])
-    }
+    by_target = {o["target_nodes"]: o for o in overrides.get("node_property_overrides", [])}
     for target, group in groups.items():
+        override = by_target.get(target) or {}
         if group.get("container") is not None:
             group["container"] = params.resolve_container(
-                group["container"], by_target.get(target), parameters
+                group["container"], override.get("container_overrides"), parameters
+            )
+        if group.get("ecs_properties"):
+            group["ecs_properties"] = tasks.resolve_task(
+                group["ecs_properties"], override.get("ecs_properties_override"), parameters
+            )
+        if group.get("eks_properties"):
+            group["eks_properties"] = pods.resolve_pod(
+                group["eks_properties"], override.get("eks_properties_override"), parameters
             )
     if properties.get("main_node", 0) >= properties["num_nodes"]:
         raise ClientException("mainNode must be less than numNodes.")

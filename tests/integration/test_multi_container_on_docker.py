@@ -153,6 +153,45 @@ def test_on_a_bridge_network_the_containers_of_a_task_share_one_network_namespac
     assert stream_messages(bridged, found["main"]["logStreamName"]) == ["got: 200"]
 
 
+def test_each_node_of_a_multi_node_ecs_range_runs_its_task_in_its_own_namespace(bridged: Account) -> None:
+    """Both nodes' sidecars listen on the same port at once (node 0 outlives node 1): each node's task has
+    its own network namespace, and each node's main container reaches its own sidecar on localhost."""
+    port = str(random.randint(20000, 40000))
+    queue = bridged.create_queue("mnp-bridged")
+    server = container("server", ["python3", "-u", "-c", SERVER, port], essential=False)
+    main = container(
+        "main",
+        [
+            "sh",
+            "-c",
+            f'python3 -c "$0" {port} && echo "node $AWS_BATCH_JOB_NODE_INDEX" && '
+            # the main node outlives the other, which would be stopped when it ends
+            'if [ "$AWS_BATCH_JOB_NODE_INDEX" = 0 ]; then sleep 8; fi',
+            CLIENT,
+        ],
+        dependsOn=[{"containerName": "server", "condition": "START"}],
+    )
+    bridged.batch.register_job_definition(
+        jobDefinitionName="mnp-sidecars",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:1", "ecsProperties": {"taskProperties": [{"containers": [server, main]}]}}
+            ],
+        },
+    )
+    job_id = bridged.submit(queue, "mnp-sidecars")
+    assert bridged.wait_for(job_id)["status"] == "SUCCEEDED"
+    for index in (0, 1):
+        [node] = bridged.batch.describe_jobs(jobs=[f"{job_id}#{index}"])["jobs"]
+        found = {c["name"]: c for c in node["ecsProperties"]["taskProperties"][0]["containers"]}
+        assert node["status"] == "SUCCEEDED" and found["main"]["exitCode"] == 0, node
+        assert found["server"]["exitCode"] == 0, "a sidecar that could not bind its port exits 1"
+        assert stream_messages(bridged, found["main"]["logStreamName"]) == ["got: 200", f"node {index}"]
+
+
 def test_an_eks_pod_runs_its_init_container_first_and_shares_its_empty_dir(account: Account) -> None:
     from tests.helpers import compute_resources
 
