@@ -1,18 +1,22 @@
-"""When moto's state is saved into the state store: a service changed by a request is saved in that
-request's thread before its answer goes out (`after_request`); services that change without a request
-of their own (job log lines written in-process, what an EventBridge rule or S3 notification delivers,
-executions running in moto's interpreter) are marked and saved within FLUSH_SECONDS by the scheduler loop
-(`flush_due`), and at shutdown. Loads what was saved at start-up, before anything is served."""
+"""When and what of moto's state is saved into the state store: a service changed by a request is saved
+in that request's thread before its answer goes out (`after_request`); services that change without a
+request of their own (job log lines written in-process, what an EventBridge rule or S3 notification
+delivers, executions running in moto's interpreter) are marked and saved within FLUSH_SECONDS by the
+scheduler loop (`flush_due`), and at shutdown. A save writes each backend's shell when it changed and,
+of the collections kept entry by entry (moto_parts.py), only the entries the request changed: its cost
+does not grow with what the service holds. Loads what was saved at start-up, before anything is served."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu import moto_state
-from batchemu.persistence import StateDir
+from batchemu import moto_parts, moto_state
+from batchemu.integrations.moto_writes import Scope
+from batchemu.persistence import CollectionKey, MotoWrite, StateDir
 
 log = logging.getLogger("batchemu.persistence")
 FLUSH_SECONDS = 1.0
@@ -27,6 +31,16 @@ CASCADE = {
     "lambda": ("logs",),
     "scheduler": ("sqs", "sns", "lambda", "stepfunctions", "events"),
 }
+
+
+@dataclass
+class Saved:
+    """A collection as it is on disk: saved from `value` (held, so that its id is not another's),
+    its entries' digests, and for a list (log events) how many items were saved."""
+
+    value: Any
+    entries: dict[str, int] = field(default_factory=dict)
+    length: int = 0
 
 
 def _moto_version() -> str:
@@ -58,27 +72,43 @@ class MotoSaver:
             self.state.set_moto_aside([(key, why) for key in rows])
             return set()
         started = time.perf_counter()
-        restored, refused = moto_state.restore(rows)
-        for key, why in refused:
+        loaded = moto_state.restore(rows, self.state.moto_entry_rows())
+        for key, why in loaded.refused:
             log.warning("saved moto backend %s (account %s, region %s) cannot be loaded: %s", *key, why)
-        self.state.set_moto_aside(refused)
-        self.state.remember_moto({key: body for key, body in rows.items() if key not in dict(refused)})
+        for collection, name, why in loaded.refused_entries:
+            log.warning(
+                "saved entry %s of moto's %s %s cannot be loaded: %s",
+                name,
+                collection[0],
+                list(collection[3]),
+                why,
+            )
+        self.state.set_moto_aside(loaded.refused)
+        self.state.set_entries_aside(loaded.refused_entries)
+        refused = dict(loaded.refused)
+        self.state.remember_moto({key: body for key, body in rows.items() if key not in refused})
+        left_out = {(collection, name) for collection, name, _ in loaded.refused_entries}
+        for collection, (value, held) in loaded.collections.items():
+            digests = {n: hash(b) for n, b in held.items() if (collection, n) not in left_out}
+            length = len(value) if moto_parts.is_list(collection[3]) else 0
+            self.state.moto_saved[collection] = Saved(value, digests, length)
         log.info(
             "loaded %s from %s in %.0f ms",
-            ", ".join(sorted(restored)) or "no moto service",
+            ", ".join(sorted(loaded.services)) or "no moto service",
             self.state.path,
             (time.perf_counter() - started) * 1000,
         )
-        return restored
+        return loaded.services
 
-    def after_request(self, service: str) -> None:
-        """`service` was changed by a request: saved now; what it delivers to is saved soon. A stack
-        operation changes the services of its resources in the same call: all are saved now."""
+    def after_request(self, service: str, scope: Scope | None = None) -> None:
+        """`service` was changed by a request (`scope`: what of it, moto_writes.scope_of): saved now; what
+        it delivers to is saved soon. A stack operation changes the services of its resources in the same
+        call: all are saved now."""
         service = moto_state.canonical(service)
         if service in SAVES_EVERYTHING:
             self.save_everything()
             return
-        self.save(service)
+        self.save(service, scope)
         self._dirty.update(CASCADE.get(service, ()))
 
     def touch(self, service: str) -> None:
@@ -101,19 +131,106 @@ class MotoSaver:
         for service in services_in_use():
             self.save(service)
 
-    def save(self, service: str) -> None:
+    def save(self, service: str, scope: Scope | None = None) -> None:
+        """Saves `service`: every backend's shell, and the entries of its collections that `scope` (None:
+        any) and the collections themselves say changed."""
         service = moto_state.canonical(service)
         with self._lock:
             try:
-                rows = moto_state.snapshot(service)
-                kinds = list(moto_state.backend_dicts(service))
-                self.bytes_written += self.state.save_moto(kinds, rows, _moto_version())
+                deep = scope is None or service in self._failing
+                write, saved = self._changes(service, scope or Scope(), deep)
+                self.bytes_written += self.state.save_moto(write, _moto_version())
+                for key in write.dropped:
+                    self.state.moto_saved.pop(key, None)
+                self.state.moto_saved.update(saved)
                 self.saves += 1
                 self._failing.discard(service)
             except Exception:
+                kinds = set(moto_state.backend_dicts(service))
+                for key in [key for key in self.state.moto_saved if key[0] in kinds]:
+                    self.state.moto_saved[key] = Saved(None)  # unknown: written again whole, next time
                 if service not in self._failing:  # once per failing spell, not once per request
                     log.exception("could not save moto's %s state; it will not survive a restart", service)
                 self._failing.add(service)
+
+    def _changes(
+        self, service: str, scope: Scope, deep: bool
+    ) -> tuple[MotoWrite, dict[CollectionKey, Saved]]:
+        write = MotoWrite(kinds=list(moto_state.backend_dicts(service)))
+        saved: dict[CollectionKey, Saved] = {}
+        for key, backend in moto_state.backends_of(service):
+            found = moto_parts.collections(key[0], backend)
+            named = moto_parts.dynamodb_items(backend, list(scope.items)) if scope.items else {}
+            for collection in found:
+                if collection.path[0] == "keys":
+                    changed = moto_parts.drain_changed_keys(collection.value)
+                    named[collection.path] = changed
+                    named.setdefault(("tags",), set()).update(moto_parts.tag_names(collection.value, changed))
+            write.shells[key] = moto_state.dump_shell(backend, found)
+            structural = self._structural(key, found)
+            for collection in found:
+                path = collection.path
+                every = (
+                    deep
+                    or (path[0] == "uploads" and scope.uploads)
+                    or (path[0] == "tags" and (scope.tags or structural))  # a bucket came or went
+                )
+                ckey = (*key, path)
+                saved[ckey] = self._collection(write, ckey, collection.value, named.get(path, set()), every)
+        gone = [k for k in self.state.moto_saved if k[0] in write.kinds and k not in saved]
+        write.dropped.extend(gone)
+        return write, saved
+
+    def _structural(self, key: tuple[str, str, str], found: list[moto_parts.Collection]) -> bool:
+        """True when a collection of the backend came, went or was replaced since the last save."""
+        before = {k: saved.value for k, saved in self.state.moto_saved.items() if k[:3] == key}
+        now = {(*key, collection.path): collection.value for collection in found}
+        return before.keys() != now.keys() or any(before[k] is not now[k] for k in now)
+
+    def _collection(
+        self, write: MotoWrite, key: CollectionKey, value: Any, names: set[str], every: bool
+    ) -> Saved:
+        """Adds to `write` what changed in one collection since it was saved; returns it as saved."""
+        before = self.state.moto_saved.get(key)
+        if before is None or before.value is not value:  # new, or replaced by another of the same name
+            if before is not None:
+                write.dropped.append(key)
+            before = Saved(value)
+            every = True
+        path = key[3]
+        if moto_parts.is_list(path):
+            return _list_changes(write, key, before, value)
+        digests = before.entries  # changed in place: a save that fails forgets what was saved (save())
+        if every:
+            current = dict(moto_parts.entries(path, value))
+            names = set(current) | set(digests)
+        else:
+            current = {name: moto_parts.entry(path, value, name) for name in names}
+        for name in names:
+            item = current.get(name, moto_parts.MISSING)
+            if item is moto_parts.MISSING:
+                if name in digests:
+                    write.entries[(key, name)] = None
+                    del digests[name]
+                continue
+            body = moto_state.dump_retrying(item)
+            digest = hash(body)
+            if digests.get(name) != digest:
+                write.entries[(key, name)] = body
+                digests[name] = digest
+        return before
+
+
+def _list_changes(write: MotoWrite, key: CollectionKey, before: Saved, value: list[Any]) -> Saved:
+    """A list's items never change once added (log events): the items past those saved are written as
+    one more entry, named by the index of its first; a list that got shorter is written again whole."""
+    length, start = len(value), before.length
+    if length < start:
+        write.dropped.append(key)
+        start = 0
+    if length > start:
+        write.entries[(key, f"{start:012d}")] = moto_state.dump_retrying(value[start:length])
+    return Saved(value, {}, length)
 
 
 def services_in_use() -> list[str]:

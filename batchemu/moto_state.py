@@ -1,7 +1,9 @@
 """moto's backends, service by service, as the bytes the state store keeps (persistence.py writes them):
 pickled with the standard library, what cannot be pickled handled explicitly (locks and threads come back
 new, weak dictionaries and lambda-made defaultdicts as their contents, Docker clients as None), and put
-back into moto's BackendDicts at start-up. Imports moto lazily and the standard library only.
+back into moto's BackendDicts at start-up. A backend's shell refers to the collections kept entry by entry
+(moto_parts.py) by their paths (pickle's persistent ids); at start-up each is made empty and filled from
+its entries. Imports moto lazily, moto_parts and the standard library only.
 
 Step Functions executions that were RUNNING when the state was saved come back ABORTED (error
 `batchemu.Restarted`): an interpreter's thread does not survive its process, and re-running the steps
@@ -16,7 +18,10 @@ import logging
 import pickle
 import threading
 import weakref
+from dataclasses import dataclass, field
 from typing import Any
+
+from batchemu import moto_parts
 
 log = logging.getLogger("batchemu.persistence")
 RESTARTED_ERROR = "batchemu.Restarted"
@@ -26,6 +31,8 @@ RESTARTED_CAUSE = (
 _LOCK = type(threading.Lock())
 _RLOCK = type(threading.RLock())
 _ATTEMPTS = 3  # a snapshot taken while another thread changes a dict is taken again
+MotoKey = tuple[str, str, str]  # (kind, account, region)
+CollectionKey = tuple[str, str, str, tuple[str, ...]]  # (kind, account, region, path)
 
 
 # -- which BackendDicts hold a service --------------------------------------------------------------
@@ -102,20 +109,35 @@ def dumps(value: Any) -> bytes:
     return buffer.getvalue()
 
 
-def snapshot(service: str) -> dict[tuple[str, str, str], bytes]:
-    """Every (account, region) backend of `service`: {(kind, account, region): bytes}."""
-    rows: dict[tuple[str, str, str], bytes] = {}
-    for kind, backends in backend_dicts(service).items():
-        for account, regions in list(dict.items(backends)):
-            for region, backend in list(dict.items(regions)):
-                rows[(kind, account, region)] = _dump_retrying(backend)
-    return rows
+class _ShellPickler(_Pickler):
+    """Pickles a backend without the collections kept entry by entry: each is a reference to its path."""
+
+    def __init__(self, file: io.BytesIO, paths: dict[int, tuple[str, ...]]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._paths = paths
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._paths.get(id(obj))
 
 
-def _dump_retrying(backend: Any) -> bytes:
+def dump_shell(backend: Any, collections: list[moto_parts.Collection]) -> bytes:
+    """The backend without `collections` (which stay alive meanwhile: their ids are theirs)."""
+    paths = {id(collection.value): collection.path for collection in collections}
+    for attempt in range(_ATTEMPTS):
+        buffer = io.BytesIO()
+        try:
+            _ShellPickler(buffer, paths).dump(backend)
+            return buffer.getvalue()
+        except RuntimeError:  # "dictionary changed size during iteration": another request wrote
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def dump_retrying(value: Any) -> bytes:
     for attempt in range(_ATTEMPTS):
         try:
-            return dumps(backend)
+            return dumps(value)
         except RuntimeError:  # "dictionary changed size during iteration": another request wrote
             if attempt == _ATTEMPTS - 1:
                 raise
@@ -123,30 +145,81 @@ def _dump_retrying(backend: Any) -> bytes:
 
 
 # -- restoring -------------------------------------------------------------------------------------------
+@dataclass
+class Loaded:
+    """What restore() put back: services, collections (each with its entries' bytes), and what it refused."""
+
+    services: set[str] = field(default_factory=set)
+    collections: dict[CollectionKey, tuple[Any, dict[str, bytes]]] = field(default_factory=dict)
+    refused: list[tuple[MotoKey, str]] = field(default_factory=list)
+    refused_entries: list[tuple[CollectionKey, str, str]] = field(default_factory=list)
+
+
+class _ShellUnpickler(pickle.Unpickler):
+    def __init__(self, body: bytes) -> None:
+        super().__init__(io.BytesIO(body))
+        self.made: dict[tuple[str, ...], Any] = {}
+
+    def persistent_load(self, pid: Any) -> Any:
+        path = tuple(pid)
+        if path not in self.made:
+            self.made[path] = moto_parts.empty(path)
+        return self.made[path]
+
+
+def load_backend(body: bytes, entries: dict[tuple[str, ...], dict[str, bytes]]) -> tuple[Any, Loaded]:
+    """One saved backend: its shell, with each collection it refers to filled from `entries`
+    ({path: {entry: bytes}}); entries that cannot be read are left out (Loaded.refused_entries, kind and
+    account blank)."""
+    unpickler = _ShellUnpickler(body)
+    backend = unpickler.load()  # noqa: S301 - our own state directory, written by this module
+    loaded = Loaded()
+    for path, value in unpickler.made.items():
+        held = entries.get(path, {})
+        for name in sorted(held):
+            try:
+                item = pickle.loads(held[name])  # noqa: S301 - as above
+                if moto_parts.is_list(path):
+                    value.extend(item)
+                else:
+                    moto_parts.put(path, value, name, item)
+            except Exception as error:
+                loaded.refused_entries.append((("", "", "", path), name, f"{type(error).__name__}: {error}"))
+        loaded.collections[("", "", "", path)] = (value, held)
+    return backend, loaded
+
+
 def restore(
-    rows: dict[tuple[str, str, str], bytes],
-) -> tuple[set[str], list[tuple[tuple[str, str, str], str]]]:
-    """Puts saved backends back into moto; returns the services restored and the rows that could not be
-    read, each with why (the caller sets them aside)."""
-    restored: set[str] = set()
-    refused: list[tuple[tuple[str, str, str], str]] = []
+    rows: dict[MotoKey, bytes], entry_rows: dict[CollectionKey, dict[str, bytes]] | None = None
+) -> Loaded:
+    """Puts saved backends (shells and their collections' entries) back into moto; returns what was
+    restored and what could not be read, each with why (the caller sets them aside)."""
+    by_backend: dict[MotoKey, dict[tuple[str, ...], dict[str, bytes]]] = {}
+    for (kind, account, region, path), held in (entry_rows or {}).items():
+        by_backend.setdefault((kind, account, region), {})[path] = held
+    result = Loaded()
     for (kind, account, region), body in sorted(rows.items()):
+        key = (kind, account, region)
         backends = backend_dicts(service_of(kind)).get(kind)
         if backends is None:
-            refused.append(((kind, account, region), "this moto has no such service"))
+            result.refused.append((key, "this moto has no such service"))
             continue
         try:
-            backend = pickle.loads(body)  # noqa: S301 - our own state directory, written by this module
+            backend, loaded = load_backend(body, by_backend.get(key, {}))
         except Exception as error:
-            refused.append(((kind, account, region), f"{type(error).__name__}: {error}"))
+            result.refused.append((key, f"{type(error).__name__}: {error}"))
             continue
         if not isinstance(backend, backends.backend):
-            refused.append(((kind, account, region), f"holds a {type(backend).__name__}"))
+            result.refused.append((key, f"holds a {type(backend).__name__}"))
             continue
         dict.__setitem__(backends[account], region, backend)
-        restored.add(service_of(kind))
-    _after_restore(restored)
-    return restored, refused
+        result.services.add(service_of(kind))
+        for (_, _, _, path), made in loaded.collections.items():
+            result.collections[(kind, account, region, path)] = made
+        for (_, _, _, path), name, why in loaded.refused_entries:
+            result.refused_entries.append(((kind, account, region, path), name, why))
+    _after_restore(result.services)
+    return result
 
 
 def _after_restore(services: set[str]) -> None:
@@ -200,4 +273,25 @@ def has_running_executions() -> bool:
     )
 
 
-__all__ = ["RESTARTED_ERROR", "backend_dicts", "dumps", "has_running_executions", "restore", "snapshot"]
+def backends_of(service: str) -> list[tuple[MotoKey, Any]]:
+    """Every (account, region) backend of `service`, by (kind, account, region)."""
+    found: list[tuple[MotoKey, Any]] = []
+    for kind, backends in backend_dicts(service).items():
+        for account, regions in list(dict.items(backends)):
+            for region, backend in list(dict.items(regions)):
+                found.append(((kind, account, region), backend))
+    return found
+
+
+__all__ = [
+    "RESTARTED_ERROR",
+    "Loaded",
+    "backend_dicts",
+    "backends_of",
+    "dump_retrying",
+    "dump_shell",
+    "dumps",
+    "has_running_executions",
+    "load_backend",
+    "restore",
+]

@@ -1,8 +1,8 @@
 """The one state store: a SQLite file (standard library) holding Batch's resources, jobs and container
-instances (written in one transaction after each tick and mutating request) and the pickled backends of
-every moto service the endpoint serves (written by moto_saver.py); loaded back at start-up. A file that
-is not a database, or one of another program or format, is moved aside with a warning. The only module
-that writes disk state."""
+instances (written in one transaction after each tick and mutating request) and moto's backends (written
+by moto_saver.py: each backend's shell in table moto, its big collections entry by entry in moto_entries,
+one transaction per save); loaded back at start-up. A file that is not a database, or one of another
+program or format, is moved aside with a warning. The only module that writes disk state."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from batchemu import instance_codec
@@ -43,14 +44,36 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS instances (key TEXT PRIMARY KEY, body TEXT);
 CREATE TABLE IF NOT EXISTS moto (kind TEXT, account TEXT, region TEXT, body BLOB, PRIMARY KEY (kind, account, region));
 CREATE TABLE IF NOT EXISTS moto_aside (kind TEXT, account TEXT, region TEXT, body BLOB, why TEXT, at REAL);
+CREATE TABLE IF NOT EXISTS moto_entries (kind TEXT, account TEXT, region TEXT, collection TEXT, entry TEXT,
+    body BLOB, PRIMARY KEY (kind, account, region, collection, entry));
 """
-FORMAT = "2"  # 1: resources and jobs only (read as 2: its tables are the same)
+# 1: resources and jobs only; 2: moto's backends whole; 3: their big collections entry by entry (moto_parts).
+# 1 and 2 are read as 3: their tables are the same, a whole backend loads as a shell without collections.
+FORMAT = "3"
+READS_FORMATS = ("1", "2", "3")
 _COLUMNS = {
     "resources": ["account", "region", "kind", "key", "body"],
     "jobs": ["account", "region", "id", "body"],
     "meta": ["key", "value"],
 }
 MotoKey = tuple[str, str, str]  # (kind, account, region)
+CollectionKey = tuple[str, str, str, tuple[str, ...]]  # (kind, account, region, collection path)
+
+
+@dataclass
+class MotoWrite:
+    """One save of moto's state, written in one transaction: `shells` are every live backend of `kinds`
+    (a backend not among them is gone; an unchanged one is not written again); `dropped` collections lose
+    every entry (then `entries` may write them anew); an entry of None is deleted."""
+
+    kinds: list[str]
+    shells: dict[MotoKey, bytes] = field(default_factory=dict)
+    dropped: list[CollectionKey] = field(default_factory=list)
+    entries: dict[tuple[CollectionKey, str], bytes | None] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(body) for body in self.entries.values() if body is not None)
 
 
 def encode(value: Any) -> Any:
@@ -125,8 +148,8 @@ def _check_foreign(db: sqlite3.Connection) -> None:
         raise Unusable(f"it holds tables {sorted(tables)} of another program")
     if "meta" in tables:
         row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        if row is not None and row[0] != FORMAT:
-            raise Unusable(f"it has format {row[0]}; this batchemu reads format {FORMAT}")
+        if row is not None and row[0] not in READS_FORMATS:
+            raise Unusable(f"it has format {row[0]}; this batchemu reads formats {', '.join(READS_FORMATS)}")
 
 
 def check_file(path: str) -> None:
@@ -161,6 +184,8 @@ class StateDir:
         self._written: dict[tuple[str, str, str, str], str] = {}
         self._instances_written: list[Any] | None = None
         self._moto_written: dict[MotoKey, int] = {}
+        # What moto_saver.py last wrote of each split collection; cleared with the file's moto rows.
+        self.moto_saved: dict[CollectionKey, Any] = {}
         self._lock = threading.Lock()
         self.identity = self._identity()
 
@@ -202,6 +227,7 @@ class StateDir:
             self._written.clear()
             self._instances_written = None
             self._moto_written.clear()
+            self.moto_saved.clear()
 
     def _load(self, store: Store) -> None:
         for account, region, kind, key, body in self._db.execute(
@@ -312,31 +338,64 @@ class StateDir:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'moto'").fetchone()
         return None if row is None else str(row[0])
 
-    def save_moto(self, kinds: list[str], rows: dict[MotoKey, bytes], version: str) -> int:
-        """Replaces the saved backends of `kinds` by `rows` (rows whose bytes did not change are not
-        written again); returns the bytes written."""
+    def moto_entry_rows(self) -> dict[CollectionKey, dict[str, bytes]]:
+        """Every saved entry of moto's split collections, by collection."""
+        found: dict[CollectionKey, dict[str, bytes]] = {}
+        with self._lock:
+            for kind, account, region, collection, name, body in self._db.execute(
+                "SELECT kind, account, region, collection, entry, body FROM moto_entries"
+            ):
+                path = tuple(json.loads(collection))
+                found.setdefault((kind, account, region, path), {})[name] = bytes(body)
+        return found
+
+    def save_moto(self, write: MotoWrite, version: str) -> int:
+        """Writes one save of moto's state (MotoWrite) in one transaction; returns the bytes written."""
         written = 0
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for key in [key for key in self._moto_written if key[0] in kinds and key not in rows]:
+                for key in [
+                    key for key in self._moto_written if key[0] in write.kinds and key not in write.shells
+                ]:
                     self._db.execute("DELETE FROM moto WHERE kind=? AND account=? AND region=?", key)
+                    self._db.execute("DELETE FROM moto_entries WHERE kind=? AND account=? AND region=?", key)
                     del self._moto_written[key]
-                for key, body in rows.items():
+                for key, body in write.shells.items():
                     digest = hash(body)
                     if self._moto_written.get(key) != digest:
                         self._db.execute("INSERT OR REPLACE INTO moto VALUES (?, ?, ?, ?)", (*key, body))
                         self._moto_written[key] = digest
                         written += len(body)
+                self._db.executemany(
+                    "DELETE FROM moto_entries WHERE kind=? AND account=? AND region=? AND collection=?",
+                    [(*dropped[:3], _path_text(dropped[3])) for dropped in write.dropped],
+                )
+                for (collection, name), entry in write.entries.items():
+                    row = (*collection[:3], _path_text(collection[3]), name)
+                    if entry is None:
+                        self._db.execute(
+                            "DELETE FROM moto_entries WHERE kind=? AND account=? AND region=? "
+                            "AND collection=? AND entry=?",
+                            row,
+                        )
+                    else:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO moto_entries VALUES (?, ?, ?, ?, ?, ?)", (*row, entry)
+                        )
+                written += write.size
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('moto', ?)", (version,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                for key in [key for key in self._moto_written if key[0] in write.kinds]:
+                    del self._moto_written[key]  # not known to be on disk: written again next time
                 raise
         return written
 
     def set_moto_aside(self, refused: list[tuple[MotoKey, str]]) -> None:
-        """Rows that cannot be loaded move to the moto_aside table (kept for a look, never loaded)."""
+        """Backends that cannot be loaded (their shells and entries) move to the moto_aside table (kept
+        for a look, never loaded)."""
         with self._lock:
             for key, why in refused:
                 self._db.execute(
@@ -344,8 +403,30 @@ class StateDir:
                     "WHERE kind=? AND account=? AND region=?",
                     (why, time.time(), *key),
                 )
+                self._db.execute(
+                    "INSERT INTO moto_aside SELECT kind, account, region, body, "
+                    "? || ' (entry ' || entry || ' of ' || collection || ')', ? FROM moto_entries "
+                    "WHERE kind=? AND account=? AND region=?",
+                    (why, time.time(), *key),
+                )
                 self._db.execute("DELETE FROM moto WHERE kind=? AND account=? AND region=?", key)
+                self._db.execute("DELETE FROM moto_entries WHERE kind=? AND account=? AND region=?", key)
                 self._moto_written.pop(key, None)
+
+    def set_entries_aside(self, refused: list[tuple[CollectionKey, str, str]]) -> None:
+        """Entries that cannot be loaded (collection, entry, why) move to the moto_aside table."""
+        with self._lock:
+            for key, name, why in refused:
+                row = (*key[:3], _path_text(key[3]), name)
+                self._db.execute(
+                    "INSERT INTO moto_aside SELECT kind, account, region, body, ?, ? FROM moto_entries "
+                    "WHERE kind=? AND account=? AND region=? AND collection=? AND entry=?",
+                    (f"{why} (entry {name} of {row[3]})", time.time(), *row),
+                )
+                self._db.execute(
+                    "DELETE FROM moto_entries WHERE kind=? AND account=? AND region=? AND collection=? AND entry=?",
+                    row,
+                )
 
     def remember_moto(self, rows: dict[MotoKey, bytes]) -> None:
         """What was loaded is what is on disk: an unchanged backend is not written again."""
@@ -355,15 +436,21 @@ class StateDir:
     def clear(self) -> None:
         with self._lock:
             self._db.executescript(
-                "DELETE FROM resources; DELETE FROM jobs; DELETE FROM instances; DELETE FROM moto;"
+                "DELETE FROM resources; DELETE FROM jobs; DELETE FROM instances; DELETE FROM moto; "
+                "DELETE FROM moto_entries;"
             )
             self._written.clear()
             self._instances_written = None
             self._moto_written.clear()
+            self.moto_saved.clear()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _path_text(path: tuple[str, ...]) -> str:
+    return json.dumps(list(path), separators=(",", ":"))
 
 
 def _resources(backend: Backend) -> list[tuple[str, str, Any]]:

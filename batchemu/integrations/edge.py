@@ -187,8 +187,8 @@ class Edge:
     valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open.
     `before_logs(stream)` runs before every CloudWatch Logs request is answered (job lines waiting to be
     written are written then: those of the (group, stream) a GetLogEvents reads, else all).
-    `after_write(service)` runs after every request that changes a moto service, before its answer is
-    sent (the state store saves the service then)."""
+    `after_write(service, scope)` runs after every request that changes a moto service, before its
+    answer is sent (the state store saves what the request changed then; scope: moto_writes.scope_of)."""
 
     def __init__(
         self,
@@ -196,7 +196,7 @@ class Edge:
         others: MotoServices | ProxyServices,
         secret_for: Callable[[str], str | None] | None = None,
         before_logs: Callable[[tuple[str, str] | None], None] | None = None,
-        after_write: Callable[[str], None] | None = None,
+        after_write: Callable[[str, moto_writes.Scope | None], None] | None = None,
     ) -> None:
         self.batch = batch
         self.others = others
@@ -229,9 +229,10 @@ class Edge:
             return self.others(environ, start_response)
         assert isinstance(self.others, MotoServices)
         service = self.others.service_of(environ)
+        scope = moto_writes.scope_of(service, environ)  # read before moto reads the body
         answer = self.others(environ, start_response)  # moto's app has done the work when it returns
         if service is not None:
-            self.after_write(service)
+            self.after_write(service, scope)
         return answer
 
     def _verify(self, environ: dict[str, Any]) -> None:

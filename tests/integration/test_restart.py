@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,6 +142,61 @@ def test_kill_9_keeps_what_every_service_held_beside_the_batch_state(served: Cal
     second.start()
     moto_services.check(second.endpoint, made)
     assert second.client().describe_jobs(jobs=[done])["jobs"][0] == finished
+
+
+def test_kill_9_in_a_burst_of_writes_loses_at_most_the_call_in_flight(
+    served: Callable[[str], Served],
+) -> None:
+    first = served("simulated")
+    first.start()
+    s3, ddb = first.client("s3"), first.client("dynamodb")
+    s3.create_bucket(Bucket="burst")
+    ddb.create_table(
+        TableName="burst",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    answered: list[int] = []
+    sent: list[int] = []
+
+    def burst() -> None:  # S3 and DynamoDB writes in turn, each sent when the one before was answered
+        for number in range(100_000):
+            sent.append(number)
+            try:
+                if number % 2:
+                    ddb.put_item(TableName="burst", Item={"id": {"S": f"{number}"}, "v": {"S": "x" * 200}})
+                else:
+                    s3.put_object(Bucket="burst", Key=f"{number}", Body=f"body {number}".encode())
+            except Exception:
+                return
+            answered.append(number)
+
+    writer = threading.Thread(target=burst)
+    writer.start()
+    deadline = time.monotonic() + 60
+    while len(answered) < 400 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.kill9()
+    writer.join(timeout=60)
+    assert len(answered) >= 400
+
+    second = served("simulated")
+    second.port = first.port
+    second.start()
+    s3, ddb = second.client("s3"), second.client("dynamodb")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="burst")
+    objects = {int(item["Key"]) for page in pages for item in page.get("Contents", [])}
+    items = {
+        int(item["id"]["S"])
+        for page in ddb.get_paginator("scan").paginate(TableName="burst")
+        for item in page["Items"]
+    }
+    kept = objects | items
+    assert set(answered) <= kept  # every write that was answered is there
+    assert kept - set(answered) <= {sent[-1]}  # and at most the one in flight besides
+    last = max(number for number in answered if number % 2 == 0)
+    assert s3.get_object(Bucket="burst", Key=f"{last}")["Body"].read() == f"body {last}".encode()
 
 
 @pytest.mark.docker

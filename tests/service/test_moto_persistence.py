@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import pickle
 import sqlite3
 import time
 import zipfile
@@ -19,7 +18,7 @@ import pytest
 from batchemu import Emulator, ServerThread
 from batchemu.clock import FakeClock
 from batchemu.config import Settings
-from batchemu.moto_state import RESTARTED_ERROR
+from batchemu.moto_state import RESTARTED_ERROR, load_backend
 from batchemu.persistence import FILE_NAME
 from tests.helpers import ACCOUNT, make_client
 
@@ -168,11 +167,17 @@ def test_every_service_comes_back_after_a_restart_beside_the_batch_state(tmp_pat
 def saved(state_dir: Path, kind: str) -> Any:
     """The backend of `kind` as it is on disk right now (read by another connection, as after kill -9)."""
     with sqlite3.connect(state_dir / FILE_NAME) as db:
-        [(body,)] = db.execute(
-            "SELECT body FROM moto WHERE kind = ? AND account = ? AND region IN ('aws', 'us-east-1')",
+        [(region, body)] = db.execute(
+            "SELECT region, body FROM moto WHERE kind = ? AND account = ? AND region IN ('aws', 'us-east-1')",
             (kind, ACCOUNT),
         ).fetchall()
-    return pickle.loads(body)
+        entries: dict[tuple[str, ...], dict[str, bytes]] = {}
+        for collection, name, entry in db.execute(
+            "SELECT collection, entry, body FROM moto_entries WHERE kind = ? AND account = ? AND region = ?",
+            (kind, ACCOUNT, region),
+        ):
+            entries.setdefault(tuple(json.loads(collection)), {})[name] = entry
+    return load_backend(body, entries)[0]
 
 
 def test_a_write_is_on_disk_when_its_answer_arrives(tmp_path: Path) -> None:
@@ -270,3 +275,188 @@ def test_state_saved_by_another_moto_version_is_set_aside(
     assert "saved by moto 4.0.0" in caplog.text
     with ServerThread(second) as server:
         assert aws(server, "sqs").list_queues().get("QueueUrls", []) == []
+
+
+def make_table(ddb: Any, name: str, range_key: bool = False) -> None:
+    schema = [{"AttributeName": "id", "KeyType": "HASH"}]
+    attributes = [{"AttributeName": "id", "AttributeType": "S"}]
+    if range_key:
+        schema.append({"AttributeName": "n", "KeyType": "RANGE"})
+        attributes.append({"AttributeName": "n", "AttributeType": "N"})
+    ddb.create_table(
+        TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
+    )
+
+
+def test_a_store_of_many_objects_items_and_events_comes_back_after_a_restart(tmp_path: Path) -> None:
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3, ddb, logs = aws(server, "s3"), aws(server, "dynamodb"), aws(server, "logs")
+        s3.create_bucket(Bucket="many")
+        s3.put_bucket_versioning(Bucket="many", VersioningConfiguration={"Status": "Enabled"})
+        for number in range(400):
+            s3.put_object(Bucket="many", Key=f"k/{number}", Body=f"v{number}".encode())
+        s3.put_object(Bucket="many", Key="k/7", Body=b"second version")
+        s3.delete_objects(Bucket="many", Delete={"Objects": [{"Key": f"k/{n}"} for n in range(390, 400)]})
+        make_table(ddb, "ranged", range_key=True)
+        for number in range(300):
+            ddb.put_item(TableName="ranged", Item={"id": {"S": f"h{number % 3}"}, "n": {"N": str(number)}})
+        ddb.update_item(
+            TableName="ranged",
+            Key={"id": {"S": "h1"}, "n": {"N": "1.0"}},  # the same key as "1", written otherwise
+            UpdateExpression="SET note = :v",
+            ExpressionAttributeValues={":v": {"S": "updated"}},
+        )
+        ddb.delete_item(TableName="ranged", Key={"id": {"S": "h2"}, "n": {"N": "2"}})
+        ddb.batch_write_item(
+            RequestItems={"ranged": [{"DeleteRequest": {"Key": {"id": {"S": "h0"}, "n": {"N": "0"}}}}]}
+        )
+        logs.create_log_group(logGroupName="/many")
+        logs.create_log_stream(logGroupName="/many", logStreamName="s")
+        now = int(time.time() * 1000)
+        for batch in range(7):  # 700 events: several chunks of saved events
+            events = [
+                {"timestamp": now + batch * 100 + n, "message": f"e{batch * 100 + n}"} for n in range(100)
+            ]
+            logs.put_log_events(logGroupName="/many", logStreamName="s", logEvents=events)
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3, ddb, logs = aws(server, "s3"), aws(server, "dynamodb"), aws(server, "logs")
+        listed = s3.get_paginator("list_objects_v2").paginate(Bucket="many")
+        keys = {item["Key"] for page in listed for item in page.get("Contents", [])}
+        assert keys == {f"k/{n}" for n in range(390)}
+        assert s3.get_object(Bucket="many", Key="k/7")["Body"].read() == b"second version"
+        versions = s3.list_object_versions(Bucket="many", Prefix="k/7")["Versions"]
+        assert len([v for v in versions if v["Key"] == "k/7"]) == 2  # the older version is kept too
+        items = ddb.get_paginator("scan").paginate(TableName="ranged")
+        found = {(i["id"]["S"], int(i["n"]["N"])) for page in items for i in page["Items"]}
+        assert found == {(f"h{n % 3}", n) for n in range(300)} - {("h2", 2), ("h0", 0)}
+        item = ddb.get_item(TableName="ranged", Key={"id": {"S": "h1"}, "n": {"N": "1"}})["Item"]
+        assert item["note"] == {"S": "updated"}
+        got = logs.get_log_events(logGroupName="/many", logStreamName="s", startFromHead=True, limit=10_000)
+        assert [event["message"] for event in got["events"]] == [f"e{n}" for n in range(700)]
+
+
+def bytes_written_by(emulator: Emulator, call: Any) -> int:
+    saver = emulator.moto_saver
+    assert saver is not None
+    before = saver.bytes_written
+    call()
+    return saver.bytes_written - before
+
+
+def test_a_write_saves_what_it_changed_not_everything_its_service_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = emulator_on(tmp_path)
+    assert emulator.moto_saver is not None
+    monkeypatch.setattr(emulator.moto_saver, "flush_due", lambda: None)  # only the requests' own saves
+    now = int(time.time() * 1000)
+    with ServerThread(emulator) as server:
+        s3, ddb, logs = aws(server, "s3"), aws(server, "dynamodb"), aws(server, "logs")
+        s3.create_bucket(Bucket="grows")
+        make_table(ddb, "grows")
+        logs.create_log_group(logGroupName="/grows")
+        logs.create_log_stream(logGroupName="/grows", logStreamName="s")
+        body = b"x" * 1000
+
+        def one_of_each(number: int) -> list[int]:
+            return [
+                bytes_written_by(emulator, lambda: s3.put_object(Bucket="grows", Key=f"{number}", Body=body)),
+                bytes_written_by(
+                    emulator,
+                    lambda: ddb.put_item(
+                        TableName="grows", Item={"id": {"S": f"{number}"}, "v": {"S": "y" * 500}}
+                    ),
+                ),
+                bytes_written_by(
+                    emulator,
+                    lambda: logs.put_log_events(
+                        logGroupName="/grows",
+                        logStreamName="s",
+                        logEvents=[{"timestamp": now + number, "message": "z" * 100}],
+                    ),
+                ),
+            ]
+
+        first = one_of_each(0)
+        for number in range(1, 300):
+            one_of_each(number)
+        last = one_of_each(300)
+        held = (tmp_path / FILE_NAME).stat().st_size
+    assert held > 300 * 1500  # the services hold far more than one write
+    for empty, full in zip(first, last, strict=True):
+        assert full < empty + 2_000, (first, last)  # a log chunk grows; nothing re-saves what is held
+
+
+def test_a_state_file_of_whole_backends_written_before_format_3_is_read(tmp_path: Path) -> None:
+    from batchemu import moto_state
+
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        s3.create_bucket(Bucket="old")
+        s3.put_object(Bucket="old", Key="k", Body=b"from format 2")
+        from moto.s3.models import s3_backends
+
+        whole = moto_state.dumps(s3_backends[ACCOUNT]["aws"])  # how format 2 saved a backend
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        db.execute("DELETE FROM moto_entries")
+        db.execute("UPDATE moto SET body = ? WHERE kind = 's3'", (whole,))
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        assert s3.get_object(Bucket="old", Key="k")["Body"].read() == b"from format 2"
+        s3.put_object(Bucket="old", Key="new", Body=b"split")
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        assert [item["Key"] for item in s3.list_objects_v2(Bucket="old")["Contents"]] == ["k", "new"]
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("3",)
+        assert db.execute(
+            'SELECT count(*) FROM moto_entries WHERE collection = \'["keys","old"]\''
+        ).fetchone() == (2,)
+
+
+def test_an_entry_that_cannot_be_read_is_set_aside_and_the_rest_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        s3.create_bucket(Bucket="half")
+        s3.put_object(Bucket="half", Key="good", Body=b"kept")
+        s3.put_object(Bucket="half", Key="bad", Body=b"lost")
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        db.execute("UPDATE moto_entries SET body = ? WHERE entry = 'bad'", (b"\x80\x05garbage",))
+    restart_process()
+    with caplog.at_level(logging.WARNING, logger="batchemu.persistence"):
+        second = emulator_on(tmp_path)
+    assert "saved entry bad of moto's s3" in caplog.text
+    with ServerThread(second) as server:
+        assert [item["Key"] for item in aws(server, "s3").list_objects_v2(Bucket="half")["Contents"]] == [
+            "good"
+        ]
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        [(why,)] = db.execute("SELECT why FROM moto_aside").fetchall()
+        assert "entry bad" in why
+
+
+def test_a_deleted_bucket_and_table_leave_nothing_behind(tmp_path: Path) -> None:
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3, ddb = aws(server, "s3"), aws(server, "dynamodb")
+        s3.create_bucket(Bucket="gone")
+        s3.put_object(Bucket="gone", Key="k", Body=b"v")
+        s3.delete_object(Bucket="gone", Key="k")
+        s3.delete_bucket(Bucket="gone")
+        make_table(ddb, "gone")
+        ddb.put_item(TableName="gone", Item={"id": {"S": "a"}})
+        ddb.delete_table(TableName="gone")
+        make_table(ddb, "gone")  # the same name again starts empty
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:  # (moto keeps a deleted object's tags: so do we)
+        assert db.execute(
+            "SELECT count(*) FROM moto_entries WHERE collection != '[\"tags\"]'"
+        ).fetchone() == (0,)
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        assert aws(server, "s3").list_buckets()["Buckets"] == []
+        assert aws(server, "dynamodb").scan(TableName="gone")["Items"] == []
