@@ -16,7 +16,8 @@ from typing import Any
 
 from batchemu import moto_parts, moto_state
 from batchemu.integrations.moto_writes import Scope
-from batchemu.persistence import CollectionKey, MotoWrite, StateDir
+from batchemu.moto_parts import Path
+from batchemu.persistence import CollectionKey, MotoKey, MotoWrite, StateDir
 
 log = logging.getLogger("batchemu.persistence")
 FLUSH_SECONDS = 1.0
@@ -91,7 +92,9 @@ class MotoSaver:
         for collection, (value, held) in loaded.collections.items():
             digests = {n: hash(b) for n, b in held.items() if (collection, n) not in left_out}
             length = len(value) if moto_parts.is_list(collection[3]) else 0
-            self.state.moto_saved[collection] = Saved(value, digests, length)
+            self.state.moto_saved.setdefault(collection[:3], {})[collection[3]] = Saved(
+                value, digests, length
+            )
         log.info(
             "loaded %s from %s in %.0f ms",
             ", ".join(sorted(loaded.services)) or "no moto service",
@@ -140,25 +143,27 @@ class MotoSaver:
                 deep = scope is None or service in self._failing
                 write, saved = self._changes(service, scope or Scope(), deep)
                 self.bytes_written += self.state.save_moto(write, _moto_version())
-                for key in write.dropped:
-                    self.state.moto_saved.pop(key, None)
+                for key in [key for key in self.state.moto_saved if key[0] in write.kinds]:
+                    del self.state.moto_saved[key]  # a backend that is gone, or saved anew below
                 self.state.moto_saved.update(saved)
                 self.saves += 1
                 self._failing.discard(service)
             except Exception:
                 kinds = set(moto_state.backend_dicts(service))
-                for key in [key for key in self.state.moto_saved if key[0] in kinds]:
-                    self.state.moto_saved[key] = Saved(None)  # unknown: written again whole, next time
+                for key, collections in self.state.moto_saved.items():
+                    if key[0] in kinds:  # unknown now: written again whole, next time
+                        self.state.moto_saved[key] = {path: Saved(None) for path in collections}
                 if service not in self._failing:  # once per failing spell, not once per request
                     log.exception("could not save moto's %s state; it will not survive a restart", service)
                 self._failing.add(service)
 
     def _changes(
         self, service: str, scope: Scope, deep: bool
-    ) -> tuple[MotoWrite, dict[CollectionKey, Saved]]:
+    ) -> tuple[MotoWrite, dict[MotoKey, dict[Path, Saved]]]:
         write = MotoWrite(kinds=list(moto_state.backend_dicts(service)))
-        saved: dict[CollectionKey, Saved] = {}
+        saved: dict[MotoKey, dict[Path, Saved]] = {}
         for key, backend in moto_state.backends_of(service):
+            before = self.state.moto_saved.get(key, {})
             found = moto_parts.collections(key[0], backend)
             named = moto_parts.dynamodb_items(backend, list(scope.items)) if scope.items else {}
             for collection in found:
@@ -167,7 +172,9 @@ class MotoSaver:
                     named[collection.path] = changed
                     named.setdefault(("tags",), set()).update(moto_parts.tag_names(collection.value, changed))
             write.shells[key] = moto_state.dump_shell(backend, found)
-            structural = self._structural(key, found)
+            now = {collection.path: collection.value for collection in found}
+            structural = before.keys() != now.keys() or any(before[p].value is not now[p] for p in now)
+            saved[key] = {}
             for collection in found:
                 path = collection.path
                 every = (
@@ -175,50 +182,46 @@ class MotoSaver:
                     or (path[0] == "uploads" and scope.uploads)
                     or (path[0] == "tags" and (scope.tags or structural))  # a bucket came or went
                 )
-                ckey = (*key, path)
-                saved[ckey] = self._collection(write, ckey, collection.value, named.get(path, set()), every)
-        gone = [k for k in self.state.moto_saved if k[0] in write.kinds and k not in saved]
-        write.dropped.extend(gone)
+                names = named.get(path, set())
+                saved[key][path] = _collection(
+                    write, (*key, path), collection.value, before.get(path), names, every
+                )
+            write.dropped.extend((*key, path) for path in before if path not in now)  # a bucket, table...
         return write, saved
 
-    def _structural(self, key: tuple[str, str, str], found: list[moto_parts.Collection]) -> bool:
-        """True when a collection of the backend came, went or was replaced since the last save."""
-        before = {k: saved.value for k, saved in self.state.moto_saved.items() if k[:3] == key}
-        now = {(*key, collection.path): collection.value for collection in found}
-        return before.keys() != now.keys() or any(before[k] is not now[k] for k in now)
 
-    def _collection(
-        self, write: MotoWrite, key: CollectionKey, value: Any, names: set[str], every: bool
-    ) -> Saved:
-        """Adds to `write` what changed in one collection since it was saved; returns it as saved."""
-        before = self.state.moto_saved.get(key)
-        if before is None or before.value is not value:  # new, or replaced by another of the same name
-            if before is not None:
-                write.dropped.append(key)
-            before = Saved(value)
-            every = True
-        path = key[3]
-        if moto_parts.is_list(path):
-            return _list_changes(write, key, before, value)
-        digests = before.entries  # changed in place: a save that fails forgets what was saved (save())
-        if every:
-            current = dict(moto_parts.entries(path, value))
-            names = set(current) | set(digests)
-        else:
-            current = {name: moto_parts.entry(path, value, name) for name in names}
-        for name in names:
-            item = current.get(name, moto_parts.MISSING)
-            if item is moto_parts.MISSING:
-                if name in digests:
-                    write.entries[(key, name)] = None
-                    del digests[name]
-                continue
-            body = moto_state.dump_retrying(item)
-            digest = hash(body)
-            if digests.get(name) != digest:
-                write.entries[(key, name)] = body
-                digests[name] = digest
-        return before
+def _collection(
+    write: MotoWrite, key: CollectionKey, value: Any, before: Saved | None, names: set[str], every: bool
+) -> Saved:
+    """Adds to `write` what changed in one collection since it was saved (`before`); returns it as
+    saved."""
+    if before is None or before.value is not value:  # new, or replaced by another of the same name
+        if before is not None:
+            write.dropped.append(key)
+        before = Saved(value)
+        every = True
+    path = key[3]
+    if moto_parts.is_list(path):
+        return _list_changes(write, key, before, value)
+    digests = before.entries  # changed in place: a save that fails forgets what was saved (save())
+    if every:
+        current = dict(moto_parts.entries(path, value))
+        names = set(current) | set(digests)
+    else:
+        current = {name: moto_parts.entry(path, value, name) for name in names}
+    for name in names:
+        item = current.get(name, moto_parts.MISSING)
+        if item is moto_parts.MISSING:
+            if name in digests:
+                write.entries[(key, name)] = None
+                del digests[name]
+            continue
+        body = moto_state.dump_retrying(item)
+        digest = hash(body)
+        if digests.get(name) != digest:
+            write.entries[(key, name)] = body
+            digests[name] = digest
+    return before
 
 
 def _list_changes(write: MotoWrite, key: CollectionKey, before: Saved, value: list[Any]) -> Saved:

@@ -122,6 +122,8 @@ class _ShellPickler(_Pickler):
 
 def dump_shell(backend: Any, collections: list[moto_parts.Collection]) -> bytes:
     """The backend without `collections` (which stay alive meanwhile: their ids are theirs)."""
+    if not collections:  # pickle's persistent_id costs a call per object: only where it is needed
+        return dump_retrying(backend)
     paths = {id(collection.value): collection.path for collection in collections}
     for attempt in range(_ATTEMPTS):
         buffer = io.BytesIO()

@@ -185,7 +185,7 @@ class StateDir:
         self._instances_written: list[Any] | None = None
         self._moto_written: dict[MotoKey, int] = {}
         # What moto_saver.py last wrote of each split collection; cleared with the file's moto rows.
-        self.moto_saved: dict[CollectionKey, Any] = {}
+        self.moto_saved: dict[MotoKey, dict[tuple[str, ...], Any]] = {}
         self._lock = threading.Lock()
         self.identity = self._identity()
 
