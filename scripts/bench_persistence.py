@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""The cost of durability per write (a benchmark, not a test; one JSON line per case):
+"""The cost of durability per write (a benchmark, not a test):
 
-    python scripts/bench_persistence.py [--calls 200] [--preload 1000] [--size 1024]
+    python scripts/bench_persistence.py [--calls 200] [--held 0,1000,10000] [--runs 3] [--size 1024]
 
-`batchemu serve --runner simulated` is started without and with `--state-dir`; for each, boto3 times
-S3 PutObject (`--size` bytes), DynamoDB PutItem and Batch SubmitJob, `--calls` of each, first into an empty
-bucket/table, then after `--preload` more objects and items (with --state-dir every write re-saves its
-whole service: the cost grows with what the service holds). Prints median and p95 milliseconds per call,
-and the state file's size at the end.
+`batchemu serve --runner simulated` is started without and with `--state-dir`, `--runs` times each; boto3
+times S3 PutObject (`--size` bytes), DynamoDB PutItem and Batch SubmitJob, `--calls` of each, with the bucket
+and the table holding each of `--held` objects and items (filled between the measurements, untimed). Prints
+one JSON line per run and case (median and p95 milliseconds per call), then a Markdown table: the median of
+the runs' medians, and their spread (lowest-highest).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,35 +82,40 @@ def provision(endpoint: str) -> None:
     )
 
 
-def run_cases(endpoint: str, args: argparse.Namespace, state: str, offset: int, label: str) -> None:
+CASES = ("S3 PutObject", "DynamoDB PutItem", "Batch SubmitJob")
+Results = dict[tuple[str, int, str], list[float]]  # (state, held, call) -> each run's median
+
+
+def run_cases(endpoint: str, args: argparse.Namespace, state: str, held: int, results: Results) -> None:
     s3, ddb, batch = client(endpoint, "s3"), client(endpoint, "dynamodb"), client(endpoint, "batch")
     body = os.urandom(args.size)
-    cases = {
-        "S3 PutObject": lambda n: s3.put_object(Bucket="bench", Key=f"k/{offset + n}", Body=body),
+    calls: dict[str, Callable[[int], object]] = {
+        "S3 PutObject": lambda n: s3.put_object(Bucket="bench", Key=f"timed/{held}/{n}", Body=body),
         "DynamoDB PutItem": lambda n: ddb.put_item(
-            TableName="bench", Item={"id": {"S": f"i{offset + n}"}, "v": {"S": "x" * 100}}
+            TableName="bench", Item={"id": {"S": f"timed/{held}/{n}"}, "v": {"S": "x" * 100}}
         ),
         "Batch SubmitJob": lambda n: batch.submit_job(jobName=f"j{n}", jobQueue="q", jobDefinition="jd"),
     }
-    for name, call in cases.items():
-        print(
-            json.dumps(
-                {"state": state, "held": label, "call": name, "calls": args.calls, **timed(args.calls, call)}
-            ),
-            flush=True,
-        )
+    for name in CASES:
+        figures = timed(args.calls, calls[name])
+        results.setdefault((state, held, name), []).append(figures["median_ms"])
+        print(json.dumps({"state": state, "held": held, "call": name, **figures}), flush=True)
 
 
-def preload(endpoint: str, count: int, size: int) -> None:
-    """Fills the bucket and table (timed writes are not what is measured here)."""
+def fill(endpoint: str, start: int, stop: int, size: int) -> None:
+    """Puts objects and items start..stop-1 into the bucket and table (not timed), from 4 threads."""
     s3, ddb = client(endpoint, "s3"), client(endpoint, "dynamodb")
     body = os.urandom(size)
-    for n in range(count):
-        s3.put_object(Bucket="bench", Key=f"pre/{n}", Body=body)
-        ddb.put_item(TableName="bench", Item={"id": {"S": f"pre{n}"}, "v": {"S": "x" * 100}})
+
+    def one(n: int) -> None:
+        s3.put_object(Bucket="bench", Key=f"held/{n}", Body=body)
+        ddb.put_item(TableName="bench", Item={"id": {"S": f"held/{n}"}, "v": {"S": "x" * 100}})
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(start, stop)))
 
 
-def one_server(args: argparse.Namespace, state_dir: str | None) -> None:
+def one_server(args: argparse.Namespace, state_dir: str | None, results: Results) -> None:
     port = free_port()
     command = [
         sys.executable,
@@ -131,26 +137,52 @@ def one_server(args: argparse.Namespace, state_dir: str | None) -> None:
         endpoint = f"http://127.0.0.1:{port}"
         state = "--state-dir" if state_dir else "memory"
         provision(endpoint)
-        run_cases(endpoint, args, state, 0, "empty")
-        preload(endpoint, args.preload, args.size)
-        run_cases(endpoint, args, state, args.calls, f"{args.preload} objects + {args.preload} items")
+        filled = 0
+        for held in args.held:
+            fill(endpoint, filled, held, args.size)
+            filled = max(filled, held)
+            run_cases(endpoint, args, state, held, results)
         if state_dir:
             size = sum(p.stat().st_size for p in Path(state_dir).iterdir())
             print(json.dumps({"state": state, "state_dir_bytes": size}), flush=True)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+
+
+def table(results: Results, held: list[int]) -> str:
+    lines = [
+        "| call | objects/items held | memory: ms per call | --state-dir: ms per call |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in CASES:
+        for count in held:
+            cells = []
+            for state in ("memory", "--state-dir"):
+                medians = sorted(results.get((state, count, name), []))
+                cells.append(
+                    f"{statistics.median(medians):.1f} ({medians[0]:.1f}-{medians[-1]:.1f})"
+                    if medians
+                    else "-"
+                )
+            lines.append(f"| {name} | {count:,} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--preload", type=int, default=1000)
+    parser.add_argument("--held", default="0,1000,10000", help="objects/items held at each measurement")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", type=int, default=1024)
     args = parser.parse_args()
-    one_server(args, None)
-    with tempfile.TemporaryDirectory() as state_dir:
-        one_server(args, state_dir)
+    args.held = sorted(int(count) for count in args.held.split(","))
+    results: Results = {}
+    for _ in range(args.runs):
+        one_server(args, None, results)
+        with tempfile.TemporaryDirectory() as state_dir:
+            one_server(args, state_dir, results)
+    print(table(results, args.held))
 
 
 if __name__ == "__main__":
