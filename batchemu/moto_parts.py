@@ -1,11 +1,14 @@
 """Where moto's backends are split for the state store, so that a write saves what it changed and not its
 whole service: an S3 bucket's objects (one entry per key, with its versions), its pending multipart
 uploads (one per upload) and S3's tags (one per ARN: moto tags every object version), a DynamoDB table's
-items (one per item) and a log stream's events (one entry per save, holding the events it added) are
-collections kept entry by entry; the rest of a backend (its shell) is pickled whole.
+items (one per item), a log group's streams (one per stream, without its events) and a stream's events
+(one entry per save, holding the events it added) are collections kept entry by entry; the rest of a
+backend (its shell) is pickled whole. An entry refers to the shell objects it holds (a stream's log group:
+an anchor) and to the collections inside it (a stream's events) by their paths.
 Which entries changed: an S3 bucket's key store records the keys it is given or loses (its class is
 swapped for TrackedKeyStore), and their versions' ARNs name their tags; a DynamoDB request names its items
-(integrations/moto_writes.py reads them from the request, resolved here against the live tables); log
+(integrations/moto_writes.py reads them from the request, resolved here against the live tables); a log
+stream changes only where its fingerprint (events held, upload sequence token, stored bytes) does; log
 events are never changed once written, so a stream's new events are those past the length last saved.
 Imports moto lazily."""
 
@@ -19,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# ("keys", bucket) | ("uploads", bucket) | ("tags",) | ("items", table) | ("events", group, stream)
+# ("keys", bucket) | ("uploads", bucket) | ("tags",) | ("items", table) | ("streams", group)
+# | ("events", group, stream); anchors: ("group", group)
 Path = tuple[str, ...]
 MISSING = object()  # an entry that is no longer in its collection
 
@@ -126,10 +130,51 @@ def collections(service: str, backend: Any) -> list[Collection]:
                 found.append(Collection(("items", name), table.items))
     elif service == "logs":
         for group_name, group in list(getattr(backend, "groups", {}).items()):
-            for stream_name, stream in list(getattr(group, "streams", {}).items()):
-                if isinstance(getattr(stream, "events", None), list):
-                    found.append(Collection(("events", group_name, stream_name), stream.events))
+            streams = getattr(group, "streams", None)
+            if type(streams) is not dict:
+                continue
+            found.append(Collection(("streams", group_name), streams))
     return found
+
+
+def nested(path: Path, name: str, item: Any) -> list[Collection]:
+    """The collections inside an entry (a log stream's events), saved with the entry."""
+    if path[0] == "streams" and isinstance(getattr(item, "events", None), list):
+        return [Collection(("events", path[1], name), item.events)]
+    return []
+
+
+def parent(path: Path) -> tuple[Path, str] | None:
+    """The collection and entry a nested collection is inside (a stream's events: its stream)."""
+    return (("streams", path[1]), path[2]) if path[0] == "events" else None
+
+
+def anchors(service: str, backend: Any) -> dict[int, Path]:
+    """The shell's objects that entries refer to, by id: their paths."""
+    if service != "logs":
+        return {}
+    return {id(group): ("group", name) for name, group in list(getattr(backend, "groups", {}).items())}
+
+
+def is_anchor(path: Path) -> bool:
+    return path[0] == "group"
+
+
+def anchor(backend: Any, path: Path) -> Any:
+    """The object of the loaded shell an anchor's path names."""
+    return backend.groups[path[1]]
+
+
+def has_fingerprint(path: Path) -> bool:
+    return path[0] == "streams"
+
+
+def fingerprint(path: Path, item: Any) -> Any:
+    """What tells, without pickling, whether an entry changed (None: pickle it to know). A log stream is
+    changed by moto only when events are added: its events' count, sequence token and stored bytes."""
+    if path[0] == "streams":
+        return (item, len(item.events), item.upload_sequence_token, item.stored_bytes)
+    return None
 
 
 def is_list(path: Path) -> bool:
@@ -146,7 +191,7 @@ def empty(path: Path) -> Any:
         return MultipartDict()
     if path[0] == "items":
         return defaultdict(dict)
-    if path[0] == "tags":
+    if path[0] in ("tags", "streams"):
         return {}
     return []
 
@@ -256,13 +301,20 @@ def dynamodb_items(backend: Any, requested: list[tuple[str, dict[str, Any]]]) ->
 __all__ = [
     "MISSING",
     "Collection",
+    "anchor",
+    "anchors",
     "collections",
     "drain_changed_keys",
     "dynamodb_items",
     "empty",
     "entries",
     "entry",
+    "fingerprint",
+    "has_fingerprint",
+    "is_anchor",
     "is_list",
+    "nested",
+    "parent",
     "item_name",
     "put",
     "tag_names",

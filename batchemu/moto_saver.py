@@ -37,11 +37,18 @@ CASCADE = {
 @dataclass
 class Saved:
     """A collection as it is on disk: saved from `value` (held, so that its id is not another's),
-    its entries' digests, and for a list (log events) how many items were saved."""
+    its entries' digests (and fingerprints, moto_parts.fingerprint), and for a list (log events) how many
+    items were saved."""
 
     value: Any
     entries: dict[str, int] = field(default_factory=dict)
     length: int = 0
+    marks: dict[str, Any] = field(default_factory=dict)
+    inner: dict[str, dict[Path, Saved]] = field(default_factory=dict)  # by entry: its collections
+
+    def every_path(self, path: Path) -> list[Path]:
+        """This collection's path and those of the collections inside its entries."""
+        return [path] + [inner for held in self.inner.values() for inner in held]
 
 
 def _moto_version() -> str:
@@ -88,13 +95,7 @@ class MotoSaver:
         self.state.set_entries_aside(loaded.refused_entries)
         refused = dict(loaded.refused)
         self.state.remember_moto({key: body for key, body in rows.items() if key not in refused})
-        left_out = {(collection, name) for collection, name, _ in loaded.refused_entries}
-        for collection, (value, held) in loaded.collections.items():
-            digests = {n: hash(b) for n, b in held.items() if (collection, n) not in left_out}
-            length = len(value) if moto_parts.is_list(collection[3]) else 0
-            self.state.moto_saved.setdefault(collection[:3], {})[collection[3]] = Saved(
-                value, digests, length
-            )
+        self._remember_loaded(loaded)
         log.info(
             "loaded %s from %s in %.0f ms",
             ", ".join(sorted(loaded.services)) or "no moto service",
@@ -102,6 +103,25 @@ class MotoSaver:
             (time.perf_counter() - started) * 1000,
         )
         return loaded.services
+
+    def _remember_loaded(self, loaded: moto_state.Loaded) -> None:
+        """What was loaded is what is on disk: unchanged entries are not written again."""
+        left_out = {(collection, name) for collection, name, _ in loaded.refused_entries}
+        made: dict[CollectionKey, Saved] = {}
+        for key, (value, held) in loaded.collections.items():
+            path = key[3]
+            saved = made[key] = Saved(value, length=len(value) if moto_parts.is_list(path) else 0)
+            for name, body in held.items():
+                if (key, name) not in left_out:
+                    saved.entries[name] = hash(body)
+                    if moto_parts.has_fingerprint(path):
+                        saved.marks[name] = moto_parts.fingerprint(path, moto_parts.entry(path, value, name))
+        for key, saved in made.items():
+            parent = moto_parts.parent(key[3])
+            if parent is None:
+                self.state.moto_saved.setdefault(key[:3], {})[key[3]] = saved
+            elif (*key[:3], parent[0]) in made:
+                made[(*key[:3], parent[0])].inner.setdefault(parent[1], {})[key[3]] = saved
 
     def after_request(self, service: str, scope: Scope | None = None) -> None:
         """`service` was changed by a request (`scope`: what of it, moto_writes.scope_of): saved now; what
@@ -172,6 +192,7 @@ class MotoSaver:
                     named[collection.path] = changed
                     named.setdefault(("tags",), set()).update(moto_parts.tag_names(collection.value, changed))
             write.shells[key] = moto_state.dump_shell(backend, found)
+            refs = {id(c.value): c.path for c in found} | moto_parts.anchors(key[0], backend)
             now = {collection.path: collection.value for collection in found}
             structural = before.keys() != now.keys() or any(before[p].value is not now[p] for p in now)
             saved[key] = {}
@@ -183,30 +204,47 @@ class MotoSaver:
                     or (path[0] == "tags" and (scope.tags or structural))  # a bucket came or went
                 )
                 names = named.get(path, set())
+                ckey = (*key, path)
                 saved[key][path] = _collection(
-                    write, (*key, path), collection.value, before.get(path), names, every
+                    write, ckey, collection.value, before.get(path), names, every, refs
                 )
-            write.dropped.extend((*key, path) for path in before if path not in now)  # a bucket, table...
+            for path in before:  # a bucket, table or log group that is gone
+                if path not in now:
+                    write.dropped.extend((*key, inner) for inner in before[path].every_path(path))
         return write, saved
 
 
 def _collection(
-    write: MotoWrite, key: CollectionKey, value: Any, before: Saved | None, names: set[str], every: bool
+    write: MotoWrite,
+    key: CollectionKey,
+    value: Any,
+    before: Saved | None,
+    names: set[str],
+    every: bool,
+    refs: dict[int, Path],
 ) -> Saved:
-    """Adds to `write` what changed in one collection since it was saved (`before`); returns it as
+    """Adds to `write` what changed in one collection since it was saved (`before`): the entries `names`,
+    or `every` entry, or those whose fingerprint changed, with the collections inside them; returns it as
     saved."""
+    new = False
     if before is None or before.value is not value:  # new, or replaced by another of the same name
         if before is not None:
-            write.dropped.append(key)
-        before = Saved(value)
-        every = True
+            write.dropped.extend((*key[:3], path) for path in before.every_path(key[3]))
+        before, new = Saved(value), True
     path = key[3]
     if moto_parts.is_list(path):
         return _list_changes(write, key, before, value)
     digests = before.entries  # changed in place: a save that fails forgets what was saved (save())
-    if every:
+    if new or every or moto_parts.has_fingerprint(path):
         current = dict(moto_parts.entries(path, value))
         names = set(current) | set(digests)
+        if not new and moto_parts.has_fingerprint(path):  # a fingerprint tells which changed
+            names = {
+                name
+                for name in names
+                if name not in current
+                or before.marks.get(name) != moto_parts.fingerprint(path, current[name])
+            }
     else:
         current = {name: moto_parts.entry(path, value, name) for name in names}
     for name in names:
@@ -215,13 +253,34 @@ def _collection(
             if name in digests:
                 write.entries[(key, name)] = None
                 del digests[name]
+            before.marks.pop(name, None)
+            write.dropped.extend((*key[:3], inner) for inner in before.inner.pop(name, {}))
             continue
-        body = moto_state.dump_retrying(item)
-        digest = hash(body)
-        if digests.get(name) != digest:
-            write.entries[(key, name)] = body
-            digests[name] = digest
+        _entry(write, key, before, name, item, refs)
     return before
+
+
+def _entry(
+    write: MotoWrite, key: CollectionKey, saved: Saved, name: str, item: Any, refs: dict[int, Path]
+) -> None:
+    """Writes one entry when its bytes changed, and what changed in the collections inside it."""
+    path = key[3]
+    inside = moto_parts.nested(path, name, item)
+    refs = refs | {id(collection.value): collection.path for collection in inside} if inside else refs
+    body = moto_state.dump_referring(item, refs)
+    digest = hash(body)
+    if saved.entries.get(name) != digest:
+        write.entries[(key, name)] = body
+        saved.entries[name] = digest
+    mark = moto_parts.fingerprint(path, item)
+    if mark is not None:
+        saved.marks[name] = mark
+    held = saved.inner.setdefault(name, {})
+    for collection in inside:
+        ckey = (*key[:3], collection.path)
+        held[collection.path] = _collection(
+            write, ckey, collection.value, held.get(collection.path), set(), False, refs
+        )
 
 
 def _list_changes(write: MotoWrite, key: CollectionKey, before: Saved, value: list[Any]) -> Saved:

@@ -122,13 +122,17 @@ class _ShellPickler(_Pickler):
 
 def dump_shell(backend: Any, collections: list[moto_parts.Collection]) -> bytes:
     """The backend without `collections` (which stay alive meanwhile: their ids are theirs)."""
-    if not collections:  # pickle's persistent_id costs a call per object: only where it is needed
-        return dump_retrying(backend)
-    paths = {id(collection.value): collection.path for collection in collections}
+    return dump_referring(backend, {id(collection.value): collection.path for collection in collections})
+
+
+def dump_referring(value: Any, refs: dict[int, tuple[str, ...]]) -> bytes:
+    """`value` pickled with the objects of `refs` (by id) as references to their paths."""
+    if not refs:  # pickle's persistent_id costs a call per object: only where it is needed
+        return dump_retrying(value)
     for attempt in range(_ATTEMPTS):
         buffer = io.BytesIO()
         try:
-            _ShellPickler(buffer, paths).dump(backend)
+            _ShellPickler(buffer, refs).dump(value)
             return buffer.getvalue()
         except RuntimeError:  # "dictionary changed size during iteration": another request wrote
             if attempt == _ATTEMPTS - 1:
@@ -157,36 +161,48 @@ class Loaded:
     refused_entries: list[tuple[CollectionKey, str, str]] = field(default_factory=list)
 
 
-class _ShellUnpickler(pickle.Unpickler):
-    def __init__(self, body: bytes) -> None:
+class _Unpickler(pickle.Unpickler):
+    """Resolves a reference to a path by `resolve` (a collection made empty, or an anchor)."""
+
+    def __init__(self, body: bytes, resolve: Any) -> None:
         super().__init__(io.BytesIO(body))
-        self.made: dict[tuple[str, ...], Any] = {}
+        self._resolve = resolve
 
     def persistent_load(self, pid: Any) -> Any:
-        path = tuple(pid)
-        if path not in self.made:
-            self.made[path] = moto_parts.empty(path)
-        return self.made[path]
+        return self._resolve(tuple(pid))
 
 
 def load_backend(body: bytes, entries: dict[tuple[str, ...], dict[str, bytes]]) -> tuple[Any, Loaded]:
-    """One saved backend: its shell, with each collection it refers to filled from `entries`
-    ({path: {entry: bytes}}); entries that cannot be read are left out (Loaded.refused_entries, kind and
-    account blank)."""
-    unpickler = _ShellUnpickler(body)
-    backend = unpickler.load()  # noqa: S301 - our own state directory, written by this module
+    """One saved backend: its shell, with each collection it refers to (and each collection its entries
+    refer to) filled from `entries` ({path: {entry: bytes}}); entries that cannot be read are left out
+    (Loaded.refused_entries, kind and account blank)."""
+    made: dict[tuple[str, ...], Any] = {}
+    waiting: list[tuple[str, ...]] = []
+    backend: Any = None
+
+    def resolve(path: tuple[str, ...]) -> Any:
+        if moto_parts.is_anchor(path):
+            return moto_parts.anchor(backend, path)
+        if path not in made:
+            made[path] = moto_parts.empty(path)
+            waiting.append(path)
+        return made[path]
+
+    backend = _Unpickler(body, resolve).load()  # our own state directory, written by this module
     loaded = Loaded()
-    for path, value in unpickler.made.items():
-        held = entries.get(path, {})
+    while waiting:
+        path = waiting.pop(0)
+        value, held = made[path], entries.get(path, {})
         for name in sorted(held):
             try:
-                item = pickle.loads(held[name])  # noqa: S301 - as above
+                item = _Unpickler(held[name], resolve).load()
                 if moto_parts.is_list(path):
                     value.extend(item)
                 else:
                     moto_parts.put(path, value, name, item)
             except Exception as error:
-                loaded.refused_entries.append((("", "", "", path), name, f"{type(error).__name__}: {error}"))
+                why = f"{type(error).__name__}: {error}"
+                loaded.refused_entries.append((("", "", "", path), name, why))
         loaded.collections[("", "", "", path)] = (value, held)
     return backend, loaded
 
@@ -290,6 +306,7 @@ __all__ = [
     "Loaded",
     "backend_dicts",
     "backends_of",
+    "dump_referring",
     "dump_retrying",
     "dump_shell",
     "dumps",

@@ -460,3 +460,45 @@ def test_a_deleted_bucket_and_table_leave_nothing_behind(tmp_path: Path) -> None
     with ServerThread(emulator_on(tmp_path)) as server:
         assert aws(server, "s3").list_buckets()["Buckets"] == []
         assert aws(server, "dynamodb").scan(TableName="gone")["Items"] == []
+
+
+def test_log_events_in_one_of_many_streams_save_that_stream_and_all_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = emulator_on(tmp_path)
+    assert emulator.moto_saver is not None
+    monkeypatch.setattr(emulator.moto_saver, "flush_due", lambda: None)  # only the requests' own saves
+    now = int(time.time() * 1000)
+    with ServerThread(emulator) as server:
+        logs = aws(server, "logs")
+        logs.create_log_group(logGroupName="/jobs")
+        for number in range(200):
+            logs.create_log_stream(logGroupName="/jobs", logStreamName=f"s{number}")
+            logs.put_log_events(
+                logGroupName="/jobs",
+                logStreamName=f"s{number}",
+                logEvents=[{"timestamp": now, "message": f"first of {number}" + "x" * 200}],
+            )
+        written = bytes_written_by(
+            emulator,
+            lambda: logs.put_log_events(
+                logGroupName="/jobs",
+                logStreamName="s7",
+                logEvents=[{"timestamp": now + 1, "message": "again"}],
+            ),
+        )
+        logs.delete_log_stream(logGroupName="/jobs", logStreamName="s9")
+    assert written < 3_000  # the stream and its new event, not the 200 streams and their events
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        logs = aws(server, "logs")
+        streams = logs.get_paginator("describe_log_streams").paginate(logGroupName="/jobs")
+        names = {stream["logStreamName"] for page in streams for stream in page["logStreams"]}
+        assert names == {f"s{number}" for number in range(200)} - {"s9"}
+        got = logs.get_log_events(logGroupName="/jobs", logStreamName="s7", startFromHead=True)["events"]
+        assert [event["message"] for event in got] == ["first of 7" + "x" * 200, "again"]
+        logs.put_log_events(  # a stream that came back takes new events (its group is the live one)
+            logGroupName="/jobs", logStreamName="s8", logEvents=[{"timestamp": now + 2, "message": "later"}]
+        )
+        got = logs.get_log_events(logGroupName="/jobs", logStreamName="s8", startFromHead=True)["events"]
+        assert [event["message"] for event in got][-1] == "later"
