@@ -187,7 +187,8 @@ class MotoSaver:
             found = moto_parts.collections(key[0], backend)
             named = moto_parts.dynamodb_items(backend, list(scope.items)) if scope.items else {}
             for collection in found:
-                if collection.path[0] == "keys":
+                tracked = collection.path in before and before[collection.path].value is collection.value
+                if collection.path[0] == "keys" and tracked:  # (a new one is written whole)
                     changed = moto_parts.drain_changed_keys(collection.value)
                     named[collection.path] = changed
                     named.setdefault(("tags",), set()).update(moto_parts.tag_names(collection.value, changed))
