@@ -161,6 +161,7 @@ class Emulator:
                 log.warning("could not look for containers of servers that are gone: %s", error)
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
+        self._clusters: EcsClusters | None = None
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
@@ -215,8 +216,11 @@ class Emulator:
                     if attempt is not None and attempt.run_handle is not None:
                         for group, stream, handle in followed(job, attempt):
                             shipper.track(backend.account, backend.region, group, stream, handle)
-        clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
+        # Clusters in this process's moto, read only through this server, are made when ECS is first asked.
+        lazy = (lambda: not moto_mock_active()) if hook_moto else (lambda: False)
+        clusters = EcsClusters(clients, self.outbox, lazy=lazy)
+        self.scheduler.settlers.insert(0, clusters.sync)  # else the cluster exists before the CE is VALID
+        self._clusters = clusters
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:
@@ -230,9 +234,24 @@ class Emulator:
         if self._shipper is not None and self._shipper.waiting:
             self._shipper.flush_finished(stream)
 
+    def before_ecs(self) -> None:
+        """Called before every ECS request this server answers: the compute environments' clusters not
+        made yet are made now (integrations/ecs_clusters)."""
+        if self._clusters is not None:
+            self._clusters.materialise()
+
+    def _idle_writes_due(self) -> bool:
+        """Last lines wait and idle moments write them: not while moto's logs backend is not loaded (nothing
+        can have read logs through this server yet; loading it would stall the requests of that moment,
+        and any read, flush or the bound on waiting lines still writes them)."""
+        shipper = self._shipper
+        if shipper is None or not shipper.waiting:
+            return False
+        return not isinstance(shipper.sink, MotoLogSink) or shipper.sink.loaded()
+
     def _write_some_waiting_logs(self) -> None:
         """The scheduler is idle: IDLE_BATCH of the waiting last lines are written now."""
-        if self._shipper is not None and self._shipper.waiting:
+        if self._shipper is not None and self._idle_writes_due():
             self._shipper.flush_finished(limit=IDLE_BATCH)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -340,13 +359,18 @@ class Emulator:
         self._wakeup.set()
 
     def _loop(self) -> None:
+        last_round = 0.0
         while not self._stopping.is_set():
-            logs_wait = self._shipper is not None and self._shipper.waiting > 0  # then idle ticks write them
+            logs_wait = self._idle_writes_due()  # then idle ticks write them
             if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
-                # Requests wake the loop; a short pause lets a burst of them share one round of ticks
+                # Requests wake the loop once answered. A lone request's change moves at once; rounds of
+                # ticks start at most every wake_coalesce_seconds, so a burst of requests shares one
                 # instead of each paying for its own (the scheduler and request threads share one GIL).
-                self._stopping.wait(self.settings.wake_coalesce_seconds)
+                pause = last_round + self.settings.wake_coalesce_seconds - time.monotonic()
+                if pause > 0:
+                    self._stopping.wait(pause)
             self._wakeup.clear()
+            last_round = time.monotonic()
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):

@@ -20,7 +20,7 @@ from batchemu import __version__
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
-from batchemu.keepalive import KeepAliveRequestHandler, close_connections
+from batchemu.keepalive import AFTER_RESPONSE, KeepAliveRequestHandler, close_connections
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
@@ -91,7 +91,13 @@ class BatchApp:
                 result = dispatch(self.handlers, route.operation, ctx, parsed)
             if not route.operation.startswith(_READ_ONLY_PREFIXES):
                 self.emulator.save()
-                self.emulator.wake()
+                # The scheduler moves what changed once the answer is out: a response never waits for a
+                # tick, and the tick runs while the client reads it.
+                after = environ.get(AFTER_RESPONSE)
+                if after is not None:
+                    after.append(self.emulator.wake)
+                else:
+                    self.emulator.wake()
             status, body = 200, serialize_result(operation, result)
             headers = [("Content-Type", JSON_CONTENT_TYPE)]
         except ApiError as error:
@@ -258,7 +264,13 @@ def create_app(emulator: Emulator) -> Edge:
                 return settings.auth_keys[access_key]
             return settings.internal_secret if access_key.isdigit() and len(access_key) == 12 else None
 
-    return Edge(BatchApp(emulator, others), others, secret_for, before_logs=emulator.flush_logs)
+    return Edge(
+        BatchApp(emulator, others),
+        others,
+        secret_for,
+        before_logs=emulator.flush_logs,
+        before_ecs=emulator.before_ecs,
+    )
 
 
 class QuietRequestHandler(KeepAliveRequestHandler):

@@ -19,6 +19,10 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - backlog (not in the default set; minutes): scripts/bench_backlog.py - SubmitJob/DescribeJobs/ListJobs
   with 0 vs 20,000 RUNNABLE jobs waiting, ten 10,000-child arrays on maxvCpus 256, and SubmitJob vs moto
   in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts.
+- typical (not in the default set; a few minutes): scripts/bench_typical.py - a generated file of 50 typical
+  Batch tests (MANAGED compute environment and job queue waited VALID, a job definition, one job polled to
+  SUCCEEDED every 10 ms) run by pytest with batchemu's `batch_client` fixture and with moto's `mock_aws`,
+  side by side, `--typical-rounds` times: totals, first test, median of the others.
 - swarm (named only; needs root): delegates to scripts/bench_swarm.py, 60 one-second jobs on a 1-node vs a
   3-node local swarm (scripts/local-swarm), the same vCPUs per node.
 """
@@ -53,7 +57,7 @@ import bench_scheduler  # noqa: E402  (the array benchmark and the in-process st
 from bench_api import client, queue_and_definition  # noqa: E402  (scripts/ is on sys.path, as above)
 
 ALL = ("api", "scale", "array", "docker", "startup")
-EXTRA = ("profile", "backlog", "swarm")
+EXTRA = ("profile", "backlog", "swarm", "typical")
 SERVER_LINE = re.compile(r"batchemu\.server: (\w+) (\S+) (\d{3}) ([0-9.]+)ms")
 TARGETS = {
     "api": {
@@ -775,6 +779,8 @@ def main() -> None:
         help="backlog: the servers' --log-level (backlog and moto parts)",
     )
     parser.add_argument("--swarm-args", default="", help="swarm: arguments passed to scripts/bench_swarm.py")
+    parser.add_argument("--typical-tests", type=int, default=50, help="typical: tests in the generated file")
+    parser.add_argument("--typical-rounds", type=int, default=3, help="typical: runs of each side")
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
         serve_stub(int(args.benchmarks[1]), Path(args.benchmarks[2]))
@@ -825,6 +831,10 @@ def main() -> None:
             line = bench_swarm(args.swarm_args.split())
         elif name == "profile":
             line = bench_profile(args.profile_calls, 15)
+        elif name == "typical":
+            import bench_typical
+
+            line = bench_typical.bench_typical(args.typical_tests, args.typical_rounds)
         line["machine"] = machine()
         line["bench_wall_s"] = round(time.perf_counter() - began, 1)
         emit(line)

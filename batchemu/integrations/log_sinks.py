@@ -62,26 +62,35 @@ class MotoLogSink:
     per call, a third of the cost of a finished array child's log shipping."""
 
     def __init__(self) -> None:
-        from moto.logs.exceptions import ResourceAlreadyExistsException
-        from moto.logs.models import logs_backends
+        self._backends: Any = None  # moto's, imported at the first write (moto costs a second to load)
+        self._exists: Any = None
 
-        self._backends = logs_backends
-        self._exists = ResourceAlreadyExistsException
+    @staticmethod
+    def loaded() -> bool:
+        """Whether moto's logs backend is in this process already (a write then costs only the write)."""
+        return "moto.logs.models" in sys.modules
 
     def _backend(self, account: str, region: str) -> Any:
+        if self._backends is None:
+            from moto.logs.exceptions import ResourceAlreadyExistsException
+            from moto.logs.models import logs_backends
+
+            self._backends, self._exists = logs_backends, ResourceAlreadyExistsException
         # Not kept between calls: moto's reset replaces its backends.
         backend = existing_backend(self._backends, account, region)
         return backend if backend is not None else self._backends[account][region]
 
     def create_group(self, account: str, region: str, group: str) -> None:
+        backend = self._backend(account, region)
         try:
-            self._backend(account, region).create_log_group(group, {})
+            backend.create_log_group(group, {})
         except self._exists:
             pass
 
     def create_stream(self, account: str, region: str, group: str, stream: str) -> None:
+        backend = self._backend(account, region)
         try:
-            self._backend(account, region).create_log_stream(group, stream)
+            backend.create_log_stream(group, stream)
         except self._exists:
             pass
 
@@ -110,13 +119,12 @@ def moto_mock_active() -> bool:
 def choose_sink(clients: AwsClients, in_process_moto: bool) -> LogSink:
     if in_process_moto:
         try:
-            import moto
+            from importlib.metadata import version
 
-            if int(moto.__version__.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
+            moto_version = version("moto")  # without importing moto, which costs a second
+            if int(moto_version.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
                 return MotoLogSink()
-            log.warning(
-                "moto %s is not the version the direct log adapter knows; using boto3", moto.__version__
-            )
+            log.warning("moto %s is not the version the direct log adapter knows; using boto3", moto_version)
         except Exception:
             log.exception("moto's logs backend is not usable directly; using boto3")
     return Boto3LogSink(clients)

@@ -32,6 +32,7 @@ import uuid
 import weakref
 from typing import Any
 
+from batchemu.integrations.moto_imports import after_import
 from batchemu.runners.lambda_container import Invocation, LambdaContainers, Outcome
 
 log = logging.getLogger("batchemu.lambda")
@@ -50,8 +51,14 @@ def connect(endpoint: str, secret: str, network: str) -> LambdaContainers:
     runtime = LambdaContainers(endpoint, secret, network)
     with _lock:
         _runtimes.append(weakref.ref(runtime))
-        _install()
+    # Hooked once moto's Lambda or S3 (whose notifications invoke functions) is imported.
+    after_import(("moto.awslambda", "moto.s3"), _install_locked)
     return runtime
+
+
+def _install_locked() -> None:
+    with _lock:
+        _install()
 
 
 def disconnect(runtime: LambdaContainers) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from batchemu import arns
 from batchemu.domain import retry
-from batchemu.domain.instance_types import InstanceType, catalogue
+from batchemu.domain.instance_types import InstanceType, resolve
 from batchemu.domain.models import ComputeEnvironment, Job
 from batchemu.domain.params import Requirements
 from batchemu.domain.states import JobEvent
@@ -104,7 +104,7 @@ class Fleet:
     def allowed(self, environment: ComputeEnvironment) -> list[InstanceType]:
         names = tuple((environment.compute_resources or {}).get("instance_types") or ["optimal"])
         if names != self._types_key:
-            self._types_key, self._types = names, catalogue().resolve(list(names))
+            self._types_key, self._types = names, resolve(list(names))
         return self._types
 
     def vcpus(self) -> int:
