@@ -266,7 +266,10 @@ class Emulator:
     def stop(self) -> None:
         self._stop_loop()
         self._close_integrations()
-        self.flush_logs()
+        # Waiting last lines are written when moto's logs backend is loaded; else nothing in this process
+        # has read logs, and loading it (a second) to write lines no one can read through us is skipped.
+        if self._idle_writes_due():
+            self.flush_logs()
         self.outbox.stop()
         self.runner.close()
         if self.state is not None:

@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 10.0
 TARGET_FIRST_TEST_S = 0.3
 
+# The same module head on both sides: a user's test module imports boto3 (moto's needs it for its fixture).
 COMMON = '''
 import time
+
+import boto3
 
 def typical(batch, subnet, security_group, instance_role, service_role, name):
     batch.create_compute_environment(
@@ -71,7 +74,6 @@ def test_typical_{index}(batch_client):
 '''
 
 MOTO_HEADER = '''
-import boto3
 import pytest
 from moto import mock_aws
 

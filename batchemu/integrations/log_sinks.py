@@ -4,9 +4,12 @@ adapter checks the moto version it was written against and falls back to boto3 o
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import re
 import sys
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from batchemu.integrations.aws import AwsClients
@@ -116,12 +119,26 @@ def moto_mock_active() -> bool:
     return bool(getattr(stubber, "enabled", False) or getattr(mock_class, "_nested_count", 0))
 
 
+def installed_moto_version() -> str:
+    """moto's version without importing moto (a second): read from its __init__.py, else its metadata."""
+    module = sys.modules.get("moto")
+    if module is not None:
+        return str(module.__version__)
+    spec = importlib.util.find_spec("moto")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("moto is not installed")
+    found = re.search(r'^__version__ = "([^"]+)"', Path(spec.origin).read_text(), re.MULTILINE)
+    if found:
+        return found.group(1)
+    from importlib.metadata import version
+
+    return version("moto")
+
+
 def choose_sink(clients: AwsClients, in_process_moto: bool) -> LogSink:
     if in_process_moto:
         try:
-            from importlib.metadata import version
-
-            moto_version = version("moto")  # without importing moto, which costs a second
+            moto_version = installed_moto_version()
             if int(moto_version.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
                 return MotoLogSink()
             log.warning("moto %s is not the version the direct log adapter knows; using boto3", moto_version)

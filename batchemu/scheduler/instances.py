@@ -230,9 +230,9 @@ class Fleets:
         if desired is not None and desired != fleet.desired_written:
             floor = max(floor, int(desired))  # asked for by CreateComputeEnvironment / Update...
         changed = False
-        allowed = fleet.allowed(environment)
         serving = environment.state == "ENABLED" and environment.status in ("VALID", "UPDATING")
-        while serving and allowed and fleet.vcpus() < floor:
+        # The allowed types only when an instance must start: resolving them reads moto's records.
+        while serving and fleet.vcpus() < floor and (allowed := fleet.allowed(environment)):
             self._launch(backend, environment, fleet, allowed[0], now)
             changed = True
         if not (
