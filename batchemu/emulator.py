@@ -362,18 +362,15 @@ class Emulator:
         self._wakeup.set()
 
     def _loop(self) -> None:
-        last_round = 0.0
+        burst = False  # requests woke the loop while it was ticking
         while not self._stopping.is_set():
             logs_wait = self._idle_writes_due()  # then idle ticks write them
-            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
-                # Requests wake the loop once answered. A lone request's change moves at once; rounds of
-                # ticks start at most every wake_coalesce_seconds, so a burst of requests shares one
-                # instead of each paying for its own (the scheduler and request threads share one GIL).
-                pause = last_round + self.settings.wake_coalesce_seconds - time.monotonic()
-                if pause > 0:
-                    self._stopping.wait(pause)
+            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()) and burst:
+                # Requests wake the loop once answered. One that finds the loop idle has its change moved
+                # at once; when they came while it ticked, a short pause lets more of the burst share the
+                # next round instead of each paying for its own (the threads share one GIL).
+                self._stopping.wait(self.settings.wake_coalesce_seconds)
             self._wakeup.clear()
-            last_round = time.monotonic()
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):
@@ -387,6 +384,7 @@ class Emulator:
                     time.sleep(0)
             except Exception:
                 log.exception("scheduler tick failed")
+            burst = self._wakeup.is_set()
 
     def _sleep_seconds(self) -> float:
         """Until the next tick, or sooner when a timer is due sooner (on the system clock)."""

@@ -7,7 +7,7 @@ Docker: `config={"batch": {"use_docker": False}}`, as moto's own tests do), side
 Prints one JSON line: wall time of each pytest run, the sum of the tests' own times, the first test's time
 and the median of the others (each test's setup + call + teardown, from pytest's reports).
 
-    python scripts/bench_typical.py [--tests 50] [--rounds 3]
+    python scripts/bench_typical.py [--tests 50] [--rounds 3] [--before /path/to/other/checkout]
 
 moto refuses a MANAGED compute environment whose subnet, security group and instance profile it does not
 hold, so its tests create them first (as moto's own Batch tests do); batchemu's tests do not need them."""
@@ -126,9 +126,9 @@ def write_suite(folder: Path, kind: str, tests: int) -> Path:
     return folder
 
 
-def run_suite(folder: Path, kind: str) -> dict:
+def run_suite(folder: Path, kind: str, root: Path = ROOT) -> dict:
     out = folder / "durations.json"
-    environment = dict(os.environ, BENCH_TYPICAL_OUT=str(out), PYTHONPATH=str(ROOT))
+    environment = dict(os.environ, BENCH_TYPICAL_OUT=str(out), PYTHONPATH=str(root))
     environment.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     environment.pop("AWS_ENDPOINT_URL", None)
     environment.pop("BATCHEMU_ENDPOINT", None)
@@ -166,20 +166,28 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def bench_typical(tests: int, rounds: int) -> dict:
+def bench_typical(tests: int, rounds: int, before: Path | None = None) -> dict:
+    """`before`: another checkout of batchemu, run as a third side ("batchemu_before") with the same file."""
     runs: dict[str, list[dict]] = {"batchemu": [], "moto": []}
+    roots = {"batchemu": ROOT, "moto": ROOT}
+    if before is not None:
+        runs["batchemu_before"], roots["batchemu_before"] = [], before
     loads = [load_average()]
     with tempfile.TemporaryDirectory(prefix="bench-typical-") as scratch:
-        suites = {kind: write_suite(Path(scratch) / kind, kind, tests) for kind in runs}
+        suites = {
+            kind: write_suite(Path(scratch) / kind, "moto" if kind == "moto" else "batchemu", tests)
+            for kind in runs
+        }
         for _ in range(rounds):
             for kind, folder in suites.items():
-                runs[kind].append(run_suite(folder, kind))
+                runs[kind].append(run_suite(folder, "moto" if kind == "moto" else "batchemu", roots[kind]))
             loads.append(load_average())
 
     def medians(kind: str) -> dict:
         return {key: statistics.median(run[key] for run in runs[kind]) for key in runs[kind][0]}
 
     ours, theirs = medians("batchemu"), medians("moto")
+    earlier = {"batchemu_before": medians("batchemu_before"), "before_root": str(before)} if before else {}
     ratios = [m["wall_s"] / b["wall_s"] for b, m in zip(runs["batchemu"], runs["moto"], strict=True)]
     ratios_tests = [m["tests_s"] / b["tests_s"] for b, m in zip(runs["batchemu"], runs["moto"], strict=True)]
     return {
@@ -188,6 +196,7 @@ def bench_typical(tests: int, rounds: int) -> dict:
         "rounds": rounds,
         "batchemu": ours,
         "moto": theirs,
+        **earlier,
         "runs": runs,
         "moto_over_batchemu_wall": [round(r, 2) for r in ratios],
         "moto_over_batchemu_tests": [round(r, 2) for r in ratios_tests],
@@ -204,8 +213,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="another batchemu checkout to run as a third side")
     arguments = parser.parse_args()
-    print(json.dumps(bench_typical(arguments.tests, arguments.rounds)), flush=True)
+    print(json.dumps(bench_typical(arguments.tests, arguments.rounds, arguments.before)), flush=True)
 
 
 if __name__ == "__main__":
