@@ -128,7 +128,8 @@ class Emulator:
     ):
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
-        self.store = Store(listeners=[_log_transition])
+        self._moves = 0  # job transitions so far (the loop's measure of a burst of submissions)
+        self.store = Store(listeners=[_log_transition, self._count_move])
         self._wakeup = threading.Event()
         self.timers = Timers(self.clock, self.wake)
         self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
@@ -361,16 +362,26 @@ class Emulator:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def _count_move(self, backend: Backend, job: Job, old_status: str) -> None:
+        self._moves += 1
+
     def _loop(self) -> None:
         burst = False  # requests woke the loop while it was ticking
+        jobs_moved_at: float | None = None  # when the last round that moved jobs ended
+        coalesce = self.settings.wake_coalesce_seconds
         while not self._stopping.is_set():
             logs_wait = self._idle_writes_due()  # then idle ticks write them
-            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()) and burst:
-                # Requests wake the loop once answered. One that finds the loop idle has its change moved
-                # at once; when they came while it ticked, a short pause lets more of the burst share the
-                # next round instead of each paying for its own (the threads share one GIL).
-                self._stopping.wait(self.settings.wake_coalesce_seconds)
+            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
+                # Requests wake the loop once answered. When they came while it ticked (a burst), or
+                # soon after a round that moved jobs (jobs being submitted), a short pause lets more
+                # of them share the next round instead of each paying for its own (the threads share
+                # one GIL); otherwise (a resource created, a lone job) the change moves at once.
+                since = time.monotonic() - jobs_moved_at if jobs_moved_at is not None else coalesce
+                pause = coalesce if burst else coalesce - since
+                if pause > 0:
+                    self._stopping.wait(pause)
             self._wakeup.clear()
+            moves = self._moves
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):
@@ -385,6 +396,8 @@ class Emulator:
             except Exception:
                 log.exception("scheduler tick failed")
             burst = self._wakeup.is_set()
+            if self._moves != moves:
+                jobs_moved_at = time.monotonic()
 
     def _sleep_seconds(self) -> float:
         """Until the next tick, or sooner when a timer is due sooner (on the system clock)."""
