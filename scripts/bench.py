@@ -303,7 +303,9 @@ def serve_stub(port: int, describe_body: Path) -> None:
     # connection (without it, each call also paid a TCP connect and a new server thread).
     from batchemu.keepalive import KeepAliveRequestHandler
 
-    make_server("127.0.0.1", port, app, threaded=True, request_handler=KeepAliveRequestHandler).serve_forever()
+    make_server(
+        "127.0.0.1", port, app, threaded=True, request_handler=KeepAliveRequestHandler
+    ).serve_forever()
 
 
 def raw_post(port: int, path: str, body: dict) -> bytes:

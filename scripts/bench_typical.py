@@ -29,7 +29,7 @@ TARGET_RATIO = 10.0
 TARGET_FIRST_TEST_S = 0.3
 
 # The same module head on both sides: a user's test module imports boto3 (moto's needs it for its fixture).
-COMMON = '''
+COMMON = """
 import time
 
 import boto3
@@ -65,15 +65,15 @@ def wait_valid(describe):
             return
         assert time.monotonic() < deadline, found
         time.sleep(0.01)
-'''
+"""
 
-BATCHEMU_FILE = '''
+BATCHEMU_FILE = """
 def test_typical_{index}(batch_client):
     typical(batch_client, "subnet-1", "sg-1", "ecsInstanceRole",
             "arn:aws:iam::123456789012:role/AWSBatchServiceRole", "{index}")
-'''
+"""
 
-MOTO_HEADER = '''
+MOTO_HEADER = """
 import pytest
 from moto import mock_aws
 
@@ -92,14 +92,14 @@ def network():
     profile = iam.create_instance_profile(InstanceProfileName="ecsInstanceRole")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="ecsInstanceRole", RoleName="ecsInstanceRole")
     return subnet, group, profile["Arn"], role
-'''
+"""
 
-MOTO_FILE = '''
+MOTO_FILE = """
 def test_typical_{index}(batch_client):
     typical(batch_client, *network(), "{index}")
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 import json, os
 
 durations = {}
@@ -113,7 +113,7 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TYPICAL_OUT"], "w") as out:
         json.dump(durations, out)
-'''
+"""
 
 
 def write_suite(folder: Path, kind: str, tests: int) -> Path:
@@ -210,7 +210,9 @@ def bench_typical(tests: int, rounds: int, before: Path | None = None) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tests", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--before", type=Path, help="another batchemu checkout to run as a third side")

@@ -58,9 +58,7 @@ class ScheduleTimers:
     """The moto_watch watcher of one emulator."""
 
     @classmethod
-    def connect(
-        cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients
-    ) -> ScheduleTimers:
+    def connect(cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients) -> ScheduleTimers:
         """Hooks moto (once per process, as its services are imported) and registers a watcher."""
         moto_events.install_rule_hooks()
         moto_scheduler.install_schedule_hooks()
