@@ -14,6 +14,8 @@ import sqlite3
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from types import FrameType
 from typing import NoReturn
 
@@ -22,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer
 from batchemu import __version__, config
 from batchemu.emulator import Emulator
 from batchemu.errors import ConfigurationError
+from batchemu.init_hooks import run_init_dir
 from batchemu.keepalive import close_connections
 from batchemu.server import bind
 
@@ -89,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--state-dir", help="keep state in this folder (env BATCHEMU_STATE_DIR)")
     serve.add_argument(
+        "--init-dir",
+        metavar="DIR",
+        help="at start-up, run this folder's *.py scripts (AWS_ENDPOINT_URL set) and create its CloudFormation "
+        "templates (*.json, *.yaml) before saying ready (env BATCHEMU_INIT_DIR)",
+    )
+    serve.add_argument(
         "--on-shutdown",
         choices=config.ON_SHUTDOWN,
         help="with --state-dir, what SIGTERM/SIGINT do to running jobs: leave them running for the next "
@@ -122,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOG_LEVELS,
         help="DEBUG, INFO, WARNING or ERROR (default INFO)",
     )
+    state = commands.add_parser("state", help="export or import a running server's whole state")
+    state.add_argument("action", choices=["export", "import"], help="export to FILE, or import FILE")
+    state.add_argument("file", metavar="FILE", help="the snapshot file (a batchemu state file)")
+    state.add_argument(
+        "--endpoint",
+        default=os.environ.get("BATCHEMU_ENDPOINT", "http://127.0.0.1:8000"),
+        help="the server (default http://127.0.0.1:8000; env BATCHEMU_ENDPOINT)",
+    )
     return parser
 
 
@@ -129,7 +146,33 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "state":
+        return state_command(args)
     return 2
+
+
+def state_command(args: argparse.Namespace) -> int:
+    """`batchemu state export FILE` / `import FILE`, through the server's /_batchemu/state route."""
+    url = args.endpoint.rstrip("/") + "/_batchemu/state"
+    try:
+        if args.action == "export":
+            with urllib.request.urlopen(url, timeout=300) as answer:
+                data = answer.read()
+            with open(args.file, "wb") as file:
+                file.write(data)
+            print(f"exported {len(data)} bytes from {args.endpoint} to {args.file}")
+            return 0
+        with open(args.file, "rb") as file:
+            body = file.read()
+        request = urllib.request.Request(url, data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=300):
+            print(f"imported {args.file} into {args.endpoint}")
+            return 0
+    except urllib.error.HTTPError as error:
+        print(f"batchemu: error: {error.read().decode(errors='replace')}", file=sys.stderr)
+    except (OSError, urllib.error.URLError) as error:
+        print(f"batchemu: error: {args.endpoint}: {error}", file=sys.stderr)
+    return 1
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -156,6 +199,14 @@ def serve(args: argparse.Namespace) -> int:
     )
     http.start()
     endpoint = f"http://{settings.host}:{server.server_port}"
+    if settings.init_dir:
+        reachable = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        run_init_dir(
+            settings.init_dir,
+            f"http://{reachable}:{server.server_port}",
+            settings.default_account,
+            settings.default_region,
+        )
     print(
         f"batchemu {__version__} ready on {endpoint} (runner: {emulator.runner.name}); "
         f"dashboard: {endpoint}{DASHBOARD_PATH}",
@@ -254,6 +305,7 @@ def _settings(args: argparse.Namespace) -> config.Settings:
             "auth": args.auth,
             "auth_keys": _auth_keys(args.auth_key),
             "on_shutdown": args.on_shutdown,
+            "init_dir": args.init_dir,
         }
     )
     if not 0 <= settings.port <= 65535:
@@ -270,6 +322,9 @@ def _settings(args: argparse.Namespace) -> config.Settings:
             raise ConfigurationError(f"{source}: unknown value {value!r}; choose one of {', '.join(allowed)}")
     if settings.auth == "sigv4" and not settings.auth_keys:
         raise ConfigurationError("--auth sigv4 needs at least one --auth-key ACCESS_KEY:SECRET_KEY")
+    if settings.init_dir and not os.path.isdir(settings.init_dir):
+        source = "--init-dir" if args.init_dir else "BATCHEMU_INIT_DIR"
+        raise ConfigurationError(f"{source} {settings.init_dir}: not a directory")
     if settings.state_dir:
         _check_state_dir(settings.state_dir, "--state-dir" if args.state_dir else "BATCHEMU_STATE_DIR")
     return settings

@@ -51,6 +51,8 @@ class Settings:
     docker_host: str | None = None
     # Where job containers reach the emulator, when not where it listens (e.g. jobs on other hosts).
     job_endpoint: str | None = None
+    # A folder of *.py scripts and CloudFormation templates run at start-up (init_hooks.py).
+    init_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,6 +67,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "on_shutdown": ("BATCHEMU_ON_SHUTDOWN", str),
     "docker_host": ("DOCKER_HOST", str),
     "job_endpoint": ("BATCHEMU_JOB_ENDPOINT", str),
+    "init_dir": ("BATCHEMU_INIT_DIR", str),
     "auth": ("BATCHEMU_AUTH", str),
     "auth_keys": ("BATCHEMU_AUTH_KEYS", lambda text: parse_auth_keys(text.split(","))),
     "allowed_host_paths": ("BATCHEMU_ALLOW_HOST_PATHS", lambda text: tuple(p for p in text.split(":") if p)),

@@ -17,14 +17,15 @@ from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
 from batchemu.errors import ConfigurationError
-from batchemu.instance_state import InstanceFile, adopt_unknown
-from batchemu.integrations import eventbridge, moto_lambda, stepfunctions
+from batchemu.integrations import cloudformation, eventbridge, moto_lambda, stepfunctions
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
+from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
 from batchemu.integrations.schedules import ScheduleTimers
+from batchemu.moto_saver import MotoSaver
 from batchemu.persistence import StateDir
 from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
@@ -132,6 +133,7 @@ class Emulator:
         self.store = Store(listeners=[_log_transition, self._count_move])
         self._wakeup = threading.Event()
         self.timers = Timers(self.clock, self.wake)
+        self.origins = Origins()  # which execution, rule or schedule started a job (the dashboard's links)
         self.state: StateDir | None = StateDir(self.settings.state_dir) if self.settings.state_dir else None
         state_id = self.state.identity if self.state is not None else None
         # Every runner runs multi-container jobs through TaskRunner (runners/tasks.py).
@@ -144,15 +146,15 @@ class Emulator:
             host_access=HostAccessPolicy(self.settings.allow_privileged, self.settings.allowed_host_paths),
         )
         self.scheduler = Scheduler(self.store, self.runner, dwell, settlers=[settle_extras], launch=launch)
-        self.instance_file: InstanceFile | None = None
-        if self.state is not None and self.settings.state_dir:
+        # moto's services are saved with Batch's state, unless another endpoint (--aws-endpoint) serves them
+        self.moto_saver: MotoSaver | None = None
+        if self.state is not None:
             now = to_millis(self.clock.now())
-            self.state.attach(self.store)
-            self.instance_file = InstanceFile(self.settings.state_dir)
-            self.instance_file.load(self.scheduler.placer.fleets, now)
+            self.state.attach(self.store, self.scheduler.placer.fleets, now)
             reconcile(self.store, self.runner, now)
-            if not hasattr(self.runner, "container_instance_id"):  # swarm names its nodes, not our instances
-                adopt_unknown(self.store, self.scheduler.placer.fleets, now)
+            if not self.settings.aws_endpoint:
+                self.moto_saver = MotoSaver(self.state)
+                self.moto_saver.load()
             self.save()
         remove_orphans = getattr(self.runner, "remove_orphans", None)
         if remove_orphans is not None and runner is None:  # after reconcile: re-attached ones are ours
@@ -166,6 +168,7 @@ class Emulator:
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
+        self._stacks: cloudformation.BatchResources | None = None  # AWS::Batch::* in CloudFormation stacks
         self.schedules: ScheduleTimers | None = None  # scheduled rules and Scheduler schedules
         self._lambda: moto_lambda.LambdaContainers | None = None
         self.outbox = Outbox()
@@ -188,7 +191,9 @@ class Emulator:
         if set_endpoint is not None:
             set_endpoint(self.settings.job_endpoint or endpoint)
         clients = AwsClients(self.settings.aws_endpoint or endpoint, self.settings.internal_secret)
-        sink = choose_sink(clients, in_process_moto=not self.settings.aws_endpoint)
+        saver = self.moto_saver
+        on_write = (lambda: saver.touch("logs")) if saver is not None else None
+        sink = choose_sink(clients, in_process_moto=not self.settings.aws_endpoint, on_write=on_write)
         # Lines in this process's moto are read only through this server (unless moto's own mock_aws
         # intercepts the reads): their writing may wait for a read or an idle moment.
         defer = (lambda: not moto_mock_active()) if isinstance(sink, MotoLogSink) else (lambda: False)
@@ -196,19 +201,25 @@ class Emulator:
         self._shipper = shipper
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
-        events = eventbridge.connect(self.store, clients, endpoint, self.outbox, hook_moto=hook_moto)
+        events = eventbridge.connect(
+            self.store, clients, endpoint, self.outbox, hook_moto=hook_moto, origins=self.origins
+        )
         self._events = events
         self.store.listeners.append(events.on_transition)
         if hook_moto:  # with --aws-endpoint executions, rules, schedules and functions are the other emulator's
             self._stepfunctions = stepfunctions.connect(
-                self.store, self.clock, self.timers, endpoint, self.settings.internal_secret
+                self.store, self.clock, self.timers, endpoint, self.settings.internal_secret, self.origins
             )
-            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients)
+            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients, self.origins)
             # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
             self._lambda = moto_lambda.connect(
                 job_endpoint, self.settings.internal_secret, self.settings.docker_network
             )
+            self._stacks = cloudformation.BatchResources(
+                self.store, self.clock, self.settings, lambda: self.scheduler.settlers, self._changed
+            )
+            cloudformation.connect(self._stacks)
         self.outbox.every_interval(shipper.ship)
         with self.store.lock:  # work re-attached after a restart keeps its logs flowing
             for backend in self.store.backends():
@@ -275,6 +286,8 @@ class Emulator:
         self.runner.close()
         if self.state is not None:
             self.save()
+        if self.moto_saver is not None:
+            self.moto_saver.flush()
 
     def shutdown(self, why: str, leave_running: bool = False, seconds: float = 3.0) -> str:
         """The graceful end of a server (SIGTERM, SIGINT), within about `seconds`: the scheduler stops;
@@ -307,6 +320,8 @@ class Emulator:
         took.append(time.monotonic())
         if self.state is not None:
             self.save()
+        if self.moto_saver is not None:
+            self.moto_saver.flush()
         log.debug(
             "shutdown: jobs stopped in %.2f s, outbox in %.2f s, runner closed in %.2f s",
             *(b - a for a, b in zip(took, took[1:], strict=False)),
@@ -332,6 +347,8 @@ class Emulator:
         if self._lambda is not None:
             moto_lambda.disconnect(self._lambda)
             self._lambda = None
+        if self._stacks is not None:
+            cloudformation.disconnect(self._stacks)
 
     def _fail_live(self, live: list[tuple[Backend, Job]], reason: str) -> None:
         now = to_millis(self.clock.now())
@@ -365,6 +382,11 @@ class Emulator:
     def _count_move(self, backend: Backend, job: Job, old_status: str) -> None:
         self._moves += 1
 
+    def _changed(self) -> None:
+        """Resources changed outside a Batch request (a CloudFormation stack): saved, and the loop woken."""
+        self.save()
+        self.wake()
+
     def _loop(self) -> None:
         burst = False  # requests woke the loop while it was ticking
         jobs_moved_at: float | None = None  # when the last round that moved jobs ended
@@ -395,6 +417,8 @@ class Emulator:
                     time.sleep(0)
             except Exception:
                 log.exception("scheduler tick failed")
+            if self.moto_saver is not None:
+                self.moto_saver.flush_due()
             burst = self._wakeup.is_set()
             if self._moves != moves:
                 jobs_moved_at = time.monotonic()
@@ -417,9 +441,7 @@ class Emulator:
     def save(self, resources: bool = True) -> None:
         """Writes what changed to the state directory, when there is one."""
         if self.state is not None:
-            self.state.save(self.store, resources)
-        if self.instance_file is not None:
-            self.instance_file.save(self.store, self.scheduler.placer.fleets)
+            self.state.save(self.store, resources, self.scheduler.placer.fleets)
 
     def run_until_idle(self, max_ticks: int = 10_000) -> int:
         """Tick until nothing changes; returns the ticks taken."""
@@ -441,17 +463,31 @@ class Emulator:
             self.scheduler.placer.reset()
             if self.state is not None:
                 self.state.clear()
-            if self.instance_file is not None:
-                self.instance_file.clear()
             if isinstance(self.clock, FakeClock):
                 self.clock.restart()
             for integration in self._integrations:
                 integration.reset()
+            self.origins.reset()
         if self._stepfunctions is not None:  # before the timers go: their waits end with their executions
             self._stepfunctions.reset()
         self.timers.clear()  # times on the old clock mean nothing now
         if self.schedules is not None:
             self.schedules.reset()
+
+    def after_import(self) -> None:
+        """A snapshot replaced the state: lost work is failed or retried, timers re-armed from moto, and
+        the state directory (when there is one) holds the new state."""
+        with self.store.lock:
+            for backend in self.store.backends():
+                backend.changed_jobs = set() if self.store.tracks_changes else None
+        reconcile(self.store, self.runner, to_millis(self.clock.now()))
+        if self.schedules is not None:
+            self.schedules.reset()
+        if self.state is not None:
+            self.state.save_all(self.store, self.scheduler.placer.fleets)
+        if self.moto_saver is not None:
+            self.moto_saver.save_everything()
+        self.wake()
 
     def instances(self) -> list[dict[str, Any]]:
         """Every container instance of every MANAGED EC2/SPOT compute environment, with its jobs."""

@@ -16,11 +16,12 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from batchemu import __version__
+from batchemu import __version__, snapshots
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
 from batchemu.keepalive import AFTER_RESPONSE, KeepAliveRequestHandler, close_connections
+from batchemu.persistence import Unusable
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
 from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
@@ -127,6 +128,14 @@ class BatchApp:
             emulator.reset()
             self.others.reset()
             return _json({"status": "reset"})
+        if action == "state" and request.method == "GET":
+            return Response(snapshots.export_state(emulator), 200, content_type="application/vnd.sqlite3")
+        if action == "state" and request.method == "POST":
+            try:
+                snapshots.import_state(emulator, request.get_data())
+            except Unusable as error:
+                return _json({"__type": "InvalidSnapshot", "message": str(error)}, 400)
+            return _json({"status": "imported"})
         if action == "config" and request.method == "GET":
             return _json(public_settings(emulator))
         if action == "clock":
@@ -264,12 +273,14 @@ def create_app(emulator: Emulator) -> Edge:
                 return settings.auth_keys[access_key]
             return settings.internal_secret if access_key.isdigit() and len(access_key) == 12 else None
 
+    saver = emulator.moto_saver
     return Edge(
         BatchApp(emulator, others),
         others,
         secret_for,
         before_logs=emulator.flush_logs,
         before_ecs=emulator.before_ecs,
+        after_write=saver.after_request if saver is not None else None,
     )
 
 

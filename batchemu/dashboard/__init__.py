@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
 from batchemu import __version__
-from batchemu.dashboard import assets, job_page, pages, snapshot
+from batchemu.dashboard import assets, job_page, orchestration, orchestration_pages, pages, snapshot
 from batchemu.dashboard.logs import reader_for
 
 if TYPE_CHECKING:
@@ -36,13 +36,17 @@ def handle(request: Request, emulator: Emulator) -> Response:
     if request.method not in ("GET", "HEAD"):
         return _respond(json.dumps({"message": "the dashboard is read-only"}), 405, "application/json")
     if path == "":
-        return _respond(pages.overview(_summary(request, emulator), __version__, _summary_api(request)), 200)
+        found = _summary(request, emulator)
+        extra = orchestration_pages.tables(found)
+        return _respond(pages.overview(found, __version__, _summary_api(request), extra), 200)
     if path == "api/summary":
         return _respond(json.dumps(_summary(request, emulator)), 200, "application/json")
     if path.startswith("jobs/"):
         return _job_page(path[len("jobs/") :], emulator)
     if path.startswith("api/jobs/"):
         return _job_json(path[len("api/jobs/") :], emulator)
+    if path.startswith("executions/"):
+        return _execution_page(unquote(path[len("executions/") :]), emulator)
     if path == "static/app.js":
         return _respond(assets.JS, 200, "text/javascript; charset=utf-8")
     if path == "static/app.css":
@@ -58,6 +62,7 @@ def _summary(request: Request, emulator: Emulator) -> dict[str, Any]:
     now_ms = int(emulator.clock.now() * 1000)
     found = snapshot.summary(emulator.store, now_ms, limit, offset, status)
     found["instances"] = emulator.instances()
+    found.update(orchestration.summary(emulator))
     return found
 
 
@@ -71,6 +76,7 @@ def _job(job_id: str, emulator: Emulator) -> dict[str, Any] | None:
     if found is None:
         return None
     job, targets = found
+    job["startedBy"] = orchestration.origin(emulator, job_id)
     endpoint = emulator.settings.aws_endpoint or emulator.endpoint
     if endpoint is None:
         return {"job": job, "logs": [], "logError": "the emulator is not served, so logs cannot be read"}
@@ -95,6 +101,13 @@ def _job_json(job_id: str, emulator: Emulator) -> Response:
             json.dumps({"__type": "NotFound", "message": f"No job {job_id}"}), 404, "application/json"
         )
     return _respond(json.dumps(found), 200, "application/json")
+
+
+def _execution_page(arn: str, emulator: Emulator) -> Response:
+    execution = orchestration.execution(emulator, arn)
+    if execution is None:
+        return _respond(job_page.not_found(f"No execution {arn}", __version__), 404)
+    return _respond(orchestration_pages.execution_page(execution, __version__), 200)
 
 
 def _respond(body: str, status: int, content_type: str = "text/html; charset=utf-8") -> Response:

@@ -95,6 +95,15 @@ JS = r"""
         job.statusReason, when(job.createdAt), when(job.startedAt), when(job.stoppedAt)],
         {"data-job-id": job.jobId});
     }));
+    function iso(t) { return t ? t.replace("T", " ").slice(0, 19) + "Z" : ""; }
+    fill("executions", (s.executions || []).map(function (e) {
+      var href = UI + "/executions/" + encodeURIComponent(e.executionArn);
+      return row([el("a", {href: href}, [e.name]), e.stateMachineName, badge(e.status), iso(e.startDate),
+        iso(e.stopDate), e.jobs]);
+    }));
+    fill("schedules", (s.schedules || []).map(function (x) {
+      return row([x.kind, x.name, el("code", {}, [x.expression]), x.state, when(x.next), x.jobs]);
+    }));
     var all = 0;
     STATUSES.forEach(function (st) { all += s.totals[st] || 0; });
     document.querySelectorAll("#status-filter a").forEach(function (a) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchemu.dashboard.orchestration_pages import started_by
 from batchemu.dashboard.pages import UI, badge, cells, esc, job_href, layout, table, when
 
 
@@ -29,6 +30,8 @@ def render(
             esc(f"{job['vcpus']:g} vCPU, {job['memoryMiB']} MiB" if job["vcpus"] is not None else ""),
         ),
     ]
+    if job.get("startedBy"):
+        facts.append(("Started by", started_by(job["startedBy"])))
     if job["parentId"]:
         facts.append(("Parent", f'<a href="{esc(job_href(job["parentId"]))}">{esc(job["parentId"])}</a>'))
     facts_html = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)

@@ -66,7 +66,8 @@ def badge(status: str | None) -> str:
 # -- overview ------------------------------------------------------------------------------------------
 
 
-def overview(snapshot: dict[str, Any], version: str, api: str) -> str:
+def overview(snapshot: dict[str, Any], version: str, api: str, extra: str = "") -> str:
+    """`extra`: sections already rendered (escaped by their renderer), put after the jobs."""
     body = (
         "<h1>AWS Batch, locally</h1>"
         "<h2>Compute environments</h2>"
@@ -99,6 +100,7 @@ def overview(snapshot: dict[str, Any], version: str, api: str) -> str:
             "No jobs yet",
         )
         + pager(snapshot["page"])
+        + extra
     )
     return layout("Dashboard", body, "overview", api, version)
 

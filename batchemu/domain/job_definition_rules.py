@@ -24,6 +24,7 @@ from batchemu.errors import ClientException, invalid_request
 # -- job definitions ----------------------------------------------------------------------------------
 
 _BODIES = ("container_properties", "ecs_properties", "eks_properties")
+_RANGE_BODY = {"container_properties": "container"}  # a node range's container is `container`
 _EXIT_CODE_PATTERN = re.compile(r"^[0-9]*\*?$")
 _REASON_PATTERN = re.compile(r"^[a-zA-Z0-9.:\s]*\*?$")
 _USER = re.compile(r"^([a-z0-9_][a-z0-9_-]{0,30})$")
@@ -258,10 +259,18 @@ def check_node_properties(nodes: Spec) -> None:
     for node_range in ranges:
         first, last = parse_target_nodes(node_range["target_nodes"], count)
         covered.update(range(first, last + 1))
+        bodies = [key for key in _BODIES if node_range.get(_RANGE_BODY.get(key, key)) is not None]
+        if not bodies:
+            raise invalid_request(f"Node range {node_range['target_nodes']} must specify a container")
+        if len(bodies) > 1:  # a chosen text: AWS's is unknown
+            raise invalid_request(
+                f"Node range {node_range['target_nodes']} must specify only one of container, ecsProperties "
+                "or eksProperties"
+            )
         if node_range.get("container") is not None:
             check_container_properties(node_range["container"], fargate=False)
-        elif node_range.get("ecs_properties") is None and node_range.get("eks_properties") is None:
-            raise invalid_request(f"Node range {node_range['target_nodes']} must specify a container")
+        if node_range.get("ecs_properties") is not None:
+            tasks.check_task_properties(node_range["ecs_properties"])
     missing = sorted(set(range(count)) - covered)
     if missing:
         raise invalid_request(

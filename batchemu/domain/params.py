@@ -161,16 +161,23 @@ def node_range(target_nodes: str, num_nodes: int) -> tuple[int, int]:
     return (int(low) if low else 0), (int(high) if high else num_nodes - 1)
 
 
-def node_container(node_properties: Spec, index: int) -> Spec | None:
-    """The container of the narrowest node range that holds node `index` (nested ranges: narrower wins)."""
+def node_group(node_properties: Spec, index: int) -> Spec:
+    """The narrowest node range that holds node `index` (nested ranges: narrower wins); {} if none does."""
     num_nodes = int(node_properties.get("num_nodes", 1))
-    best: Spec | None = None
+    best: Spec = {}
     best_span = None
     for group in node_properties.get("node_range_properties", []):
         low, high = node_range(group.get("target_nodes", ""), num_nodes)
         if low <= index <= high and (best_span is None or high - low < best_span):
-            best, best_span = group.get("container"), high - low
+            best, best_span = group, high - low
     return best
+
+
+def node_container(node_properties: Spec, index: int) -> Spec | None:
+    """The container of the node range that holds node `index` (None for an ecsProperties or eksProperties
+    range)."""
+    found: Spec | None = node_group(node_properties, index).get("container")
+    return found
 
 
 def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
@@ -190,13 +197,17 @@ _PLAIN_JOB_ID = re.compile(r"[A-Za-z0-9_.~:#-]*\Z")
 _ID_SEPARATORS = str.maketrans({":": "%3A", "#": "%23"})
 
 
-def agent_path(account: str, region: str, job_id: str, attempt: int) -> str:
-    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials)."""
+def agent_path(account: str, region: str, job_id: str, attempt: int, container: Spec | None = None) -> str:
+    """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials); a
+    container of a multi-container task has its own, as each ECS container has its metadata URI."""
     if _PLAIN_JOB_ID.match(job_id):  # every id batchemu makes: quote() reads it a character at a time
         quoted = job_id.translate(_ID_SEPARATORS)
     else:
         quoted = urllib.parse.quote(job_id, safe="")
-    return f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
+    path = f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
+    if container is not None:
+        path += "/container/" + urllib.parse.quote(container.get("name") or "", safe="")
+    return path
 
 
 def agent_token(secret: str, job_id: str, attempt: int) -> str:

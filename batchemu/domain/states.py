@@ -41,6 +41,7 @@ class JobEvent(StrEnum):
     MAIN_NODE_PLACED = "MAIN_NODE_PLACED"  # multi-node parent follows its main node
     MAIN_NODE_STARTED = "MAIN_NODE_STARTED"
     BLOCKED = "BLOCKED"  # stays RUNNABLE with a blocked-queue statusReason (MISCONFIGURATION:...)
+    NODE_RETRY = "NODE_RETRY"  # a node of a multi-node job whose whole job is retried runs again
 
 
 S, E = JobStatus, JobEvent
@@ -67,6 +68,8 @@ TRANSITIONS: dict[tuple[JobStatus, JobEvent], JobStatus] = {
     (S.RUNNING, E.TERMINATED): S.FAILED,
     (S.PENDING, E.CHILDREN_SUCCEEDED): S.SUCCEEDED,
     (S.PENDING, E.CHILD_FAILED): S.FAILED,
+    (S.SUCCEEDED, E.NODE_RETRY): S.PENDING,
+    (S.FAILED, E.NODE_RETRY): S.PENDING,
     **{(status, E.CANCELLED): S.FAILED for status in QUEUED},
     **{(status, E.TERMINATED): S.FAILED for status in QUEUED},
 }
@@ -123,6 +126,8 @@ def transition(
         _start_attempt(job, now)
     elif event is E.MAIN_NODE_STARTED:
         job.started_at = now
+    elif event is E.NODE_RETRY:  # its attempts stay: the next one is added to them
+        job.stopped_at, job.is_cancelled, job.is_terminated = None, False, False
     elif event in _ENDS_ATTEMPT:
         ended = job.current_attempt
         _end_attempt(job, now, reason, exit_code, container_reason)
@@ -176,3 +181,5 @@ def _record_task_containers(attempt: Attempt, results: Sequence[tuple[str, int |
         found = by_name.get(name)
         if found is not None:
             found.exit_code, found.reason = exit_code, container_reason
+            if exit_code is None:  # it never ran: no log stream (the shipper creates none either)
+                found.log_stream_name = None

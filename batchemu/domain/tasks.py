@@ -4,7 +4,7 @@ applied by name, AWS's rules for essential and dependsOn, and what a job needs o
 
 from __future__ import annotations
 
-from batchemu.domain import params
+from batchemu.domain import params, pods
 from batchemu.domain.models import Job, Spec
 from batchemu.errors import ClientException, invalid_request
 
@@ -86,7 +86,22 @@ def requirements(ecs_properties: Spec | None) -> params.Requirements:
 
 
 def job_requirements(job: Job) -> params.Requirements:
-    """A job's needs: its container's, or for a multi-container job the sum of its task's."""
+    """A job's needs: its container's, for a multi-container job the sum of its task's, for a pod what
+    Kubernetes asks of a node."""
     if job.container is None and job.ecs_properties is not None:
         return requirements(job.ecs_properties)
+    if job.container is None and job.eks_properties is not None:
+        return pods.requirements(job.eks_properties)
     return params.requirements(job.container)
+
+
+def runs_as_task(job: Job) -> bool:
+    """Whether the job runs as a task of several containers (ecsProperties or an EKS pod)."""
+    return job.container is None and (job.ecs_properties is not None or job.eks_properties is not None)
+
+
+def job_containers(job: Job) -> list[Spec]:
+    """The containers a task job runs: its ecsProperties task's, or its pod's (pods.task_containers)."""
+    if job.ecs_properties is not None:
+        return containers(job.ecs_properties)
+    return pods.task_containers(job.eks_properties)

@@ -78,9 +78,11 @@ class LogShipper:
                     except Exception:
                         log.exception("could not read the last log lines of %s", shipment.stream)
                         events = []
+                never_started = not _started(shipment.handle)
                 shipment.handle = None  # the runner's attempt (its spec, its lines) is not kept while waiting
                 with self._lock:
-                    self._finished[(shipment.group, shipment.stream)] = (shipment, events)
+                    if not (never_started and not events):
+                        self._finished[(shipment.group, shipment.stream)] = (shipment, events)
                     beyond = len(self._finished) - MAX_FINISHED + 1
                 if beyond > 0:  # the oldest go out: memory and a reader's wait stay bounded
                     self.flush_finished(limit=beyond)
@@ -135,8 +137,8 @@ class LogShipper:
         return self.runner.logs(shipment.handle, shipment.shipped)
 
     def _write(self, shipment: Shipment, events: list[Any]) -> None:
-        if not events and shipment.created:
-            return
+        if not events and (shipment.created or not _started(shipment.handle)):
+            return  # a task's container that never started has no stream
         where = (shipment.account, shipment.region, shipment.group)
         if not shipment.created:
             if where not in self._groups:
@@ -167,6 +169,12 @@ class LogShipper:
                 log.exception("runner could not release a finished attempt")
 
 
+def _started(handle: Any) -> bool:
+    """False only for a task's container that never started (runners/tasks.Part); other handles are
+    attempts that began."""
+    return bool(getattr(handle, "started", True))
+
+
 def log_target(container: dict[str, Any] | None) -> str:
     """The log group a job's container writes to: awslogs-group, else /aws/batch/job."""
     options = ((container or {}).get("log_configuration") or {}).get("options") or {}
@@ -179,7 +187,7 @@ def followed(job: Job, attempt: Attempt) -> list[tuple[str, str, Any]]:
     sources = getattr(attempt.run_handle, "log_sources", None)
     if sources is None:
         return [(log_target(job.container), attempt.container.log_stream_name or "", attempt.run_handle)]
-    by_name = {container.get("name"): container for container in tasks.containers(job.ecs_properties)}
+    by_name = {container.get("name"): container for container in tasks.job_containers(job)}
     return [(log_target(by_name.get(spec.name)), spec.log_stream_name, part) for spec, part in sources()]
 
 

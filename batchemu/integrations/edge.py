@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from batchemu.errors import AccessDenied
+from batchemu.integrations import moto_writes
+from batchemu.integrations.service_errors import InOwnProtocol
 from batchemu.protocol import sigv4
 from batchemu.protocol.auth import caller_of
 
@@ -46,6 +48,8 @@ class MotoServices:
     def __init__(self) -> None:
         self._app: WSGIApp | None = None
         self._lock = threading.Lock()
+        self._service_by_scope: dict[str, str | None] = {}
+        self._wrapped: WSGIApp | None = None  # moto's app, its errors in each service's own protocol
 
     def reset(self) -> None:
         """Clears moto's state (all of it: moto keeps one store per process)."""
@@ -59,14 +63,36 @@ class MotoServices:
 
         return {name: "moto" for name in sorted(list_of_moto_modules()) if name != "batch"}
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _moto(self) -> Any:
         if self._app is None:
             with self._lock:
                 if self._app is None:
                     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
                     self._app = DomainDispatcherApplication(create_backend_app)
-        return self._app(environ, start_response)
+        return self._app
+
+    def service_of(self, environ: dict[str, Any]) -> str | None:
+        """The moto service a request goes to, as moto's dispatcher picks it (e.g. s3, stepfunctions);
+        remembered by signing name, except s3's (S3 and S3 Control share it)."""
+        scope = caller_of(environ).service
+        if scope is not None and scope in self._service_by_scope:
+            return self._service_by_scope[scope]
+        app = self._moto()
+        host = app.infer_service_region_host(environ, str(environ.get("PATH_INFO", "")))
+        if host is None:
+            return None
+        with app.lock:
+            found = app.get_backend_for_host(host)
+        service = found if isinstance(found, str) else None
+        if scope is not None and scope != "s3":
+            self._service_by_scope[scope] = service
+        return service
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._wrapped is None:
+            self._wrapped = InOwnProtocol(self._moto())
+        return self._wrapped(environ, start_response)
 
 
 class ProxyServices:
@@ -169,7 +195,9 @@ class Edge:
     valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open.
     `before_logs(stream)` runs before every CloudWatch Logs request is answered (job lines waiting to be
     written are written then: those of the (group, stream) a GetLogEvents reads, else all); `before_ecs()`
-    before every ECS request (compute environments' clusters not made yet are made then)."""
+    before every ECS request (compute environments' clusters not made yet are made then).
+    `after_write(service)` runs after every request that changes a moto service, before its answer is
+    sent (the state store saves the service then)."""
 
     def __init__(
         self,
@@ -178,12 +206,14 @@ class Edge:
         secret_for: Callable[[str], str | None] | None = None,
         before_logs: Callable[[tuple[str, str] | None], None] | None = None,
         before_ecs: Callable[[], None] | None = None,
+        after_write: Callable[[str], None] | None = None,
     ) -> None:
         self.batch = batch
         self.others = others
         self.secret_for = secret_for
         self.before_logs = before_logs
         self.before_ecs = before_ecs
+        self.after_write = after_write if isinstance(others, MotoServices) else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith("/_batchemu/"):
@@ -208,7 +238,14 @@ class Edge:
             self.before_logs(requested_log_stream(environ))
         elif self.before_ecs is not None and is_ecs_request(environ):
             self.before_ecs()
-        return self.others(environ, start_response)
+        if self.after_write is None or not moto_writes.is_write(environ):
+            return self.others(environ, start_response)
+        assert isinstance(self.others, MotoServices)
+        service = self.others.service_of(environ)
+        answer = self.others(environ, start_response)  # moto's app has done the work when it returns
+        if service is not None:
+            self.after_write(service)
+        return answer
 
     def _verify(self, environ: dict[str, Any]) -> None:
         assert self.secret_for is not None

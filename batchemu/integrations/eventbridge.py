@@ -42,6 +42,7 @@ from batchemu.integrations.moto_events import (
     register_job_queue_sink,
     unregister_job_queue_sink,
 )
+from batchemu.integrations.origins import Origin, Origins
 from batchemu.integrations.outbox import Outbox
 from batchemu.protocol.serializer import to_wire
 from batchemu.protocol.spec import service_model
@@ -125,10 +126,13 @@ def _job_detail_shape() -> Any:
 class JobQueueTargets:
     """The moto_events sink: turns a matched job-queue target into a SubmitJob sent from the outbox."""
 
-    def __init__(self, store: Store, batch_clients: AwsClients, outbox: Outbox) -> None:
+    def __init__(
+        self, store: Store, batch_clients: AwsClients, outbox: Outbox, origins: Origins | None = None
+    ) -> None:
         self.store = store
         self.batch_clients = batch_clients
         self.outbox = outbox
+        self.origins = origins
 
     def owns(self, job_queue_arn: str) -> bool:
         """Lock-free: called from moto's request thread, which must never wait for the store."""
@@ -142,6 +146,8 @@ class JobQueueTargets:
         request = submit_job_request(rule, target, target_input(rule, target, event))
         batch = self.batch_clients.client("batch", rule.account, rule.region)
         job = batch.submit_job(**request)
+        if self.origins is not None:
+            self.origins.note(job["jobId"], Origin("rule", rule.arn, rule.name))
         log.info("rule %s submitted job %s (%s)", rule.name, job["jobId"], job["jobName"])
 
     def submit_or_dead_letter(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None:
@@ -167,13 +173,18 @@ def dead_letter(
 
 
 def connect(
-    store: Store, clients: AwsClients, batch_endpoint: str, outbox: Outbox, hook_moto: bool
+    store: Store,
+    clients: AwsClients,
+    batch_endpoint: str,
+    outbox: Outbox,
+    hook_moto: bool,
+    origins: Origins | None = None,
 ) -> JobStateEvents:
     """Wires both directions; returns the state-change publisher (its on_transition is the listener).
     The sink is held by the publisher, so it lives as long as the emulator does."""
     events = JobStateEvents(clients, outbox)
     if hook_moto:
-        events.job_queue_targets = JobQueueTargets(store, AwsClients(batch_endpoint), outbox)
+        events.job_queue_targets = JobQueueTargets(store, AwsClients(batch_endpoint), outbox, origins)
         register_job_queue_sink(events.job_queue_targets)
         events.has_rules = default_bus_has_rules
     return events

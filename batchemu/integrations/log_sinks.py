@@ -9,6 +9,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,9 +65,10 @@ class MotoLogSink:
     ahead) applied here: moto's backend-level call computes that window with four datetime conversions
     per call, a third of the cost of a finished array child's log shipping."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_write: Callable[[], None] | None = None) -> None:
         self._backends: Any = None  # moto's, imported at the first write (moto costs a second to load)
         self._exists: Any = None
+        self._on_write = on_write or (lambda: None)  # the state store saves the logs soon after
 
     @staticmethod
     def loaded() -> bool:
@@ -89,6 +91,7 @@ class MotoLogSink:
             backend.create_log_group(group, {})
         except self._exists:
             pass
+        self._on_write()
 
     def create_stream(self, account: str, region: str, group: str, stream: str) -> None:
         backend = self._backend(account, region)
@@ -96,6 +99,7 @@ class MotoLogSink:
             backend.create_log_stream(group, stream)
         except self._exists:
             pass
+        self._on_write()
 
     def put(self, account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         backend = self._backend(account, region)
@@ -107,6 +111,7 @@ class MotoLogSink:
         accepted = [event for event in events if now - OLDEST_MS <= event["timestamp"] <= now + NEWEST_MS]
         if accepted:
             log_group.put_log_events(stream, accepted)
+            self._on_write()
 
 
 def moto_mock_active() -> bool:
@@ -135,12 +140,14 @@ def installed_moto_version() -> str:
     return version("moto")
 
 
-def choose_sink(clients: AwsClients, in_process_moto: bool) -> LogSink:
+def choose_sink(
+    clients: AwsClients, in_process_moto: bool, on_write: Callable[[], None] | None = None
+) -> LogSink:
     if in_process_moto:
         try:
             moto_version = installed_moto_version()
             if int(moto_version.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
-                return MotoLogSink()
+                return MotoLogSink(on_write)
             log.warning("moto %s is not the version the direct log adapter knows; using boto3", moto_version)
         except Exception:
             log.exception("moto's logs backend is not usable directly; using boto3")

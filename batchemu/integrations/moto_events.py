@@ -42,18 +42,16 @@ import inspect
 import logging
 import sys
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from batchemu.domain.schedule_expressions import InvalidExpression, parse_rule_expression
 from batchemu.integrations import moto_watch
+from batchemu.integrations.moto_hooks import Registry, hook_methods, hook_point_missing, moto_version
 from batchemu.integrations.moto_imports import after_import
 
 log = logging.getLogger("batchemu.events")
 
-TESTED_MOTO = "5.2.5"
-ACCEPTED_MAJOR = 5
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class JobQueueSink(Protocol):
     def submit(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None: ...
 
 
-_sinks: list[weakref.ref[Any]] = []
+_sinks: Registry[Any] = Registry()
 _lock = threading.Lock()
 _installed: bool | None = None  # None: not tried yet
 _events_backends: Any = None  # moto's, once default_bus_has_rules has imported it
@@ -82,8 +80,7 @@ _events_backends: Any = None  # moto's, once default_bus_has_rules has imported 
 def register_job_queue_sink(sink: JobQueueSink) -> None:
     """Delivers job-queue targets to `sink` from now on (held weakly); the hook goes in once moto's
     EventBridge is imported (moto_imports)."""
-    with _lock:
-        _sinks.append(weakref.ref(sink))
+    _sinks.add(sink)
     after_import(("moto.events",), _install_locked)
 
 
@@ -94,8 +91,7 @@ def _install_locked() -> None:
 
 def unregister_job_queue_sink(sink: JobQueueSink) -> None:
     """`sink` gets nothing more (its emulator stopped; another may serve the same queue ARN)."""
-    with _lock:
-        _sinks[:] = [ref for ref in _sinks if ref() is not None and ref() is not sink]
+    _sinks.remove(sink)
 
 
 def existing_backend(backends: Any, account: str, region: str) -> Any:
@@ -133,30 +129,15 @@ def _install() -> bool:
     if _installed is not None:
         return _installed
     _installed = False
-    try:
-        import moto
-        from moto.events import models
-    except Exception as error:  # moto missing or broken: Batch itself still works
-        log.warning(
-            "moto's EventBridge is unavailable (%s); rules with job-queue targets will do nothing", error
-        )
+    if moto_version("EventBridge rules with job-queue targets") is None:
         return False
+    from moto.events import models
+
     original = getattr(getattr(models, "Rule", None), "send_to_targets", None)
     parameters = list(inspect.signature(original).parameters) if callable(original) else []
     if parameters[:2] != ["self", "original_event"]:
-        log.warning(
-            "moto %s has no Rule.send_to_targets(self, original_event, ...) (tested with %s); rules with "
-            "job-queue targets will do nothing",
-            moto.__version__,
-            TESTED_MOTO,
-        )
+        hook_point_missing("rules with job-queue targets will do nothing", "Rule.send_to_targets(self, original_event, ...)")
         return False
-    if not str(moto.__version__).startswith(f"{ACCEPTED_MAJOR}."):
-        log.warning(
-            "moto %s is untested (tested with %s); hooking job-queue targets anyway",
-            moto.__version__,
-            TESTED_MOTO,
-        )
     models.Rule.send_to_targets = _wrap(original, passes_transform="transform_input" in parameters)  # type: ignore[method-assign]
     _installed = True
     return True
@@ -264,9 +245,7 @@ def job_queue_sink(job_queue_arn: str) -> JobQueueSink | None:
 
 
 def _sink_for(job_queue_arn: str) -> Any:
-    with _lock:
-        _sinks[:] = [ref for ref in _sinks if ref() is not None]
-        live = [sink for sink in (ref() for ref in reversed(_sinks)) if sink is not None]
+    live = _sinks.live()
     for sink in live:
         try:
             if sink.owns(job_queue_arn):
@@ -319,26 +298,18 @@ def _install_rule_hooks() -> bool:
         if _rule_hooks is not None:
             return _rule_hooks
         _rule_hooks = False
-        try:
-            import moto
-            from moto.events import models
-        except Exception as error:
-            log.warning("moto's EventBridge is unavailable (%s); scheduled rules will not fire", error)
+        if moto_version("scheduled rules") is None:
             return False
-        backend = getattr(models, "EventsBackend", None)
-        missing = [name for name in _RULE_HOOKS if not callable(getattr(backend, name, None))]
-        if backend is None or missing:
-            log.warning(
-                "moto %s has no EventsBackend.%s (tested with %s); scheduled rules will not fire",
-                moto.__version__,
-                "/".join(missing or _RULE_HOOKS),
-                TESTED_MOTO,
-            )
-            return False
-        for name in _RULE_HOOKS:
-            setattr(backend, name, _hook_rule_change(getattr(backend, name), name == "put_rule"))
-        _rule_hooks = True
-        return True
+        from moto.events import models
+
+        _rule_hooks = hook_methods(
+            "scheduled rules will not fire",
+            getattr(models, "EventsBackend", None),
+            "EventsBackend",
+            _RULE_HOOKS,
+            lambda original, name: _hook_rule_change(original, name == "put_rule"),
+        )
+        return _rule_hooks
 
 
 def _hook_rule_change(original: Any, validates: bool) -> Any:

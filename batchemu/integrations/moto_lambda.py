@@ -29,19 +29,17 @@ import logging
 import secrets
 import threading
 import uuid
-import weakref
 from typing import Any
 
+from batchemu.integrations.moto_hooks import Registry, hook_point_missing, moto_version
 from batchemu.integrations.moto_imports import after_import
 from batchemu.runners.lambda_container import Invocation, LambdaContainers, Outcome
 
 log = logging.getLogger("batchemu.lambda")
 
-TESTED_MOTO = "5.2.1 and 5.2.5"
-ACCEPTED_MAJOR = 5
 LOG_RESULT_BYTES = 4096
 
-_runtimes: list[weakref.ref[LambdaContainers]] = []
+_runtimes: Registry[LambdaContainers] = Registry()
 _lock = threading.Lock()
 _installed: bool | None = None
 
@@ -49,8 +47,7 @@ _installed: bool | None = None
 def connect(endpoint: str, secret: str, network: str) -> LambdaContainers:
     """A runtime for this server's functions, in use from now on (until disconnect)."""
     runtime = LambdaContainers(endpoint, secret, network)
-    with _lock:
-        _runtimes.append(weakref.ref(runtime))
+    _runtimes.add(runtime)
     # Hooked once moto's Lambda or S3 (whose notifications invoke functions) is imported.
     after_import(("moto.awslambda", "moto.s3"), _install_locked)
     return runtime
@@ -62,16 +59,13 @@ def _install_locked() -> None:
 
 
 def disconnect(runtime: LambdaContainers) -> None:
-    with _lock:
-        _runtimes[:] = [ref for ref in _runtimes if ref() is not None and ref() is not runtime]
+    _runtimes.remove(runtime)
     runtime.close()
 
 
 def current_runtime() -> LambdaContainers | None:
     """The runtime in use: the newest live one."""
-    with _lock:
-        live = [runtime for runtime in (ref() for ref in _runtimes) if runtime is not None]
-    return live[-1] if live else None
+    return _runtimes.newest()
 
 
 def _install() -> bool:
@@ -79,13 +73,11 @@ def _install() -> bool:
     if _installed is not None:
         return _installed
     _installed = False
-    try:
-        import moto
-        from moto.awslambda import models
-        from moto.s3 import notifications
-    except Exception as error:
-        log.warning("moto's Lambda is unavailable (%s); functions will not run", error)
+    if moto_version("Lambda functions") is None:
         return False
+    from moto.awslambda import models
+    from moto.s3 import notifications
+
     invoke = getattr(getattr(models, "LambdaFunction", None), "invoke", None)
     from_s3 = getattr(notifications, "_invoke_awslambda", None)
     if _parameters(invoke)[:3] != ["self", "body", "request_headers"] or _parameters(from_s3)[:3] != [
@@ -93,17 +85,11 @@ def _install() -> bool:
         "event_body",
         "fn_arn",
     ]:
-        log.warning(
-            "moto %s has no LambdaFunction.invoke / s3.notifications._invoke_awslambda as in %s; Lambda "
-            "functions run moto's own way (images from public registries)",
-            moto.__version__,
-            TESTED_MOTO,
+        hook_point_missing(
+            "Lambda functions run moto's own way (images from public registries)",
+            "LambdaFunction.invoke / s3.notifications._invoke_awslambda as batchemu hooks them",
         )
         return False
-    if not str(moto.__version__).startswith(f"{ACCEPTED_MAJOR}."):
-        log.warning(
-            "moto %s is untested (tested with %s); hooking Lambda anyway", moto.__version__, TESTED_MOTO
-        )
     models.LambdaFunction.invoke = _wrap_invoke(invoke)  # type: ignore[method-assign]
     notifications._invoke_awslambda = _wrap_s3(from_s3)
     _installed = True

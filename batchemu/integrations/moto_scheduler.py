@@ -20,11 +20,11 @@ from typing import Any
 from batchemu.domain.schedule_expressions import InvalidExpression, parse_schedule_expression
 from batchemu.integrations import moto_watch
 from batchemu.integrations.moto_events import existing_backend
+from batchemu.integrations.moto_hooks import hook_methods, moto_version
 from batchemu.integrations.moto_imports import after_import
 
 log = logging.getLogger("batchemu.schedules")
 
-TESTED_MOTO = "5.2.5"
 _HOOKS = ("create_schedule", "update_schedule", "delete_schedule", "delete_schedule_group")
 _installed: bool | None = None
 _lock = threading.Lock()
@@ -41,26 +41,18 @@ def _install() -> bool:
         if _installed is not None:
             return _installed
         _installed = False
-        try:
-            import moto
-            from moto.scheduler import models
-        except Exception as error:
-            log.warning("moto's EventBridge Scheduler is unavailable (%s); schedules will not fire", error)
+        if moto_version("EventBridge Scheduler schedules") is None:
             return False
-        backend = getattr(models, "EventBridgeSchedulerBackend", None)
-        missing = [name for name in _HOOKS if not callable(getattr(backend, name, None))]
-        if backend is None or missing:
-            log.warning(
-                "moto %s has no EventBridgeSchedulerBackend.%s (tested with %s); schedules will not fire",
-                moto.__version__,
-                "/".join(missing or _HOOKS),
-                TESTED_MOTO,
-            )
-            return False
-        for name in _HOOKS:
-            setattr(backend, name, _hook(getattr(backend, name), name))
-        _installed = True
-        return True
+        from moto.scheduler import models
+
+        _installed = hook_methods(
+            "schedules will not fire",
+            getattr(models, "EventBridgeSchedulerBackend", None),
+            "EventBridgeSchedulerBackend",
+            _HOOKS,
+            _hook,
+        )
+        return _installed
 
 
 def _hook(original: Any, operation: str) -> Any:

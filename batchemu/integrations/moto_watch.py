@@ -11,6 +11,8 @@ import threading
 import weakref
 from typing import Any, Protocol
 
+from batchemu.integrations.moto_hooks import Registry
+
 log = logging.getLogger("batchemu.schedules")
 
 # What changed: ("rule", account, region, name), ("schedule", account, region, group, name) or
@@ -29,22 +31,20 @@ class ScheduleWatcher(Protocol):
         """A matched event for a target moto cannot serve (Lambda, Step Functions): enqueue only."""
 
 
-_watchers: list[weakref.ref[Any]] = []
+_watchers: Registry[Any] = Registry()
 _active: weakref.ref[Any] | None = None
 _lock = threading.Lock()
 
 
 def register_watcher(watcher: ScheduleWatcher) -> None:
     """`watcher` becomes the active one (held weakly)."""
-    with _lock:
-        _watchers.append(weakref.ref(watcher))
+    _watchers.add(watcher)
     active_watcher()
 
 
 def unregister_watcher(watcher: ScheduleWatcher) -> None:
     """`watcher` fires nothing more; the newest other live watcher takes over."""
-    with _lock:
-        _watchers[:] = [ref for ref in _watchers if ref() is not None and ref() is not watcher]
+    _watchers.remove(watcher)
     active_watcher()
 
 
@@ -52,8 +52,7 @@ def active_watcher() -> ScheduleWatcher | None:
     """The newest live watcher, switched to (old one deactivated, new one activated) when it changed."""
     global _active
     with _lock:
-        _watchers[:] = [ref for ref in _watchers if ref() is not None]
-        newest = _watchers[-1]() if _watchers else None
+        newest = _watchers.newest()
         previous = _active() if _active is not None else None
         if newest is previous:
             return newest

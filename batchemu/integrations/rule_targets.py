@@ -6,15 +6,19 @@ sent to its DeadLetterConfig queue; nothing here raises."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from batchemu.integrations import moto_events
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.eventbridge import dead_letter, target_input
 from batchemu.integrations.moto_events import RuleInfo, aws_event, is_job_queue_arn
+from batchemu.integrations.retries import Later, RetryPolicy, is_retried
 
 log = logging.getLogger("batchemu.schedules")
 
@@ -40,8 +44,10 @@ def scheduled_event(rule: Any, moment: float) -> dict[str, Any]:
 
 
 class RuleTargets:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, later: Later | None = None, now: Callable[[], float] = time.time) -> None:
         self.clients = clients
+        self.later = later  # retries wait on the emulator's clock; without it none is retried
+        self.now = now
 
     def fire(self, account: str, region: str, name: str, times: list[float]) -> bool:
         """Delivers one event per time in `times` to every target of the rule, in order; False when the
@@ -66,8 +72,10 @@ class RuleTargets:
         event: dict[str, Any],
         moto_rule: Any = None,
         moto_event: dict[str, Any] | None = None,
+        retries: int = 0,
     ) -> None:
-        """One target, now; a failure goes to the target's dead-letter queue."""
+        """One target, now; a failure is retried by the target's RetryPolicy when it may pass, else it goes to
+        the target's dead-letter queue."""
         arn = str(target.get("Arn", ""))
         try:
             if is_job_queue_arn(arn):
@@ -85,6 +93,11 @@ class RuleTargets:
                 raise NotImplementedError(f"batchemu does not deliver to {arn}")
         except Exception as error:
             log.warning("rule %s: delivery to %s failed: %s", rule.name, arn, error)
+            age = self.now() - _event_time(event, self.now())
+            delay = RetryPolicy.of(target).next_delay(retries, age) if is_retried(error) else None
+            if delay is not None and self.later is not None:
+                self.later(delay, lambda: self.deliver(rule, target, event, moto_rule, moto_event, retries + 1))
+                return
             dead_letter(self.clients, rule, target, event, error)
 
     def _invoke_function(self, rule: RuleInfo, target: dict[str, Any], event: dict[str, Any]) -> None:
@@ -97,3 +110,10 @@ class RuleTargets:
         client.start_execution(
             stateMachineArn=target["Arn"], input=json.dumps(target_input(rule, target, event))
         )
+
+
+def _event_time(event: dict[str, Any], otherwise: float) -> float:
+    try:
+        return datetime.datetime.fromisoformat(str(event.get("time")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return otherwise

@@ -11,7 +11,9 @@ import datetime
 import json
 import logging
 import re
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore import xform_name
@@ -19,6 +21,8 @@ from botocore.model import Shape
 
 from batchemu.integrations import dead_letters, moto_scheduler
 from batchemu.integrations.aws import AwsClients
+from batchemu.integrations.origins import Origin, Origins
+from batchemu.integrations.retries import Later, RetryPolicy, is_retried
 
 log = logging.getLogger("batchemu.schedules")
 
@@ -29,8 +33,17 @@ DEFAULT_INPUT = "{}"  # UNCONFIRMED: AWS says only "a default notification"
 
 
 class ScheduleTargets:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        origins: Origins | None = None,
+        later: Later | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.clients = clients
+        self.origins = origins
+        self.later = later  # retries wait on the emulator's clock; without it none is retried
+        self.now = now
 
     def fire(
         self, account: str, region: str, group: str, name: str, times: list[float], completed: bool
@@ -48,17 +61,23 @@ class ScheduleTargets:
             log.info("schedule %s/%s completed and was deleted (ActionAfterCompletion DELETE)", group, name)
         return True
 
-    def invoke(self, account: str, region: str, schedule: Any, moment: float) -> None:
+    def invoke(
+        self, account: str, region: str, schedule: Any, moment: float, retries: int = 0, execution_id: str = ""
+    ) -> None:
         target = dict(schedule.target or {})
-        execution_id = str(uuid.uuid4())
-        text = with_context(target.get("Input"), schedule.arn, moment, execution_id)
+        execution_id = execution_id or str(uuid.uuid4())
+        text = with_context(target.get("Input"), schedule.arn, moment, execution_id, retries + 1)
         try:
-            self.call(account, region, target, text)
+            answer = self.call(account, region, target, text)
         except Exception as error:
             code, message = dead_letters.error_text(error)
             log.warning(
                 "schedule %s: invoking %s failed: %s %s", schedule.name, target.get("Arn"), code, message
             )
+            delay = RetryPolicy.of(target).next_delay(retries, self.now() - moment) if is_retried(error) else None
+            if delay is not None and self.later is not None:
+                self.later(delay, lambda: self.invoke(account, region, schedule, moment, retries + 1, execution_id))
+                return
             attributes = {
                 "ERROR_CODE": code,
                 "ERROR_MESSAGE": message[:1000],
@@ -67,6 +86,9 @@ class ScheduleTargets:
                 "TARGET_ARN": str(target.get("Arn", "")),
             }
             dead_letters.send(self.clients, target, text, attributes)
+            return
+        if self.origins is not None and isinstance(answer, dict) and isinstance(answer.get("jobId"), str):
+            self.origins.note(answer["jobId"], Origin("schedule", schedule.arn, f"{schedule.group_name}/{schedule.name}"))
 
     def call(self, account: str, region: str, target: dict[str, Any], text: str) -> Any:
         arn = str(target.get("Arn", ""))
@@ -141,7 +163,7 @@ def to_members(value: Any, shape: Shape | None) -> Any:
     return value
 
 
-def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str) -> str:
+def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str, attempt: int = 1) -> str:
     """The target Input with Scheduler's context attributes filled in (schedule ARN, scheduled time,
     execution id, attempt number)."""
     if text is None:
@@ -151,7 +173,7 @@ def with_context(text: Any, schedule_arn: str, moment: float, execution_id: str)
         ("schedule-arn", schedule_arn),
         ("scheduled-time", scheduled),
         ("execution-id", execution_id),
-        ("attempt-number", "1"),
+        ("attempt-number", str(attempt)),
     ):
         text = str(text).replace(f"<aws.scheduler.{name}>", value)
     return str(text)

@@ -33,6 +33,7 @@ from batchemu.domain.schedule_expressions import (
 from batchemu.integrations import moto_events, moto_scheduler, moto_watch
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.moto_watch import Key
+from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
 from batchemu.integrations.rule_targets import RuleTargets
 from batchemu.integrations.scheduler_targets import ScheduleTargets
@@ -58,11 +59,18 @@ class ScheduleTimers:
     """The moto_watch watcher of one emulator."""
 
     @classmethod
-    def connect(cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients) -> ScheduleTimers:
+    def connect(
+        cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients, origins: Origins | None = None
+    ) -> ScheduleTimers:
         """Hooks moto (once per process, as its services are imported) and registers a watcher."""
         moto_events.install_rule_hooks()
         moto_scheduler.install_schedule_hooks()
-        watcher = cls(clock, timers, outbox, RuleTargets(clients), ScheduleTargets(clients))
+
+        def later(seconds: float, task: Callable[[], None]) -> None:  # a retry, on the clock, from the outbox
+            timers.call_later(seconds, lambda: outbox.put(task))
+
+        rules = RuleTargets(clients, later, clock.now)
+        watcher = cls(clock, timers, outbox, rules, ScheduleTargets(clients, origins, later, clock.now))
         moto_watch.register_watcher(watcher)
         return watcher
 

@@ -19,6 +19,7 @@ from batchemu.integrations.moto_stepfunctions import (
     stop_running_executions,
     unregister_driver,
 )
+from batchemu.integrations.origins import Origin, Origins
 from batchemu.timers import Timer, Timers
 
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -52,7 +53,9 @@ class JobWaiters:
         self._waiting: dict[JobKey, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         """Calls `callback` once the job has ended (at once when it already has, or is unknown: the caller's
         DescribeJobs then says what there is)."""
         key = (account, region, job_id)
@@ -92,11 +95,20 @@ class JobWaiters:
 class StepFunctionsDriver:
     """What moto's interpreter is given (moto_stepfunctions.Driver)."""
 
-    def __init__(self, store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        timers: Timers,
+        endpoint: str,
+        secret_key: str,
+        origins: Origins | None = None,
+    ) -> None:
         self.clock = clock
         self.timers = timers
         self.clients = AwsClients(endpoint, secret_key, TASK_CLIENT_CONFIG)
         self.jobs = JobWaiters(store)
+        self.origins = origins
 
     def now(self) -> float:
         return self.clock.now()
@@ -107,8 +119,14 @@ class StepFunctionsDriver:
     def client(self, service: str, region: str, account: str) -> Any:
         return self.clients.client(service, account, region)
 
-    def on_job_end(self, account: str, region: str, job_id: str, callback: Callable[[], None]) -> _Registration:
+    def on_job_end(
+        self, account: str, region: str, job_id: str, callback: Callable[[], None]
+    ) -> _Registration:
         return self.jobs.on_job_end(account, region, job_id, callback)
+
+    def job_submitted(self, job_id: str, execution_arn: str) -> None:
+        if self.origins is not None and execution_arn:
+            self.origins.note(job_id, Origin("execution", execution_arn, execution_arn.split(":")[-1]))
 
     def reset(self) -> None:
         """Running executions are stopped (their jobs and timers are going) and job waits released."""
@@ -120,9 +138,11 @@ class StepFunctionsDriver:
         self.jobs.reset()
 
 
-def connect(store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str) -> StepFunctionsDriver:
+def connect(
+    store: Store, clock: Clock, timers: Timers, endpoint: str, secret_key: str, origins: Origins | None = None
+) -> StepFunctionsDriver:
     """Hooks moto's interpreter to this emulator; the driver's job waiters listen to the store."""
-    driver = StepFunctionsDriver(store, clock, timers, endpoint, secret_key)
+    driver = StepFunctionsDriver(store, clock, timers, endpoint, secret_key, origins)
     store.listeners.append(driver.jobs.on_transition)
     register_driver(driver)
     return driver

@@ -47,6 +47,7 @@ class ContainerSpec:
     essential: bool = True
     stop_timeout: float = 30.0  # seconds between SIGTERM and SIGKILL when its task stops it (ECS's default)
     depends_on: list[tuple[str, str]] = field(default_factory=list)
+    in_task: bool = False  # a container of a multi-container task: it shares the task's network namespace
 
 
 @dataclass(slots=True)
@@ -57,6 +58,9 @@ class TaskSpec:
     job_id: str
     attempt: int
     containers: list[ContainerSpec]
+    # An EKS pod: no container stops the others; the task ends once every container has ended, and fails
+    # when any of them did not exit 0 (the first such one, in order, gives the exit code).
+    pod: bool = False
 
 
 class Phase(StrEnum):

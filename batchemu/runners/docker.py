@@ -1,13 +1,11 @@
 """Runs each attempt as a detached Docker container (docker SDK): image pull, limits, mounts, labels, exit
 code and OOM, kill on stop, incremental logs, re-attach by label, the owner's labels (runners/ownership.py).
 Every Docker call of start(), poll(), stop() and logs() happens on a small thread pool, so they return at
-once. Imports runners.base/process/ownership/docker_options/docker_orphans only."""
+once. Imports runners.base/process/ownership and the docker_* helper modules only."""
 
 from __future__ import annotations
 
-import calendar
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -22,6 +20,8 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from batchemu.runners import docker_orphans, ownership
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+from batchemu.runners.docker_logs import absorb_log_lines, log_since
+from batchemu.runners.docker_network import TaskNetworks, has_shared_volumes, remove_task_volumes
 from batchemu.runners.docker_options import create_arguments
 from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
@@ -32,8 +32,6 @@ OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 _REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
 _HEALTH_SECONDS = 2.0  # how often the engine's availability is checked
 _OOM_RECHECK_SECONDS = 1.0  # on a pool thread, never the scheduler's
-_LOG_OVERLAP_NS = 2_000_000_000
-_TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
 
 
 @dataclass(eq=False)
@@ -43,6 +41,7 @@ class DockerAttempt:
     job_id: str
     attempt: int
     container_id: str | None = None
+    shared_volumes: bool = False  # a pod's emptyDir volumes: removed after the task's last container
     state: RunState = RunState(Phase.STARTING)
     stop_requested: bool = False
     stop_grace: float | None = None  # stop_gracefully(): seconds between SIGTERM and SIGKILL
@@ -84,6 +83,7 @@ class DockerRunner:
         self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
         self._endpoint = endpoint
         self._network = network
+        self._networks = TaskNetworks(network)
         self._keep_containers = keep_containers
         self._on_change = on_change
         self._stop_on_close = stop_on_close
@@ -104,7 +104,7 @@ class DockerRunner:
 
     # -- the Runner protocol -------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> DockerAttempt:
-        attempt = DockerAttempt(spec.job_id, spec.attempt)
+        attempt = DockerAttempt(spec.job_id, spec.attempt, shared_volumes=has_shared_volumes(spec))
         with self._lock:
             self._live.add(attempt)
         self._pool.submit(self._guarded, self._prepare, attempt, spec)
@@ -185,8 +185,9 @@ class DockerRunner:
             self._live.discard(handle)
         with handle.lock:
             handle.released = True
+        self._networks.forget(handle.job_id, handle.attempt, handle.container_id)
         if handle.container_id is not None and not self._keep_containers:
-            self._pool.submit(self._remove, handle.container_id)
+            self._pool.submit(self._remove, handle.container_id, handle if handle.shared_volumes else None)
 
     def find_running(self, job_id: str, attempt: int | None = None) -> DockerAttempt | None:
         """A handle on the container of `job_id` (and `attempt`, when given) that batchemu started earlier,
@@ -326,20 +327,22 @@ class DockerRunner:
         if attempt.stop_requested or attempt.released:
             self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
             return
-        try:
-            container = self._client.containers.create(
-                **create_arguments(spec, self._endpoint, self._network, self.owner.labels())
-            )
-        except (APIError, DockerException, ValueError, TypeError) as error:
-            self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
-            return
-        with attempt.lock:
-            attempt.container_id = container.id
-        try:
-            container.start()
-        except (APIError, DockerException) as error:
-            self._fail(attempt, _daemon_reason("CannotStartContainerError", error))
-            return
+        with self._networks.joining(self._client.api, spec) as join:
+            try:
+                container = self._client.containers.create(
+                    **create_arguments(spec, self._endpoint, join.network_mode, self.owner.labels())
+                )
+            except (APIError, DockerException, ValueError, TypeError) as error:
+                self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
+                return
+            with attempt.lock:
+                attempt.container_id = container.id
+            try:
+                container.start()
+            except (APIError, DockerException) as error:
+                self._fail(attempt, _daemon_reason("CannotStartContainerError", error))
+                return
+            join.container_id = container.id
         if attempt.released and not self._keep_containers:  # released while it was being created
             self._remove(container.id)
         elif attempt.stop_requested and attempt.stop_grace is not None:  # stopped while being created
@@ -443,47 +446,15 @@ class DockerRunner:
         except APIError as error:  # not running any more: poll reports its real end
             log.debug("kill of %s: %s", container_id, _message(error))
 
-    def _remove(self, container_id: str) -> None:
+    def _remove(self, container_id: str, task: DockerAttempt | None = None) -> None:
         try:
             self._client.api.remove_container(container_id, v=True, force=True)
         except NotFound:
             pass
         except (APIError, DockerException) as error:
             log.warning("could not remove container %s: %s", container_id, _message(error))
-
-
-def log_since(attempt: DockerAttempt) -> float | None:
-    """Seconds since the epoch to read logs from: _LOG_OVERLAP_NS before the newest line read."""
-    if not attempt.newest_log_ns:
-        return None
-    return (attempt.newest_log_ns - _LOG_OVERLAP_NS) / 1e9
-
-
-def absorb_log_lines(attempt: DockerAttempt, raw: bytes) -> None:
-    """Append the timestamped lines of `raw` not read yet. stdout and stderr lines may be stored slightly
-    out of timestamp order, so each read reaches _LOG_OVERLAP_NS back and skips lines counted by earlier
-    reads. Shared with the swarm runner (service logs have the same form)."""
-    floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
-    occurrences: Counter[tuple[int, bytes]] = Counter()
-    fresh: list[LogEvent] = []
-    for line in raw.split(b"\n"):
-        match = _TIMESTAMPED_LINE.match(line)
-        if match is None:
-            continue
-        stamp = _timestamp_ns(match.group(1), match.group(2))
-        key = (stamp, match.group(3))
-        occurrences[key] += 1
-        if stamp < floor or occurrences[key] <= attempt.recent_lines[key]:
-            continue
-        attempt.recent_lines[key] += 1
-        attempt.newest_log_ns = max(attempt.newest_log_ns, stamp)
-        message = match.group(3).decode("utf-8", errors="replace").rstrip("\r")
-        fresh.append(LogEvent(stamp // 1_000_000, message))
-    floor = attempt.newest_log_ns - _LOG_OVERLAP_NS
-    for key in [key for key in attempt.recent_lines if key[0] < floor]:
-        del attempt.recent_lines[key]
-    with attempt.lock:
-        attempt.events.extend(fresh)
+        if task is not None:
+            remove_task_volumes(self._client.api, task.job_id, task.attempt)
 
 
 def _maybe_oom_not_yet_flagged(state: dict[str, Any], stop_requested: bool) -> bool:
@@ -501,12 +472,6 @@ def _exit_state(state: dict[str, Any], stop_requested: bool) -> RunState:
     if stop_requested and exit_code == 0:
         exit_code = KILLED_EXIT_CODE
     return RunState(Phase.EXITED, exit_code=exit_code, reason=state.get("Error") or None)
-
-
-def _timestamp_ns(seconds_text: bytes, fraction: bytes | None) -> int:
-    seconds = calendar.timegm(time.strptime(seconds_text.decode(), "%Y-%m-%dT%H:%M:%S"))
-    nanos = int((fraction or b"0").decode().ljust(9, "0")[:9])
-    return seconds * 1_000_000_000 + nanos
 
 
 def _message(error: BaseException) -> str:

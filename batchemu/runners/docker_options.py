@@ -82,9 +82,16 @@ def _device(entry: dict[str, Any]) -> str:
     return f"{entry['host_path']}:{entry.get('container_path') or entry['host_path']}:{modes}"
 
 
+def shared_volume_name(spec: ContainerSpec, volume: str) -> str:
+    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", f"{spec.job_id}-{spec.attempt}-{volume}")
+    return f"batchemu-{safe}"
+
+
 def _mounts(spec: ContainerSpec) -> dict[str, Any]:
-    """Host-path volumes become binds; volumes without a host path become anonymous Docker volumes, which
-    are removed with the container (AWS: a Docker-managed volume that lives as long as the task)."""
+    """Host-path volumes become binds; a pod's emptyDir volumes (`shared`) become one named volume of the
+    attempt (labelled with it, removed after its last container: docker_network.remove_task_volumes);
+    other volumes without a host path become anonymous Docker volumes, which are removed with the
+    container (AWS: a Docker-managed volume that lives as long as the task)."""
     volumes = {volume.get("name"): volume for volume in spec.volumes}
     binds: list[str] = []
     mounts: list[Mount] = []
@@ -96,6 +103,12 @@ def _mounts(spec: ContainerSpec) -> dict[str, Any]:
         host_path = (volume.get("host") or {}).get("source_path")
         if host_path:
             binds.append(f"{host_path}:{inside}:{'ro' if read_only else 'rw'}")
+        elif volume.get("shared"):  # a pod's emptyDir: one volume for the task's containers
+            name = shared_volume_name(spec, str(volume.get("name")))
+            labels = {JOB_ID_LABEL: spec.job_id, ATTEMPT_LABEL: str(spec.attempt), MANAGED_LABEL: "1"}
+            mounts.append(
+                Mount(target=inside, source=name, type="volume", read_only=read_only, labels=labels)
+            )
         else:
             mounts.append(Mount(target=inside, source=None, type="volume", read_only=read_only))
     return {name: value for name, value in (("volumes", binds), ("mounts", mounts)) if value}

@@ -21,7 +21,8 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
-from batchemu.runners.docker import DockerAttempt, absorb_log_lines, log_since
+from batchemu.runners.docker import DockerAttempt
+from batchemu.runners.docker_logs import absorb_log_lines, log_since
 from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments

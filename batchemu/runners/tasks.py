@@ -47,6 +47,19 @@ class TaskHandle:
     def log_sources(self) -> list[tuple[ContainerSpec, Part]]:
         return [(part.spec, part) for part in self.parts]
 
+    def container_states(self) -> list[tuple[str, str, int | None, str | None]]:
+        """(name, ECS status PENDING | RUNNING | STOPPED, exit code, Docker id if any) of each container
+        now, for the task metadata endpoint."""
+        return [
+            (
+                part.spec.name,
+                "STOPPED" if part.ended else "RUNNING" if part.started else "PENDING",
+                part.exit_code,
+                getattr(part.handle, "container_id", None),
+            )
+            for part in self.parts
+        ]
+
 
 class TaskRunner:
     """The runner the scheduler sees: `inner`'s behaviour, plus start_task()."""
@@ -125,7 +138,7 @@ class TaskRunner:
         if failed is not None and task.start_failure is None:
             task.start_failure = failed.reason or "CannotStartContainerError"
             self._stop_all(task, "Task failed to start")
-        if not task.stopping and any(p.ended and p.spec.essential for p in task.parts):
+        if not task.stopping and not task.spec.pod and any(p.ended and p.spec.essential for p in task.parts):
             self._stop_all(task, ESSENTIAL_EXITED, graceful=True)
             for part in task.parts:  # those that stop at once end in this poll
                 if part.handle is not None and not part.ended:
@@ -160,6 +173,7 @@ class TaskRunner:
             try:
                 part.handle = self.inner.start(part.spec)
                 part.phase = Phase.STARTING
+                self._poll_part(part)  # a runner that starts at once says so in this tick
             except Exception as error:  # a runner failure fails the task, never the scheduler
                 log.exception("runner could not start container %s", part.spec.name)
                 part.phase, part.ended = Phase.FAILED_TO_START, True
@@ -191,8 +205,9 @@ class TaskRunner:
             return RunState(Phase.RUNNING if running else Phase.STARTING)
         if task.start_failure is not None:
             return RunState(Phase.FAILED_TO_START, reason=task.start_failure, containers=results)
-        essential = [part for part in task.parts if part.spec.essential]
-        failed = next((part for part in essential if part.exit_code != 0), None)
+        # a pod fails with any container that did not exit 0; a task with an essential one
+        judged = task.parts if task.spec.pod else [part for part in task.parts if part.spec.essential]
+        failed = next((part for part in judged if part.exit_code != 0), None)
         if failed is not None:
             return RunState(Phase.EXITED, failed.exit_code, failed.reason, containers=results)
         return RunState(Phase.EXITED, 0, None, containers=results)
@@ -200,8 +215,10 @@ class TaskRunner:
     def _next_change(self, handle: Any, found: Callable[[Any], float | None]) -> float | None:
         if not isinstance(handle, TaskHandle):
             return found(handle)
-        if any(part.phase is None and not part.ended for part in handle.parts) or handle.stopping:
-            return None  # a container waits for a condition, or the task is stopping: poll every tick
+        if handle.stopping or any(
+            part.phase in (None, Phase.STARTING) and not part.ended for part in handle.parts
+        ):
+            return None  # a container waits for a condition or to start, or the task stops: poll every tick
         times = [found(part.handle) for part in handle.parts if part.handle is not None and not part.ended]
         if not times or any(time is None for time in times):
             return None

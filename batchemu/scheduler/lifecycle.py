@@ -102,11 +102,12 @@ def container_spec(
         region=backend.region,
         account=backend.account,
         secret_access_key=launch.job_secret,
-        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number),
+        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
         agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
         name=(container or {}).get("name") or "default",
         stop_timeout=float((container or {}).get("stop_timeout") or 30),
         essential=tasks.is_essential(container or {}),
+        in_task=container is not None,
         depends_on=[
             (entry.get("container_name") or "", entry.get("condition") or "START")
             for entry in (container or {}).get("depends_on") or []
@@ -130,9 +131,9 @@ def task_spec(
         container_spec(
             backend, job, queue, environment, launch, now, container, streams.get(container.get("name") or "")
         )
-        for container in tasks.containers(job.ecs_properties)
+        for container in tasks.job_containers(job)
     ]
-    return TaskSpec(job.id, attempt.number, containers)
+    return TaskSpec(job.id, attempt.number, containers, pod=job.ecs_properties is None)
 
 
 def start_attempt(
@@ -147,7 +148,7 @@ def start_attempt(
     attempt = job.current_attempt
     assert attempt is not None
     try:
-        if job.container is None and job.ecs_properties is not None:
+        if tasks.runs_as_task(job):
             start_task = getattr(runner, "start_task", None)
             if start_task is None:
                 raise NotImplementedError(f"the {runner.name} runner does not run multi-container jobs")

@@ -312,13 +312,13 @@ def new_attempt(
     attempt.container.container_instance_arn = instance_arn
     definition = job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
     attempt.container.log_stream_name = f"{_stream_prefix(job.container, definition)}/default/{task_id}"
-    if job.container is None and job.ecs_properties is not None:
+    if tasks.runs_as_task(job):
         attempt.task_containers = [
             TaskContainerAttempt(
                 name,
                 f"{_stream_prefix(container, definition)}/{name}/{task_id}",
             )
-            for container in tasks.containers(job.ecs_properties)
+            for container in tasks.job_containers(job)
             if (name := container.get("name") or "default")
         ]
     return attempt

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from batchemu.domain import retry
+from batchemu.domain import retry, tasks
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
@@ -29,7 +29,7 @@ def reconcile(store: Store, runner: Runner, now: int) -> list[tuple[Backend, Job
                     if job.is_multi_node_parent or attempt is None:
                         continue
                     # a multi-container task is not re-attached (docs/compatibility.md): its work is lost
-                    is_task = job.container is None and job.ecs_properties is not None
+                    is_task = tasks.runs_as_task(job)
                     handle = (
                         find_running(job.id, attempt.number)
                         if find_running is not None and not is_task

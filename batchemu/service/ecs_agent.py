@@ -13,8 +13,8 @@ from batchemu.domain import params
 from batchemu.domain.models import Attempt, Job
 from batchemu.domain.store import Backend, Store
 from batchemu.integrations.cloudwatch_logs import log_target
+from batchemu.service.task_containers import TaskContainer, task_containers
 
-CONTAINER_NAME = "default"  # AWS Batch names a job's container "default" (hence <prefix>/default/<task id>)
 CREDENTIAL_HOURS = 6
 
 
@@ -29,7 +29,8 @@ class AgentError(Exception):
 def answer(store: Store, path: str, authorization: str, secret: str, now: float) -> dict[str, Any]:
     """The body for `path` (below /_batchemu/ecs/): `<account>/<region>/<job id>/<attempt>/<what>`, where
     <what> is v3 or v4 (container), v3/task, v4/task, v4/taskWithTags, v3|v4/stats, v3|v4/task/stats, or
-    credentials (which needs the attempt's token in the Authorization header)."""
+    credentials (which needs the attempt's token in the Authorization header). A container of a
+    multi-container task has its own base, `.../<attempt>/container/<name>` (params.agent_path)."""
     parts = path.strip("/").split("/")
     if len(parts) < 5 or not parts[3].isdigit():
         raise AgentError(404, f"No ECS agent route {path}")
@@ -40,6 +41,9 @@ def answer(store: Store, path: str, authorization: str, secret: str, now: float)
         int(parts[3]),
         parts[4:],
     )
+    name = None
+    if what[0] == "container" and len(what) >= 3:
+        name, what = urllib.parse.unquote(what[1]), what[2:]
     with store.lock:
         backend = next((b for b in store.backends() if (b.account, b.region) == (account, region)), None)
         job = backend.jobs.get(job_id) if backend is not None else None
@@ -54,7 +58,7 @@ def answer(store: Store, path: str, authorization: str, secret: str, now: float)
             raise AgentError(404, f"No ECS agent route {path}")
         rest = what[1:]
         if rest == []:
-            return container_metadata(backend, job, attempt)
+            return container_metadata(backend, job, attempt, _one(job, attempt, name))
         if rest in (["task"], ["taskWithTags"]):
             return task_metadata(backend, job, attempt, with_tags=rest == ["taskWithTags"])
         if rest in (["stats"], ["task", "stats"]):
@@ -68,39 +72,51 @@ def _attempt(job: Job, number: int) -> Attempt | None:
     return next((attempt for attempt in job.attempts if attempt.number == number), None)
 
 
-def container_metadata(backend: Backend, job: Job, attempt: Attempt) -> dict[str, Any]:
-    container = job.container or {}
+def _one(job: Job, attempt: Attempt, name: str | None) -> TaskContainer:
+    found = task_containers(job, attempt)
+    chosen = next((container for container in found if container.name == name), None)
+    if chosen is None and name is not None:
+        raise AgentError(404, f"No container {name} in the task of job {job.id}")
+    return chosen or found[0]
+
+
+def container_metadata(
+    backend: Backend, job: Job, attempt: Attempt, container: TaskContainer | None = None
+) -> dict[str, Any]:
+    """Metadata v4 of one container of the attempt's task (its only one, unless `container` is given)."""
+    container = container or task_containers(job, attempt)[0]
     task_arn = attempt.container.task_arn or ""
     family, revision = _family_revision(job)
     cluster = _cluster(backend, attempt)
-    running = attempt.stopped_at is None
+    stopped = container.known_status == "STOPPED"
     return {
-        "DockerId": task_arn.rsplit("/", 1)[-1],
-        "Name": CONTAINER_NAME,
-        "DockerName": f"ecs-{family}-{revision}-{CONTAINER_NAME}",
-        "Image": container.get("image", ""),
+        "DockerId": container.docker_id,
+        "Name": container.name,
+        "DockerName": f"ecs-{family}-{revision}-{container.name}",
+        "Image": container.spec.get("image", ""),
         "ImageID": "",
         "Labels": {
             "com.amazonaws.ecs.cluster": cluster,
-            "com.amazonaws.ecs.container-name": CONTAINER_NAME,
+            "com.amazonaws.ecs.container-name": container.name,
             "com.amazonaws.ecs.task-arn": task_arn,
             "com.amazonaws.ecs.task-definition-family": family,
             "com.amazonaws.ecs.task-definition-version": revision,
         },
-        "DesiredStatus": "RUNNING" if running else "STOPPED",
-        "KnownStatus": "RUNNING" if running else "STOPPED",
-        **({} if running else {"ExitCode": attempt.container.exit_code}),
-        "Limits": {"CPU": int(attempt.vcpus * 1024), "Memory": attempt.memory},
+        "DesiredStatus": "STOPPED" if attempt.stopped_at is not None else "RUNNING",
+        "KnownStatus": container.known_status,
+        **({"ExitCode": container.exit_code} if stopped and container.exit_code is not None else {}),
+        "Limits": {"CPU": int(container.vcpus * 1024), "Memory": container.memory},
         "CreatedAt": _iso(attempt.placed_at),
         "StartedAt": _iso(attempt.started_at),
         "Type": "NORMAL",
         "LogDriver": "awslogs",
         "LogOptions": {
-            "awslogs-group": log_target(container),
+            "awslogs-group": log_target(container.spec),
             "awslogs-region": backend.region,
-            "awslogs-stream": attempt.container.log_stream_name or "",
+            "awslogs-stream": container.log_stream_name,
         },
-        "ContainerARN": f"arn:aws:ecs:{backend.region}:{backend.account}:container/{cluster}/{task_arn[-32:]}",
+        "ContainerARN": f"arn:aws:ecs:{backend.region}:{backend.account}:container/{cluster}/"
+        + container.docker_id[:32],
         "Networks": [{"NetworkMode": "host", "IPv4Addresses": ["127.0.0.1"]}],
     }
 
@@ -121,7 +137,10 @@ def task_metadata(backend: Backend, job: Job, attempt: Attempt, with_tags: bool 
         "PullStoppedAt": _iso(attempt.placed_at),
         "AvailabilityZone": f"{backend.region}a",
         "LaunchType": environment.platform if environment is not None else "EC2",
-        "Containers": [container_metadata(backend, job, attempt)],
+        "Containers": [
+            container_metadata(backend, job, attempt, container)
+            for container in task_containers(job, attempt)
+        ],
     }
     if attempt.container.container_instance_arn:
         task["ContainerInstanceARN"] = attempt.container.container_instance_arn
@@ -134,7 +153,8 @@ def task_metadata(backend: Backend, job: Job, attempt: Attempt, with_tags: bool 
 def _credentials(backend: Backend, job: Job, secret: str, now: float) -> dict[str, Any]:
     """The job role's credentials, as the ECS agent hands them out. The key pair is the one this emulator
     maps to the job's account (access key = account id, the server's job secret)."""
-    role = (job.container or {}).get("job_role_arn") or ""
+    task = ((job.ecs_properties or {}).get("task_properties") or [{}])[0]
+    role = (job.container or {}).get("job_role_arn") or task.get("task_role_arn") or ""
     return {
         "AccessKeyId": backend.account,
         "SecretAccessKey": secret,

@@ -6,7 +6,7 @@ import copy
 import json
 
 from batchemu import arns
-from batchemu.domain import job_definition_rules, params, rules, tasks
+from batchemu.domain import job_definition_rules, params, pods, rules, tasks
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
@@ -48,7 +48,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         depends_on=depends_on,
         parameters=parameters,
         container=None
-        if definition.node_properties or definition.ecs_properties
+        if definition.node_properties or definition.ecs_properties or definition.eks_properties
         else _container(backend, definition, request.get("container_overrides"), parameters),
         node_properties=_node_properties(definition, request.get("node_overrides"), parameters),
         ecs_properties=tasks.resolve_task(
@@ -56,7 +56,11 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
         )
         if definition.ecs_properties
         else None,
-        eks_properties=definition.eks_properties,
+        eks_properties=pods.resolve_pod(
+            definition.eks_properties, request.get("eks_properties_override"), parameters
+        )
+        if definition.eks_properties
+        else None,
         retry_strategy=request.get("retry_strategy") or definition.retry_strategy,
         timeout=request.get("timeout") or definition.timeout,
         tags=dict(request.get("tags") or {}),
@@ -151,9 +155,9 @@ def _dependencies(backend: Backend, entries: list[Spec], request: Request) -> li
 def _container(
     backend: Backend, definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
 ) -> Spec | None:
-    """The resolved container of a container job; for EKS-properties jobs the first container, which is
-    what the runner executes (ecsProperties jobs run every container: domain/tasks.py). Jobs that change nothing share one
-    resolved container per definition, which keeps a store of many jobs small."""
+    """The resolved container of a container job (ecsProperties and eksProperties jobs run every
+    container: domain/tasks.py, domain/pods.py). Jobs that change nothing share one resolved container
+    per definition, which keeps a store of many jobs small."""
     properties = primary_container(definition)
     if properties is None:
         return None
@@ -182,7 +186,8 @@ def _container(
 def _node_properties(
     definition: JobDefinition, overrides: Spec | None, parameters: dict[str, str]
 ) -> Spec | None:
-    """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container."""
+    """The definition's node ranges with nodeOverrides and Ref:: applied to each range's container, task
+    (ecsPropertiesOverride) or pod (eksPropertiesOverride)."""
     if not definition.node_properties:
         return None
     properties = copy.deepcopy(definition.node_properties)
@@ -199,13 +204,20 @@ def _node_properties(
         raise ClientException(
             f"NodeOverride targets should match job definition. Non matching targets - {', '.join(unmatched)}"
         )
-    by_target = {
-        o["target_nodes"]: o.get("container_overrides") for o in overrides.get("node_property_overrides", [])
-    }
+    by_target = {o["target_nodes"]: o for o in overrides.get("node_property_overrides", [])}
     for target, group in groups.items():
+        override = by_target.get(target) or {}
         if group.get("container") is not None:
             group["container"] = params.resolve_container(
-                group["container"], by_target.get(target), parameters
+                group["container"], override.get("container_overrides"), parameters
+            )
+        if group.get("ecs_properties"):
+            group["ecs_properties"] = tasks.resolve_task(
+                group["ecs_properties"], override.get("ecs_properties_override"), parameters
+            )
+        if group.get("eks_properties"):
+            group["eks_properties"] = pods.resolve_pod(
+                group["eks_properties"], override.get("eks_properties_override"), parameters
             )
     if properties.get("main_node", 0) >= properties["num_nodes"]:
         raise ClientException("mainNode must be less than numNodes.")
@@ -219,14 +231,6 @@ def primary_container(definition: JobDefinition) -> Spec | None:
         containers = definition.ecs_properties.get("task_properties", [{}])[0].get("containers", [])
         if containers:
             return containers[0]
-    if definition.eks_properties:
-        containers = definition.eks_properties.get("pod_properties", {}).get("containers", [])
-        if containers:
-            first = containers[0]
-            return {
-                "image": first.get("image", ""),
-                "command": [*first.get("command", []), *first.get("args", [])],
-            }
     return None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from batchemu.domain import arrays, tasks
 from batchemu.domain.models import Attempt, Job, TaskContainerAttempt
 from batchemu.domain.store import Backend
+from batchemu.service import pod_views
 
 
 def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
@@ -19,7 +20,12 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
         "status": job.status,
         "share_identifier": job.share_identifier,
         "scheduling_priority": job.scheduling_priority,
-        "attempts": [attempt_detail(attempt) for attempt in job.attempts],
+        "attempts": [attempt_detail(attempt) for attempt in job.attempts]
+        if job.eks_properties is None
+        else [],
+        "eks_attempts": [pod_views.eks_attempt_detail(backend, job, attempt) for attempt in job.attempts]
+        if job.eks_properties is not None
+        else None,
         "status_reason": job.status_reason,
         "created_at": job.created_at,
         "retry_strategy": job.retry_strategy,
@@ -41,7 +47,9 @@ def job_detail(backend: Backend, job: Job) -> dict[str, Any]:
         "propagate_tags": job.propagate_tags,
         "platform_capabilities": job.platform_capabilities,
         "ecs_properties": ecs_properties_detail(job) if job.ecs_properties is not None else None,
-        "eks_properties": job.eks_properties,
+        "eks_properties": pod_views.eks_properties_detail(backend, job)
+        if job.eks_properties is not None
+        else None,
         "is_cancelled": job.is_cancelled,
         "is_terminated": job.is_terminated,
         "consumable_resource_properties": job.consumable_resource_properties,
@@ -169,6 +177,6 @@ def job_summary(backend: Backend, job: Job) -> dict[str, Any]:
         }
     if job.status in ("STARTING", "RUNNING") and job.current_attempt is not None:
         summary["capacity_usage"] = [{"capacity_unit": "VCPU", "quantity": job.current_attempt.vcpus}]
-    elif (job.container is not None or job.ecs_properties is not None) and not job.is_finished:
+    elif (job.container is not None or tasks.runs_as_task(job)) and not job.is_finished:
         summary["capacity_usage"] = [{"capacity_unit": "VCPU", "quantity": tasks.job_requirements(job).vcpus}]
     return summary

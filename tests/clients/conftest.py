@@ -1,5 +1,5 @@
-"""Fixtures for the real-client tests: workflow tools (Metaflow, Luigi, Airflow, snakemake), each installed
-unmodified in its own virtualenv by scripts/setup-clients, drive `batchemu serve --runner docker` (a
+"""Fixtures for the real-client tests: workflow tools (Metaflow, Luigi, Airflow, snakemake, redun, Prefect),
+each installed unmodified in its own virtualenv by scripts/setup-clients, drive `batchemu serve --runner docker` (a
 subprocess, as a user starts it) with their documented settings. Job images are built offline by
 scripts/build-test-images --clients.
 

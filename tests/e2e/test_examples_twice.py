@@ -57,7 +57,13 @@ def test_every_example_is_tested_here() -> None:
         for path in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.sh"), *EXAMPLES.glob("*/run.py")]
     )
     # nightly/run.py runs twice on a fake clock in test_nightly_example.py (a real clock waits for the rule)
-    assert examples == ["cli.sh", "nightly/run.py", "quickstart.py", "stepfunctions/run.py", "thumbnail/run.py"]
+    assert examples == [
+        "cli.sh",
+        "nightly/run.py",
+        "quickstart.py",
+        "stepfunctions/run.py",
+        "thumbnail/run.py",
+    ]
 
 
 def test_quickstart_runs_twice(served: ServerThread, tmp_path: Path) -> None:
@@ -88,7 +94,9 @@ def test_thumbnail_example_runs_twice(served: ServerThread, tmp_path: Path) -> N
 
 
 def test_stepfunctions_example_runs_twice(served: ServerThread, tmp_path: Path) -> None:
-    runs = twice([sys.executable, str(EXAMPLES / "stepfunctions" / "run.py")], environment(served, tmp_path), 300)
+    runs = twice(
+        [sys.executable, str(EXAMPLES / "stepfunctions" / "run.py")], environment(served, tmp_path), 300
+    )
     summaries = [json.loads(run.stdout.strip().splitlines()[-1]) for run in runs]
     assert [(summary["status"], summary["days"]) for summary in summaries] == [("SUCCEEDED", 4)] * 2
     assert summaries[0]["execution"] != summaries[1]["execution"]

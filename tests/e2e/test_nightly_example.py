@@ -21,7 +21,9 @@ def test_the_nightly_example_runs_both_jobs_on_a_fake_clock() -> None:
         env["BATCHEMU_ENDPOINT"] = served.endpoint
         try:
             runs = [  # twice: the example reuses what the first run made
-                subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120)
+                subprocess.run(
+                    [sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120
+                )
                 for _ in range(2)
             ]
         finally:  # moto's state is the process's: leave no rule behind for other tests

@@ -301,3 +301,44 @@ def test_it(batchemu):
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_the_fake_clock_steps_an_hour_long_wait_state_and_a_nightly_cron_rule(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import datetime, json, time
+
+def test_it(batch_client, batchemu):
+    create_queue(batch_client)
+    submit(batch_client)
+    sfn, events = batchemu.client("stepfunctions"), batchemu.client("events")
+    definition = {"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Run"},
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "End": True,
+                "Parameters": {"JobName": "after-nap", "JobQueue": "q", "JobDefinition": "work"}}}}
+    machine = sfn.create_state_machine(name="nap", definition=json.dumps(definition),
+                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    queue = batch_client.describe_job_queues(jobQueues=["q"])["jobQueues"][0]["jobQueueArn"]
+    events.put_rule(Name="nightly", ScheduleExpression="cron(0 3 * * ? *)")
+    events.put_targets(Rule="nightly", Targets=[{"Id": "q", "Arn": queue, "RoleArn": "arn:aws:iam::123456789012:role/r",
+                                                 "BatchParameters": {"JobDefinition": "work", "JobName": "nightly"}}])
+    while not any(e["type"] == "WaitStateEntered" for e in sfn.get_execution_history(executionArn=execution)["events"]):
+        time.sleep(0.01)  # the execution runs on its own thread; the wait is not armed before it enters
+    time.sleep(0.1)
+    started = time.monotonic()
+    batchemu.advance(24 * 3600)   # a day of clock time: the hour's wait and one 03:00
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        batchemu.settle()
+        time.sleep(0.01)
+    batchemu.settle()
+    names = [j["jobName"] for j in batch_client.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]]
+    assert sorted(names) == ["after-nap", "job", "nightly"]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 5
+    events.remove_targets(Rule="nightly", Ids=["q"])
+    events.delete_rule(Name="nightly")
+""",
+    )
+    result.assert_outcomes(passed=1)

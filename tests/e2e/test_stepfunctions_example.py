@@ -20,7 +20,9 @@ def test_the_stepfunctions_example_fans_out_four_jobs_and_runs_twice() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["BATCHEMU_ENDPOINT"] = served.endpoint
         for _ in range(2):
-            result = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120)
+            result = subprocess.run(
+                [sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120
+            )
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             summary = json.loads(result.stdout.strip().splitlines()[-1])
             assert summary["status"] == "SUCCEEDED"

@@ -61,7 +61,7 @@ def health(server: ServerThread) -> dict:
 
 
 def test_engine_loss_holds_jobs_with_a_reason_and_they_start_when_it_returns(served: ServerThread) -> None:
-    runner = served.emulator.runner
+    runner = getattr(served.emulator.runner, "inner", served.emulator.runner)  # under the task wrapper
     working = runner._health_client  # type: ignore[attr-defined]
     runner._health_client = docker.DockerClient(  # type: ignore[attr-defined]
         base_url="unix:///nonexistent/docker.sock", version="1.41", timeout=1

@@ -226,3 +226,65 @@ def test_a_multi_container_job_runs_every_process_and_stops_the_sidecar(account:
             logGroupName="/aws/batch/job", logStreamName=found[name]["logStreamName"], startFromHead=True
         )["events"]
         assert [event["message"] for event in events] == [line]
+
+
+def test_a_multi_node_job_whose_main_node_fails_once_succeeds_on_its_second_attempt(
+    account: Account, queue: str
+) -> None:
+    main = container(["sh", "-c", 'sleep 2; test "$AWS_BATCH_JOB_ATTEMPT" -ge 2'])
+    other = container(["sleep", "300"])
+    account.batch.register_job_definition(
+        jobDefinitionName="mnp-retried",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:0", "container": main},
+                {"targetNodes": "1:1", "container": other},
+            ],
+        },
+        retryStrategy={"attempts": 2},
+    )
+    job_id = account.submit(queue, "mnp-retried")
+    parent = account.wait_for(job_id)
+    assert parent["status"] == "SUCCEEDED"
+    account.wait_for(f"{job_id}#1")  # the parent follows the main node; the other node is stopped after it
+    nodes = account.batch.describe_jobs(jobs=[f"{job_id}#0", f"{job_id}#1"])["jobs"]
+    main_node, other_node = sorted(nodes, key=lambda job: job["jobId"])
+    assert [attempt["container"]["exitCode"] for attempt in main_node["attempts"]] == [1, 0]
+    # stopped (or, not started yet, cancelled) when the main node exited, each time
+    assert other_node["statusReason"] == "Main node exited"
+    assert all(attempt["statusReason"] == "Main node exited" for attempt in other_node["attempts"])
+
+
+def test_each_node_of_an_ecs_properties_range_runs_every_process_with_its_node_index(
+    account: Account, queue: str
+) -> None:
+    def process(name: str, script: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, **container(["sh", "-c", script], memory=64), **extra}
+
+    main = process("main", 'echo "$AWS_BATCH_JOB_NODE_INDEX of $AWS_BATCH_JOB_NUM_NODES"; sleep 3')
+    side = process("side", 'echo "side $AWS_BATCH_JOB_NODE_INDEX"; exec sleep 300', essential=False)
+    account.batch.register_job_definition(
+        jobDefinitionName="mnp-tasks",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:1", "ecsProperties": {"taskProperties": [{"containers": [main, side]}]}}
+            ],
+        },
+    )
+    job_id = account.submit(queue, "mnp-tasks")
+    assert account.wait_for(job_id)["status"] == "SUCCEEDED"
+    account.server.emulator.flush()
+    for index in (0, 1):
+        [node] = account.batch.describe_jobs(jobs=[f"{job_id}#{index}"])["jobs"]
+        found = {c["name"]: c for c in node["ecsProperties"]["taskProperties"][0]["containers"]}
+        for name, line in (("main", f"{index} of 2"), ("side", f"side {index}")):
+            events = account.logs.get_log_events(
+                logGroupName="/aws/batch/job", logStreamName=found[name]["logStreamName"], startFromHead=True
+            )["events"]
+            assert [event["message"] for event in events] == [line], (index, name)

@@ -46,10 +46,17 @@ class Endpoint:
         self.server = server
         self.emulator = server.emulator
         self.batch = self.client("batch")
-        provision(self.batch, ce="lce", queue="lq", definition="noop", properties={
-            "image": "batchemu-test/busybox:latest", "command": ["true"],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
-        })
+        provision(
+            self.batch,
+            ce="lce",
+            queue="lq",
+            definition="noop",
+            properties={
+                "image": "batchemu-test/busybox:latest",
+                "command": ["true"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
+            },
+        )
         role = self.client("iam").create_role(
             RoleName=f"fn-{uuid.uuid4().hex[:8]}",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
@@ -99,10 +106,14 @@ def test_a_step_functions_lambda_task_gets_the_handlers_result(endpoint: Endpoin
         },
     }
     machine = sfn.create_state_machine(
-        name=f"l-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/r"
+        name=f"l-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"n": 21}))["executionArn"]
-    described = until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    described = until(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d
+    )
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"doubled": 42}
 

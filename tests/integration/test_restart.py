@@ -16,6 +16,7 @@ import pytest
 
 from tests import helpers
 from tests.helpers import ACCOUNT, container, make_client
+from tests.service import test_moto_persistence as moto_services
 
 
 def free_port() -> int:
@@ -123,6 +124,23 @@ def test_kill_9_keeps_every_job_and_retries_lost_work(served: Callable[[str], Se
     assert [a["statusReason"].startswith("Host EC2 (instance i-") for a in retried["attempts"]] == [True]
     listed = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]
     assert [job["jobId"] for job in listed] == [done]
+
+
+def test_kill_9_keeps_what_every_service_held_beside_the_batch_state(served: Callable[[str], Served]) -> None:
+    first = served("simulated")
+    first.start()
+    batch = first.client()
+    provision(batch, "busybox", ["true"])
+    done = batch.submit_job(jobName="done", jobQueue="q", jobDefinition="jd")["jobId"]
+    finished = wait_status(batch, done, {"SUCCEEDED"})
+    made = moto_services.populate(first.endpoint)  # its last call returned: everything is on disk
+    first.kill9()
+
+    second = served("simulated")
+    second.port = first.port
+    second.start()
+    moto_services.check(second.endpoint, made)
+    assert second.client().describe_jobs(jobs=[done])["jobs"][0] == finished
 
 
 @pytest.mark.docker

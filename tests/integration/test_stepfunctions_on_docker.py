@@ -44,7 +44,9 @@ class Endpoint:
             definition=json.dumps({"StartAt": start_at, "States": states}),
             roleArn=ROLE,
         )["stateMachineArn"]
-        return str(self.sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload or {}))["executionArn"])
+        return str(
+            self.sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload or {}))["executionArn"]
+        )
 
     def finished(self, execution: str, seconds: float = 60) -> dict[str, Any]:
         give_up = time.monotonic() + seconds
@@ -77,13 +79,29 @@ def executions(endpoint: Endpoint) -> dict[str, str]:
     item_task = {
         "Type": "Task",
         "Resource": SYNC,
-        "Parameters": {"JobName": "item", "JobQueue": "q", "JobDefinition": "item", "Parameters": {"item.$": "$"}},
-        "ResultSelector": {"item.$": "$.Parameters.item", "exit.$": "$.Container.ExitCode", "id.$": "$.JobId"},
+        "Parameters": {
+            "JobName": "item",
+            "JobQueue": "q",
+            "JobDefinition": "item",
+            "Parameters": {"item.$": "$"},
+        },
+        "ResultSelector": {
+            "item.$": "$.Parameters.item",
+            "exit.$": "$.Container.ExitCode",
+            "id.$": "$.JobId",
+        },
         "End": True,
     }
     return {
         "sync": endpoint.start(
-            {"Run": {"Type": "Task", "Resource": SYNC, "End": True, "Parameters": {"JobName": "say", "JobQueue": "q", "JobDefinition": "say"}}},
+            {
+                "Run": {
+                    "Type": "Task",
+                    "Resource": SYNC,
+                    "End": True,
+                    "Parameters": {"JobName": "say", "JobQueue": "q", "JobDefinition": "say"},
+                }
+            },
             "Run",
         ),
         "catch": endpoint.start(
@@ -95,7 +113,11 @@ def executions(endpoint: Endpoint) -> dict[str, str]:
                     "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}],
                     "End": True,
                 },
-                "Caught": {"Type": "Pass", "Parameters": {"job.$": "States.StringToJson($.Cause)", "error.$": "$.Error"}, "End": True},
+                "Caught": {
+                    "Type": "Pass",
+                    "Parameters": {"job.$": "States.StringToJson($.Cause)", "error.$": "$.Error"},
+                    "End": True,
+                },
             },
             "Run",
         ),
@@ -105,7 +127,11 @@ def executions(endpoint: Endpoint) -> dict[str, str]:
                     "Type": "Map",
                     "ItemsPath": "$.items",
                     "MaxConcurrency": 3,
-                    "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Run", "States": {"Run": item_task}},
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "INLINE"},
+                        "StartAt": "Run",
+                        "States": {"Run": item_task},
+                    },
                     "End": True,
                 }
             },
@@ -113,13 +139,22 @@ def executions(endpoint: Endpoint) -> dict[str, str]:
             {"items": ["a", "b", "c", "d"]},
         ),
         "stop": endpoint.start(
-            {"Run": {"Type": "Task", "Resource": SYNC, "End": True, "Parameters": {"JobName": "sleeper", "JobQueue": "q", "JobDefinition": "sleeper"}}},
+            {
+                "Run": {
+                    "Type": "Task",
+                    "Resource": SYNC,
+                    "End": True,
+                    "Parameters": {"JobName": "sleeper", "JobQueue": "q", "JobDefinition": "sleeper"},
+                }
+            },
             "Run",
         ),
     }
 
 
-def test_a_sync_task_returns_the_finished_job_in_pascal_case(endpoint: Endpoint, executions: dict[str, str]) -> None:
+def test_a_sync_task_returns_the_finished_job_in_pascal_case(
+    endpoint: Endpoint, executions: dict[str, str]
+) -> None:
     described = endpoint.finished(executions["sync"])
     assert described["status"] == "SUCCEEDED"
     job = json.loads(described["output"])
@@ -137,7 +172,9 @@ def test_a_failed_job_is_a_task_failure_a_catch_reads(endpoint: Endpoint, execut
     assert output["job"]["Container"]["ExitCode"] == 3
 
 
-def test_a_map_runs_four_jobs_three_at_a_time_and_collects_them(endpoint: Endpoint, executions: dict[str, str]) -> None:
+def test_a_map_runs_four_jobs_three_at_a_time_and_collects_them(
+    endpoint: Endpoint, executions: dict[str, str]
+) -> None:
     described = endpoint.finished(executions["map"])
     assert described["status"] == "SUCCEEDED"
     results = json.loads(described["output"])
@@ -148,14 +185,20 @@ def test_a_map_runs_four_jobs_three_at_a_time_and_collects_them(endpoint: Endpoi
     assert most_at_once == 3
 
 
-def test_stop_execution_terminates_the_running_container(endpoint: Endpoint, executions: dict[str, str]) -> None:
+def test_stop_execution_terminates_the_running_container(
+    endpoint: Endpoint, executions: dict[str, str]
+) -> None:
     execution = executions["stop"]
     sfn, batch = endpoint.sfn, endpoint.batch
     give_up = time.monotonic() + 60
     job_id = None
     while job_id is None or batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] != "RUNNING":
         assert time.monotonic() < give_up
-        submitted = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskSubmitted"]
+        submitted = [
+            e
+            for e in sfn.get_execution_history(executionArn=execution)["events"]
+            if e["type"] == "TaskSubmitted"
+        ]
         if submitted:
             job_id = json.loads(submitted[0]["taskSubmittedEventDetails"]["output"])["JobId"]
         time.sleep(0.05)

@@ -81,3 +81,67 @@ def test_an_unknown_attempt_is_a_404(running: tuple[str, str]) -> None:
     _, agent = running
     assert get(agent.rsplit("/", 1)[0] + "/7/v4")[0] == 404
     assert get(f"{agent}/v5")[0] == 404
+
+
+def simulated(name: str, seconds: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": f"busybox-{name}",
+        "command": ["true"],
+        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}],
+        "environment": [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": str(seconds)}],
+        **extra,
+    }
+
+
+def test_task_metadata_lists_every_container_of_a_multi_container_task_as_it_runs(
+    batch, emulator: Emulator, server: ServerThread
+) -> None:  # type: ignore[no-untyped-def]
+    provision(batch)
+    containers = [
+        simulated("main", 100),
+        simulated("side", 1, essential=False),
+        simulated(
+            "after", 100, essential=False, dependsOn=[{"containerName": "side", "condition": "COMPLETE"}]
+        ),
+    ]
+    batch.register_job_definition(
+        jobDefinitionName="task",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": containers}]},
+    )
+    emulator.run_until_idle()
+    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="task")["jobId"]
+    emulator.run_until_idle()
+    base = server.endpoint + params.agent_path(ACCOUNT, REGION, job_id, 1)
+    _, task = get(f"{base}/v4/task")
+    found = {container["Name"]: container for container in task["Containers"]}
+    assert {name: c["KnownStatus"] for name, c in found.items()} == {
+        "main": "RUNNING",
+        "side": "RUNNING",
+        "after": "PENDING",
+    }
+    assert len({c["DockerId"] for c in found.values()}) == 3
+    assert found["side"]["Image"] == "busybox-side" and found["side"]["Limits"] == {
+        "CPU": 1024,
+        "Memory": 256,
+    }
+    streams = {
+        c["name"]: c["logStreamName"]
+        for c in describe(batch, job_id)["ecsProperties"]["taskProperties"][0]["containers"]
+    }
+    assert found["after"]["LogOptions"]["awslogs-stream"] == streams["after"]
+    # each container has its own metadata URI, as on ECS
+    side = {"name": "side"}
+    _, own = get(server.endpoint + params.agent_path(ACCOUNT, REGION, job_id, 1, side) + "/v4")
+    assert (own["Name"], own["DockerId"]) == ("side", found["side"]["DockerId"])
+    assert (
+        get(server.endpoint + params.agent_path(ACCOUNT, REGION, job_id, 1, {"name": "nope"}) + "/v4")[0]
+        == 404
+    )
+    emulator.advance(1)
+    emulator.run_until_idle()
+    _, task = get(f"{base}/v4/task")
+    found = {container["Name"]: container for container in task["Containers"]}
+    assert (found["side"]["KnownStatus"], found["side"]["ExitCode"]) == ("STOPPED", 0)
+    assert found["after"]["KnownStatus"] == "RUNNING" and "ExitCode" not in found["after"]

@@ -147,7 +147,7 @@ def test_depends_on_success_starts_the_main_container_after_its_setup_exits(
 
 
 def test_a_failed_success_dependency_never_starts_the_container_and_fails_the_job(
-    batch: Any, emulator: Emulator, queue: str
+    batch: Any, emulator: Emulator, server: Any, queue: str
 ) -> None:
     setup = task_container("setup", 1, exit_code=2, essential=False)
     main = task_container("main", 3, dependsOn=[{"containerName": "setup", "condition": "SUCCESS"}])
@@ -159,6 +159,14 @@ def test_a_failed_success_dependency_never_starts_the_container_and_fails_the_jo
     main_result = containers_of(job)["main"]
     assert "exitCode" not in main_result
     assert main_result["reason"] == "Dependency setup did not exit successfully"
+    assert "logStreamName" not in main_result  # it never ran, so it has no stream
+    emulator.flush()
+    logs = make_client(server.endpoint, service="logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]
+    names = {stream["logStreamName"] for stream in streams}
+    setup_stream = containers_of(job)["setup"]["logStreamName"]
+    assert setup_stream in names
+    assert setup_stream.replace("/setup/", "/main/") not in names
 
 
 def test_an_override_by_name_changes_one_containers_command_and_environment(

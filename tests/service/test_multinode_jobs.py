@@ -118,3 +118,66 @@ def test_nodes_still_queued_when_the_main_node_exits_are_cancelled(
     nodes = batch.describe_jobs(jobs=[f"{job_id}#{i}" for i in range(1, 3)])["jobs"]
     assert all(n["status"] in ("SUCCEEDED", "FAILED") for n in nodes)
     assert all(n["statusReason"] in ("Main node exited", "Essential container in task exited") for n in nodes)
+
+
+def test_a_main_node_failure_retries_the_whole_job_by_its_retry_strategy(  # type: ignore[no-untyped-def]
+    batch, emulator: Emulator, mnp: str
+) -> None:
+    def environment(seconds: int, exit_code: int) -> list[dict[str, str]]:
+        return [
+            {"name": "BATCHEMU_SIMULATE_SECONDS", "value": str(seconds)},
+            {"name": "BATCHEMU_SIMULATE_EXIT_CODE", "value": str(exit_code)},
+        ]
+
+    overrides = {
+        "nodePropertyOverrides": [
+            {"targetNodes": "0:0", "containerOverrides": {"environment": environment(5, 4)}},
+            {"targetNodes": "0:2", "containerOverrides": {"environment": environment(100, 0)}},
+        ]
+    }
+    job_id = batch.submit_job(
+        jobName="mnp", jobQueue="q", jobDefinition=mnp, nodeOverrides=overrides, retryStrategy={"attempts": 2}
+    )["jobId"]
+
+    def status(node: str = "") -> tuple[str, int]:
+        job = batch.describe_jobs(jobs=[job_id + node])["jobs"][0]
+        return job["status"], len(job["attempts"])
+
+    emulator.run_until_idle()
+    assert [status(f"#{i}") for i in range(3)] == [("RUNNING", 0)] * 3
+    emulator.advance(5)
+    emulator.run_until_idle()
+    # the main node failed once: every node ran again, each with its first attempt recorded
+    assert status()[0] == "RUNNING"
+    assert [status(f"#{i}") for i in range(3)] == [("RUNNING", 1)] * 3
+    first = batch.describe_jobs(jobs=[f"{job_id}#1"])["jobs"][0]["attempts"][0]
+    assert (first["container"]["exitCode"], first["statusReason"]) == (137, "Main node exited")
+    emulator.advance(5)
+    emulator.run_until_idle()
+    assert status()[0] == "FAILED"  # no attempt left
+    assert [status(f"#{i}") for i in range(3)] == [("FAILED", 2)] * 3
+
+
+def test_without_a_retry_strategy_a_main_node_failure_fails_the_job_at_once(  # type: ignore[no-untyped-def]
+    batch, emulator: Emulator, mnp: str
+) -> None:
+    overrides = {
+        "nodePropertyOverrides": [
+            {
+                "targetNodes": "0:0",
+                "containerOverrides": {
+                    "environment": [{"name": "BATCHEMU_SIMULATE_EXIT_CODE", "value": "4"}]
+                },
+            }
+        ]
+    }
+    job_id = batch.submit_job(
+        jobName="mnp",
+        jobQueue="q",
+        jobDefinition=mnp,
+        nodeOverrides=overrides,
+        retryStrategy={"attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]},
+    )["jobId"]
+    emulator.run_until_idle()
+    assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "FAILED"
+    assert len(batch.describe_jobs(jobs=[f"{job_id}#0"])["jobs"][0]["attempts"]) == 1

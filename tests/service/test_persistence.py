@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from batchemu import Emulator, ServerThread
 from batchemu.clock import FakeClock
 from batchemu.config import Settings
+from batchemu.persistence import FILE_NAME
 from batchemu.runners.base import ContainerSpec
 from batchemu.runners.simulated import SimulatedAttempt, SimulatedRunner
 from batchemu.scheduler.instances import SCALE_IN_IDLE_SECONDS
@@ -242,47 +244,54 @@ def test_instances_survive_a_restart_with_their_jobs_and_scale_in_as_before(tmp_
     second.stop()
 
 
-def test_running_jobs_saved_without_their_instance_get_it_back(tmp_path: Path) -> None:
-    clock, survivors = FakeClock(), {}  # type: ignore[var-annotated]
-    first = restartable(tmp_path, clock, survivors)
+def test_instances_are_written_in_the_state_file_with_the_jobs(tmp_path: Path) -> None:
+    first = emulator_on(tmp_path)
     with ServerThread(first) as server:
         batch = make_client(server.endpoint)
         provision(batch)
         first.run_until_idle()
-        environment = [{"name": "BATCHEMU_SIMULATE_SECONDS", "value": "1000"}]
-        job_id = batch.submit_job(
-            jobName="j", jobQueue="q", jobDefinition="jd", containerOverrides={"environment": environment}
-        )["jobId"]
+        batch.submit_job(jobName="j", jobQueue="q", jobDefinition="jd")
         first.run_until_idle()
-        arn = batch.describe_jobs(jobs=[job_id])["jobs"][0]["container"]["containerInstanceArn"]
-    first.stop()
-    (tmp_path / "instances.json").unlink(
-        missing_ok=True
-    )  # as a state directory of a batchemu that did not save them
-
-    second = restartable(tmp_path, clock, survivors)
-    with ServerThread(second) as server:
-        batch = make_client(server.endpoint)
-        second.run_until_idle()
         [row] = listed_instances(server.endpoint)
-        assert (row["containerInstanceArn"], row["jobs"]) == (arn, [job_id])
-        found = batch.describe_compute_environments(computeEnvironments=["ce"])["computeEnvironments"][0]
-        assert found["computeResources"]["desiredvCpus"] == row["vcpus"]
-    second.stop()
+    first.stop()
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        [(body,)] = db.execute("SELECT body FROM instances").fetchall()
+    assert [i["instance_id"] for i in json.loads(body)["fleets"][0]["instances"]] == [row["instanceId"]]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(FILE_NAME)) == []
 
 
-@pytest.mark.parametrize(
-    "body",
-    ["{not json", '{"version": 99, "fleets": []}', '{"version": 1, "fleets": [{"instances": [{}]}]}', "[]"],
-)
-def test_an_unreadable_instances_file_is_a_warning_not_a_failed_start(
-    tmp_path: Path, body: str, caplog: pytest.LogCaptureFixture
+FOREIGN = [
+    b"not a database at all" * 100,
+    "CREATE TABLE jobs (name TEXT, size INTEGER)",
+    "CREATE TABLE notes (text TEXT)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('format', '99')",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); CREATE TABLE jobs (account TEXT, region TEXT, "
+    "id TEXT, body TEXT, PRIMARY KEY (account, region, id)); INSERT INTO jobs VALUES ('1', 'r', 'j', '{bad')",
+]
+
+
+@pytest.mark.parametrize("content", FOREIGN, ids=["garbage", "foreign-jobs", "foreign", "newer", "bad-row"])
+def test_a_corrupt_or_foreign_state_file_is_set_aside_with_a_warning(
+    tmp_path: Path, content: bytes | str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "instances.json").write_text(body)
+    path = tmp_path / FILE_NAME
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        with sqlite3.connect(path) as db:
+            db.executescript(content)
     with caplog.at_level(logging.WARNING, logger="batchemu.persistence"):
         emulator = emulator_on(tmp_path)
-    assert emulator.instances() == []
-    assert any("instances.json" in record.getMessage() for record in caplog.records)
-    assert (tmp_path / "instances.json.unreadable").read_text() == body  # kept for a look
-    emulator.stop()
-    assert json.loads((tmp_path / "instances.json").read_text()) == {"version": 1, "fleets": []}
+    with ServerThread(emulator) as server:
+        batch = make_client(server.endpoint)
+        assert batch.describe_job_queues()["jobQueues"] == []
+        provision(batch)  # and the new file works
+    [aside] = [
+        p for p in tmp_path.iterdir() if ".unreadable-" in p.name and not p.name.endswith(("-wal", "-shm"))
+    ]
+    assert "is kept as" in caplog.text and aside.name in caplog.text
+    if isinstance(content, bytes):
+        assert aside.read_bytes() == content
+    again = emulator_on(tmp_path)
+    assert [q.name for b in again.store.backends() for q in b.job_queues.values()] == ["q"]
+    again.stop()

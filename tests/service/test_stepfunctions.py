@@ -111,7 +111,10 @@ def test_every_submit_job_parameter_is_passed_through_and_sync_marks_the_job(sfn
         "JobQueue": "q",
         "JobDefinition": "work",
         "Parameters": {"greeting": "hello"},
-        "ContainerOverrides": {"Environment": [{"Name": "COLOUR", "Value": "blue"}], "Command": ["echo", "x"]},
+        "ContainerOverrides": {
+            "Environment": [{"Name": "COLOUR", "Value": "blue"}],
+            "Command": ["echo", "x"],
+        },
         "RetryStrategy": {"Attempts": 3},
         "Timeout": {"AttemptDurationSeconds": 600},
         "Tags": {"team": "data"},
@@ -134,12 +137,16 @@ def test_every_submit_job_parameter_is_passed_through_and_sync_marks_the_job(sfn
 
 def test_submit_job_without_sync_returns_at_once_with_the_job_ids(sfn, batch_account) -> None:  # type: ignore[no-untyped-def]
     execution = start(
-        sfn, {"Run": task(SUBMIT, {"JobName": "bg", "JobQueue": "q", "JobDefinition": "slow"}, End=True)}, "Run"
+        sfn,
+        {"Run": task(SUBMIT, {"JobName": "bg", "JobQueue": "q", "JobDefinition": "slow"}, End=True)},
+        "Run",
     )
     output = json.loads(finished(sfn, execution)["output"])
     assert set(output) == {"JobArn", "JobId", "JobName"}
     assert output["JobName"] == "bg"
-    assert "MANAGED_BY_AWS" not in {e["name"] for e in describe(batch_account, output["JobId"])["container"]["environment"]}
+    assert "MANAGED_BY_AWS" not in {
+        e["name"] for e in describe(batch_account, output["JobId"])["container"]["environment"]
+    }
     assert describe(batch_account, output["JobId"])["status"] not in ("SUCCEEDED", "FAILED")
 
 
@@ -151,7 +158,11 @@ def test_a_failed_job_fails_the_task_with_the_job_as_cause_and_a_catch_reads_it(
             Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failure", "Next": "Handled"}],
             End=True,
         ),
-        "Handled": {"Type": "Pass", "Parameters": {"error.$": "$.failure.Error", "cause.$": "States.StringToJson($.failure.Cause)"}, "End": True},
+        "Handled": {
+            "Type": "Pass",
+            "Parameters": {"error.$": "$.failure.Error", "cause.$": "States.StringToJson($.failure.Cause)"},
+            "End": True,
+        },
     }
     output = json.loads(finished(sfn, start(sfn, states, "Run"))["output"])
     assert output["error"] == "States.TaskFailed"
@@ -160,7 +171,9 @@ def test_a_failed_job_fails_the_task_with_the_job_as_cause_and_a_catch_reads_it(
 
 
 def test_a_failed_job_without_catch_fails_the_execution(sfn, batch_account) -> None:  # type: ignore[no-untyped-def]
-    states = {"Run": task(SUBMIT_SYNC, {"JobName": "bad", "JobQueue": "q", "JobDefinition": "broken"}, End=True)}
+    states = {
+        "Run": task(SUBMIT_SYNC, {"JobName": "bad", "JobQueue": "q", "JobDefinition": "broken"}, End=True)
+    }
     described = finished(sfn, start(sfn, states, "Run"))
     assert described["status"] == "FAILED"
     assert described["error"] == "States.TaskFailed"
@@ -168,7 +181,11 @@ def test_a_failed_job_without_catch_fails_the_execution(sfn, batch_account) -> N
 
 
 def test_a_refused_submit_job_fails_the_task_with_the_batch_error_code(sfn, batch_account) -> None:  # type: ignore[no-untyped-def]
-    states = {"Run": task(SUBMIT_SYNC, {"JobName": "x", "JobQueue": "no-such-queue", "JobDefinition": "work"}, End=True)}
+    states = {
+        "Run": task(
+            SUBMIT_SYNC, {"JobName": "x", "JobQueue": "no-such-queue", "JobDefinition": "work"}, End=True
+        )
+    }
     described = finished(sfn, start(sfn, states, "Run"))
     assert described["status"] == "FAILED"
     assert described["error"] == "Batch.ClientException"
@@ -195,7 +212,12 @@ def test_a_map_state_runs_every_item_at_max_concurrency_and_collects_the_results
                 "States": {
                     "Run": task(
                         SUBMIT_SYNC,
-                        {"JobName": "item", "JobQueue": "q", "JobDefinition": "minute", "Parameters": {"item.$": "$"}},
+                        {
+                            "JobName": "item",
+                            "JobQueue": "q",
+                            "JobDefinition": "minute",
+                            "Parameters": {"item.$": "$"},
+                        },
                         ResultSelector={"item.$": "$.Parameters.item", "status.$": "$.Status"},
                         End=True,
                     )
@@ -207,7 +229,11 @@ def test_a_map_state_runs_every_item_at_max_concurrency_and_collects_the_results
     execution = start(sfn, states, "Fan", {"items": ["a", "b", "c", "d"]})
 
     def listed() -> list[dict[str, Any]]:
-        return list(batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["item"]}])["jobSummaryList"])
+        return list(
+            batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["item"]}])[
+                "jobSummaryList"
+            ]
+        )
 
     until(lambda: [j["status"] for j in listed()] == ["RUNNING"] * 3)
     time.sleep(0.2)  # a fourth SubmitJob, were Map to break MaxConcurrency, would show by now
@@ -222,9 +248,23 @@ def test_a_map_state_runs_every_item_at_max_concurrency_and_collects_the_results
 
 def test_stop_execution_terminates_the_job_it_waits_for(sfn, batch_account, emulator) -> None:  # type: ignore[no-untyped-def]
     execution = start(
-        sfn, {"Run": task(SUBMIT_SYNC, {"JobName": "long", "JobQueue": "q", "JobDefinition": "slow"}, End=True)}, "Run"
+        sfn,
+        {"Run": task(SUBMIT_SYNC, {"JobName": "long", "JobQueue": "q", "JobDefinition": "slow"}, End=True)},
+        "Run",
     )
-    job_id = until(lambda: json.loads(next((e["taskSubmittedEventDetails"]["output"] for e in history(sfn, execution) if e["type"] == "TaskSubmitted"), "null") or "null"))["JobId"]
+    job_id = until(
+        lambda: json.loads(
+            next(
+                (
+                    e["taskSubmittedEventDetails"]["output"]
+                    for e in history(sfn, execution)
+                    if e["type"] == "TaskSubmitted"
+                ),
+                "null",
+            )
+            or "null"
+        )
+    )["JobId"]
     until(lambda: describe(batch_account, job_id)["status"] == "RUNNING")
     sfn.stop_execution(executionArn=execution, error="Manual", cause="enough")
     job = until(lambda: (j := describe(batch_account, job_id))["status"] == "FAILED" and j)
@@ -252,11 +292,20 @@ def test_a_wait_state_of_an_hour_moves_only_with_the_fake_clock(sfn, batch_accou
 
 def test_a_task_timeout_on_the_fake_clock_terminates_the_job(sfn, batch_account, emulator) -> None:  # type: ignore[no-untyped-def]
     states = {
-        "Run": task(SUBMIT_SYNC, {"JobName": "late", "JobQueue": "q", "JobDefinition": "slow"}, TimeoutSeconds=300, End=True)
+        "Run": task(
+            SUBMIT_SYNC,
+            {"JobName": "late", "JobQueue": "q", "JobDefinition": "slow"},
+            TimeoutSeconds=300,
+            End=True,
+        )
     }
     execution = start(sfn, states, "Run")
     until(lambda: entered(sfn, execution, "TaskSubmitted"))
-    job_id = json.loads(next(e for e in history(sfn, execution) if e["type"] == "TaskSubmitted")["taskSubmittedEventDetails"]["output"])["JobId"]
+    job_id = json.loads(
+        next(e for e in history(sfn, execution) if e["type"] == "TaskSubmitted")["taskSubmittedEventDetails"][
+            "output"
+        ]
+    )["JobId"]
     until(lambda: describe(batch_account, job_id)["status"] == "RUNNING")
     emulator.advance(301)
     described = finished(sfn, execution)
@@ -278,7 +327,9 @@ def test_retry_intervals_run_on_the_fake_clock(sfn, batch_account, emulator) -> 
     until(lambda: len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 1)
     until(lambda: emulator.timers.next_due() is not None)
     time.sleep(0.2)
-    assert len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 1  # still waiting
+    assert (
+        len(batch_account.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]) == 1
+    )  # still waiting
     emulator.advance(600)
     described = finished(sfn, execution)
     assert described["error"] == "States.TaskFailed"
@@ -329,7 +380,10 @@ def test_choice_parallel_and_intrinsic_functions_shape_the_batch_requests(sfn, b
         },
     }
     output = json.loads(finished(sfn, start(sfn, states, "Pick", {"size": 42}))["output"])
-    assert output == [{"name": "part-1-42", "status": "SUCCEEDED"}, {"name": "part-2-42", "status": "SUCCEEDED"}]
+    assert output == [
+        {"name": "part-1-42", "status": "SUCCEEDED"},
+        {"name": "part-2-42", "status": "SUCCEEDED"},
+    ]
 
 
 def test_other_service_tasks_reach_the_services_of_the_same_endpoint(sfn, batch_account, server) -> None:  # type: ignore[no-untyped-def]
@@ -344,14 +398,23 @@ def test_other_service_tasks_reach_the_services_of_the_same_endpoint(sfn, batch_
     )
     queue_url = sqs.create_queue(QueueName=f"done-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     states = {
-        "Run": task(SUBMIT_SYNC, {"JobName": "j", "JobQueue": "q", "JobDefinition": "work"}, ResultPath="$.job", Next="Record"),
+        "Run": task(
+            SUBMIT_SYNC,
+            {"JobName": "j", "JobQueue": "q", "JobDefinition": "work"},
+            ResultPath="$.job",
+            Next="Record",
+        ),
         "Record": task(
             "arn:aws:states:::dynamodb:putItem",
             {"TableName": table, "Item": {"id": {"S.$": "$.job.JobId"}, "status": {"S.$": "$.job.Status"}}},
             ResultPath=None,
             Next="Tell",
         ),
-        "Tell": task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": queue_url, "MessageBody.$": "$.job.JobId"}, End=True),
+        "Tell": task(
+            "arn:aws:states:::sqs:sendMessage",
+            {"QueueUrl": queue_url, "MessageBody.$": "$.job.JobId"},
+            End=True,
+        ),
     }
     described = finished(sfn, start(sfn, states, "Run"))
     assert described["status"] == "SUCCEEDED", described
@@ -368,7 +431,9 @@ def test_an_express_workflow_answers_start_sync_execution_when_it_has_ended(serv
     sync = boto3_client_without_host_prefix(server.endpoint, Config(inject_host_prefix=False))
     definition = {
         "StartAt": "Submit",
-        "States": {"Submit": task(SUBMIT, {"JobName": "express", "JobQueue": "q", "JobDefinition": "work"}, End=True)},
+        "States": {
+            "Submit": task(SUBMIT, {"JobName": "express", "JobQueue": "q", "JobDefinition": "work"}, End=True)
+        },
     }
     machine = sfn.create_state_machine(
         name=f"e-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE, type="EXPRESS"
@@ -406,3 +471,45 @@ def boto3_client_without_host_prefix(endpoint: str, config: Any) -> Any:
         aws_secret_access_key="testing",
         config=config,
     )
+
+
+def test_a_distributed_map_reads_its_items_from_s3_and_a_nested_execution_runs_a_job(  # type: ignore[no-untyped-def]
+    sfn, batch_account, server
+) -> None:
+    s3 = make_client(server.endpoint, access_key=ACCOUNT, service="s3")
+    bucket = f"items-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="days.json", Body=json.dumps([{"day": 1}, {"day": 2}, {"day": 3}]))
+    job = task(SUBMIT_SYNC, {"JobName": "dist", "JobQueue": "q", "JobDefinition": "work"}, ResultSelector={"status.$": "$.Status"}, End=True)
+    child = sfn.create_state_machine(
+        name=f"child-{uuid.uuid4().hex[:8]}", definition=json.dumps({"StartAt": "Job", "States": {"Job": job}}), roleArn=ROLE
+    )["stateMachineArn"]
+    states = {
+        "Fan": {
+            "Type": "Map",
+            "ItemReader": {
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket": bucket, "Key": "days.json"},
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Job",
+                "States": {"Job": job},
+            },
+            "MaxConcurrency": 2,
+            "ResultPath": "$.days",
+            "Next": "Nested",
+        },
+        "Nested": task(
+            "arn:aws:states:::states:startExecution.sync:2",
+            {"StateMachineArn": child, "Input": {}},
+            ResultSelector={"child.$": "$.Output"},
+            ResultPath="$.nested",
+            End=True,
+        ),
+    }
+    output = json.loads(finished(sfn, start(sfn, states, "Fan"), 30)["output"])
+    assert output["days"] == [{"status": "SUCCEEDED"}] * 3
+    assert output["nested"] == {"child": {"status": "SUCCEEDED"}}
+    assert len(batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["dist"]}])["jobSummaryList"]) == 4

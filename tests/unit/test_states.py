@@ -76,8 +76,17 @@ def test_the_table_mentions_only_known_statuses_and_events() -> None:
         assert isinstance(status, JobStatus) and isinstance(event, JobEvent) and isinstance(target, JobStatus)
 
 
-def test_finished_jobs_have_no_way_out() -> None:
-    assert [pair for pair in TRANSITIONS if pair[0] in (S.SUCCEEDED, S.FAILED)] == []
+def test_finished_jobs_have_no_way_out_but_a_multi_node_jobs_whole_job_retry() -> None:
+    ways_out = [pair for pair in TRANSITIONS if pair[0] in (S.SUCCEEDED, S.FAILED)]
+    assert ways_out == [(S.SUCCEEDED, E.NODE_RETRY), (S.FAILED, E.NODE_RETRY)]
+
+
+def test_a_retried_node_runs_again_with_its_attempts_and_its_end_forgotten() -> None:
+    node = Job(id="j#1", arn="arn", name="n", job_queue_arn="q", job_definition_arn="d", created_at=0)
+    node.status, node.stopped_at, node.is_terminated = "FAILED", 5, True
+    node.attempts.append(Attempt(number=1, compute_environment_arn="ce"))
+    assert transition(node, E.NODE_RETRY, 10) == S.PENDING
+    assert (node.stopped_at, node.is_terminated, len(node.attempts)) == (None, False, 1)
 
 
 @pytest.mark.parametrize("pair", ALL_PAIRS, ids=_pair_id)
