@@ -28,7 +28,8 @@ from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
 from batchemu.service import ecs_agent
-from batchemu.service.dispatch import RequestContext, dispatch, operation_table
+from batchemu.service.dispatch import dispatch, operation_table
+from batchemu.service.operation import RequestContext
 
 log = logging.getLogger("batchemu.server")
 ADMIN_PREFIX = "/_batchemu/"

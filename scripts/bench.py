@@ -37,24 +37,29 @@ import json
 import logging
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import boto3
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_backlog  # noqa: E402  (scripts/ is on sys.path, as above)
 import bench_scheduler  # noqa: E402  (the array benchmark and the in-process store filler)
-from bench_api import client, queue_and_definition  # noqa: E402  (scripts/ is on sys.path, as above)
+from bench_api import client  # noqa: E402
+from bench_common import (  # noqa: E402
+    free_port,
+    http_status,
+    process,
+    serve_command,
+    setup_side,
+    wait_until_answers,
+)
 
 ALL = ("api", "scale", "array", "docker", "startup")
 EXTRA = ("profile", "backlog", "swarm", "typical")
@@ -73,66 +78,6 @@ TARGETS = {
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def http_status(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 1.0) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
-
-
-def wait_until_answers(port: int, path: str, deadline_s: float = 60, interval_s: float = 0.005) -> float:
-    """Seconds until `GET path` answers 200."""
-    began = time.perf_counter()
-    while time.perf_counter() - began < deadline_s:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            if http_status(port, "GET", path) == 200:
-                return time.perf_counter() - began
-        time.sleep(interval_s)
-    raise SystemExit(f"nothing answered 200 on 127.0.0.1:{port}{path} within {deadline_s}s")
-
-
-@contextlib.contextmanager
-def process(
-    command: list[str], stderr_path: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen]:
-    with open(stderr_path, "wb") as stderr:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-        try:
-            yield child
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def serve_command(port: int, log_level: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "batchemu",
-        "serve",
-        "--runner",
-        "simulated",
-        "--port",
-        str(port),
-        "--log-level",
-        log_level,
-    ]
-
-
 def median(values: list[float], digits: int = 3) -> float:
     return round(statistics.median(values), digits)
 
@@ -315,36 +260,6 @@ def raw_post(port: int, path: str, body: dict) -> bytes:
         return connection.getresponse().read()
     finally:
         connection.close()
-
-
-def setup_side(endpoint: str, batch, suffix: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The same resources on both servers, real enough for moto's checks: an IAM service role and instance
-    profile, a subnet and a security group (batchemu serves IAM and EC2 through moto in-process), then a
-    MANAGED EC2 compute environment (minvCpus 0: moto starts no instances), a queue, a job definition."""
-    keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    iam = boto3.client("iam", endpoint_url=endpoint, **keys)
-    ec2 = boto3.client("ec2", endpoint_url=endpoint, **keys)
-    role = iam.create_role(RoleName=f"bench-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    profile = iam.create_instance_profile(InstanceProfileName=f"bench-{suffix}")["InstanceProfile"]["Arn"]
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=f"bench-{suffix}", Description="bench", VpcId=vpc)["GroupId"]
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=f"bench-ce-{suffix}",
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 256,
-            "instanceTypes": ["optimal"],
-            "subnets": [subnet],
-            "securityGroupIds": [group],
-            "instanceRole": profile,
-        },
-    )
-    return queue_and_definition(batch, ce["computeEnvironmentArn"], f"bench-q-{suffix}", f"bench-jd-{suffix}")
 
 
 def _thread_count(batch, port: int) -> int | None:  # type: ignore[no-untyped-def]
@@ -822,8 +737,6 @@ def main() -> None:
         elif name == "startup":
             line = bench_startup(args.startup_runs)
         elif name == "backlog":
-            import bench_backlog
-
             line = bench_backlog.bench_backlog(
                 args.backlog_parts,
                 args.backlog_waiting,

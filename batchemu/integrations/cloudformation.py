@@ -19,7 +19,8 @@ from batchemu.integrations import moto_cloudformation
 from batchemu.integrations.cloudformation_properties import PropertyError, to_request
 from batchemu.protocol import spec
 from batchemu.protocol.validate import validate
-from batchemu.service.dispatch import RequestContext, dispatch, operation_table
+from batchemu.service.dispatch import dispatch, operation_table
+from batchemu.service.operation import RequestContext
 
 log = logging.getLogger("batchemu.cloudformation")
 

@@ -10,7 +10,7 @@ from batchemu.domain import job_definition_rules, params, pods, rules, tasks
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 MAX_PAYLOAD_KIB = 30
 MAX_DEPENDENCIES = 20
