@@ -31,7 +31,7 @@ from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.runners.tasks import TaskRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
-from batchemu.scheduler.lifecycle import Launch
+from batchemu.scheduler.lifecycle import Launch, saved_task_spec
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 from batchemu.timers import Timers
@@ -151,7 +151,8 @@ class Emulator:
         if self.state is not None:
             now = to_millis(self.clock.now())
             self.state.attach(self.store, self.scheduler.placer.fleets, now)
-            reconcile(self.store, self.runner, now)
+            launch = self.scheduler.placer.launch
+            reconcile(self.store, self.runner, now, lambda backend, job: saved_task_spec(backend, job, launch))
             if not self.settings.aws_endpoint:
                 self.moto_saver = MotoSaver(self.state)
                 self.moto_saver.load()
