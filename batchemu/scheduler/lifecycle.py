@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.domain import host_access, params, retry, tasks
+from batchemu.domain import host_access, params, retry, task_tags, tasks
 from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
 from batchemu.domain.params import Requirements
@@ -163,6 +163,10 @@ def start_attempt(
 ) -> None:
     attempt = job.current_attempt
     assert attempt is not None
+    if job.propagate_tags:
+        attempt.start_error = task_tags.too_many_tags(job, backend.find_job_definition(job.job_definition_arn))
+        if attempt.start_error is not None:
+            return
     try:
         if tasks.runs_as_task(job):
             start_task = getattr(runner, "start_task", None)
