@@ -21,6 +21,7 @@ from batchemu.integrations import cloudformation, eventbridge, moto_lambda, step
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
+from batchemu.integrations.lambda_destinations import LambdaDestinations
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
@@ -214,8 +215,15 @@ class Emulator:
             self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients, self.origins)
             # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
+            destinations = LambdaDestinations(clients)
+            timers, outbox = self.timers, self.outbox
+            lambda_hooks = moto_lambda.AsyncHooks(
+                now=self.clock.now,
+                later=lambda seconds, task: timers.call_later(seconds, lambda: outbox.put(task)),
+                deliver=destinations.deliver,
+            )
             self._lambda = moto_lambda.connect(
-                job_endpoint, self.settings.internal_secret, self.settings.docker_network
+                job_endpoint, self.settings.internal_secret, self.settings.docker_network, lambda_hooks
             )
             self._stacks = cloudformation.BatchResources(
                 self.store, self.clock, self.settings, lambda: self.scheduler.settlers, self._changed
