@@ -28,7 +28,7 @@ class Settings:
     default_region: str = DEFAULT_REGION
     # Seconds between scheduler ticks when nothing wakes it.
     tick_interval: float = 0.1
-    # After a wake-up, wait this long for more requests before ticking.
+    # Requests that woke the scheduler while it ticked (a burst): wait this long for more before ticking.
     wake_coalesce_seconds: float = 0.005
     # "instant": each transition as soon as it is due; "realistic": AWS-like dwell times per status.
     pace: str = "instant"

@@ -21,6 +21,7 @@ from batchemu.integrations import cloudformation, eventbridge, moto_lambda, step
 from batchemu.integrations.aws import AwsClients
 from batchemu.integrations.cloudwatch_logs import IDLE_BATCH, LogShipper, followed, transition_listener
 from batchemu.integrations.ecs_clusters import EcsClusters
+from batchemu.integrations.lambda_destinations import LambdaDestinations
 from batchemu.integrations.log_sinks import MotoLogSink, choose_sink, moto_mock_active
 from batchemu.integrations.origins import Origins
 from batchemu.integrations.outbox import Outbox
@@ -31,7 +32,7 @@ from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.runners.tasks import TaskRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
-from batchemu.scheduler.lifecycle import Launch
+from batchemu.scheduler.lifecycle import Launch, saved_task_spec
 from batchemu.scheduler.recovery import reconcile
 from batchemu.service.extras import settle_extras
 from batchemu.timers import Timers
@@ -129,7 +130,8 @@ class Emulator:
     ):
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
-        self.store = Store(listeners=[_log_transition])
+        self._moves = 0  # job transitions so far (the loop's measure of a burst of submissions)
+        self.store = Store(listeners=[_log_transition, self._count_move])
         self._wakeup = threading.Event()
         self.timers = Timers(self.clock, self.wake)
         self.origins = Origins()  # which execution, rule or schedule started a job (the dashboard's links)
@@ -150,7 +152,8 @@ class Emulator:
         if self.state is not None:
             now = to_millis(self.clock.now())
             self.state.attach(self.store, self.scheduler.placer.fleets, now)
-            reconcile(self.store, self.runner, now)
+            launch = self.scheduler.placer.launch
+            reconcile(self.store, self.runner, now, lambda backend, job: saved_task_spec(backend, job, launch))
             if not self.settings.aws_endpoint:
                 self.moto_saver = MotoSaver(self.state)
                 self.moto_saver.load()
@@ -163,6 +166,7 @@ class Emulator:
                 log.warning("could not look for containers of servers that are gone: %s", error)
         self.endpoint: str | None = None
         self._integrations: list[LogShipper | EcsClusters] = []
+        self._clusters: EcsClusters | None = None
         self._shipper: LogShipper | None = None
         self._events: eventbridge.JobStateEvents | None = None
         self._stepfunctions: stepfunctions.StepFunctionsDriver | None = None
@@ -211,8 +215,15 @@ class Emulator:
             self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients, self.origins)
             # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
+            destinations = LambdaDestinations(clients)
+            timers, outbox = self.timers, self.outbox
+            lambda_hooks = moto_lambda.AsyncHooks(
+                now=self.clock.now,
+                later=lambda seconds, task: timers.call_later(seconds, lambda: outbox.put(task)),
+                deliver=destinations.deliver,
+            )
             self._lambda = moto_lambda.connect(
-                job_endpoint, self.settings.internal_secret, self.settings.docker_network
+                job_endpoint, self.settings.internal_secret, self.settings.docker_network, lambda_hooks
             )
             self._stacks = cloudformation.BatchResources(
                 self.store, self.clock, self.settings, lambda: self.scheduler.settlers, self._changed
@@ -226,8 +237,11 @@ class Emulator:
                     if attempt is not None and attempt.run_handle is not None:
                         for group, stream, handle in followed(job, attempt):
                             shipper.track(backend.account, backend.region, group, stream, handle)
-        clusters = EcsClusters(clients, self.outbox)
-        self.scheduler.settlers.insert(0, clusters.sync)  # the cluster exists before the CE is VALID
+        # Clusters in this process's moto, read only through this server, are made when ECS is first asked.
+        lazy = (lambda: not moto_mock_active()) if hook_moto else (lambda: False)
+        clusters = EcsClusters(clients, self.outbox, lazy=lazy)
+        self.scheduler.settlers.insert(0, clusters.sync)  # else the cluster exists before the CE is VALID
+        self._clusters = clusters
         self._integrations = [shipper, clusters]
 
     def flush(self) -> None:
@@ -241,9 +255,24 @@ class Emulator:
         if self._shipper is not None and self._shipper.waiting:
             self._shipper.flush_finished(stream)
 
+    def before_ecs(self) -> None:
+        """Called before every ECS request this server answers: the compute environments' clusters not
+        made yet are made now (integrations/ecs_clusters)."""
+        if self._clusters is not None:
+            self._clusters.materialise()
+
+    def _idle_writes_due(self) -> bool:
+        """Last lines wait and idle moments write them: not while moto's logs backend is not loaded (nothing
+        can have read logs through this server yet; loading it would stall the requests of that moment,
+        and any read, flush or the bound on waiting lines still writes them)."""
+        shipper = self._shipper
+        if shipper is None or not shipper.waiting:
+            return False
+        return not isinstance(shipper.sink, MotoLogSink) or shipper.sink.loaded()
+
     def _write_some_waiting_logs(self) -> None:
         """The scheduler is idle: IDLE_BATCH of the waiting last lines are written now."""
-        if self._shipper is not None and self._shipper.waiting:
+        if self._shipper is not None and self._idle_writes_due():
             self._shipper.flush_finished(limit=IDLE_BATCH)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -258,7 +287,10 @@ class Emulator:
     def stop(self) -> None:
         self._stop_loop()
         self._close_integrations()
-        self.flush_logs()
+        # Waiting last lines are written when moto's logs backend is loaded; else nothing in this process
+        # has read logs, and loading it (a second) to write lines no one can read through us is skipped.
+        if self._idle_writes_due():
+            self.flush_logs()
         self.outbox.stop()
         self.runner.close()
         if self.state is not None:
@@ -356,19 +388,31 @@ class Emulator:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def _count_move(self, backend: Backend, job: Job, old_status: str) -> None:
+        self._moves += 1
+
     def _changed(self) -> None:
         """Resources changed outside a Batch request (a CloudFormation stack): saved, and the loop woken."""
         self.save()
         self.wake()
 
     def _loop(self) -> None:
+        burst = False  # requests woke the loop while it was ticking
+        jobs_moved_at: float | None = None  # when the last round that moved jobs ended
+        coalesce = self.settings.wake_coalesce_seconds
         while not self._stopping.is_set():
-            logs_wait = self._shipper is not None and self._shipper.waiting > 0  # then idle ticks write them
+            logs_wait = self._idle_writes_due()  # then idle ticks write them
             if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
-                # Requests wake the loop; a short pause lets a burst of them share one round of ticks
-                # instead of each paying for its own (the scheduler and request threads share one GIL).
-                self._stopping.wait(self.settings.wake_coalesce_seconds)
+                # Requests wake the loop once answered. When they came while it ticked (a burst), or
+                # soon after a round that moved jobs (jobs being submitted), a short pause lets more
+                # of them share the next round instead of each paying for its own (the threads share
+                # one GIL); otherwise (a resource created, a lone job) the change moves at once.
+                since = time.monotonic() - jobs_moved_at if jobs_moved_at is not None else coalesce
+                pause = coalesce if burst else coalesce - since
+                if pause > 0:
+                    self._stopping.wait(pause)
             self._wakeup.clear()
+            moves = self._moves
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):
@@ -384,6 +428,9 @@ class Emulator:
                 log.exception("scheduler tick failed")
             if self.moto_saver is not None:
                 self.moto_saver.flush_due()
+            burst = self._wakeup.is_set()
+            if self._moves != moves:
+                jobs_moved_at = time.monotonic()
 
     def _sleep_seconds(self) -> float:
         """Until the next tick, or sooner when a timer is due sooner (on the system clock)."""

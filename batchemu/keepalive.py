@@ -22,6 +22,9 @@ log = logging.getLogger("batchemu.http")
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # unread body the server still reads to keep the connection
 IDLE_SECONDS = 120  # an idle kept-alive connection is closed after this (its thread ends)
 _NO_BODY_STATUSES = frozenset({204, 304})
+# environ key: a list the app may append callables to, called once the response has been written
+# (absent on connections that are not kept alive: the app then does that work before answering).
+AFTER_RESPONSE = "batchemu.after_response"
 
 
 class _Body:
@@ -89,6 +92,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         body = _Body(self.rfile, int(self.headers.get("Content-Length") or 0))
         environ["wsgi.input"] = body
         environ["wsgi.input_terminated"] = True
+        after: list[Callable[[], None]] = []  # the app's work for after the response has gone out
+        environ[AFTER_RESPONSE] = after
         answer: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -114,6 +119,11 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         self._respond(
             answer.get("status", "500 INTERNAL SERVER ERROR"), answer.get("headers", []), payload, keep
         )
+        for call in after:
+            try:
+                call()
+            except Exception:
+                log.exception("work after the response to %s %s failed", self.command, self.path)
 
     def _can_keep_alive(self) -> bool:
         if self.request_version != "HTTP/1.1" or self.close_connection:

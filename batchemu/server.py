@@ -20,7 +20,7 @@ from batchemu import __version__, snapshots
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
-from batchemu.keepalive import KeepAliveRequestHandler, close_connections
+from batchemu.keepalive import AFTER_RESPONSE, KeepAliveRequestHandler, close_connections
 from batchemu.persistence import Unusable
 from batchemu.protocol import router, spec
 from batchemu.protocol.auth import caller_of
@@ -28,7 +28,8 @@ from batchemu.protocol.parser import MAX_BODY_BYTES, parse_request
 from batchemu.protocol.serializer import JSON_CONTENT_TYPE, serialize_error, serialize_result
 from batchemu.protocol.validate import validate
 from batchemu.service import ecs_agent
-from batchemu.service.dispatch import RequestContext, dispatch, operation_table
+from batchemu.service.dispatch import dispatch, operation_table
+from batchemu.service.operation import RequestContext
 
 log = logging.getLogger("batchemu.server")
 ADMIN_PREFIX = "/_batchemu/"
@@ -92,7 +93,13 @@ class BatchApp:
                 result = dispatch(self.handlers, route.operation, ctx, parsed)
             if not route.operation.startswith(_READ_ONLY_PREFIXES):
                 self.emulator.save()
-                self.emulator.wake()
+                # The scheduler moves what changed once the answer is out: a response never waits for a
+                # tick, and the tick runs while the client reads it.
+                after = environ.get(AFTER_RESPONSE)
+                if after is not None:
+                    after.append(self.emulator.wake)
+                else:
+                    self.emulator.wake()
             status, body = 200, serialize_result(operation, result)
             headers = [("Content-Type", JSON_CONTENT_TYPE)]
         except ApiError as error:
@@ -273,6 +280,7 @@ def create_app(emulator: Emulator) -> Edge:
         others,
         secret_for,
         before_logs=emulator.flush_logs,
+        before_ecs=emulator.before_ecs,
         after_write=saver.after_request if saver is not None else None,
     )
 

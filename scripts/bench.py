@@ -19,6 +19,10 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - backlog (not in the default set; minutes): scripts/bench_backlog.py - SubmitJob/DescribeJobs/ListJobs
   with 0 vs 20,000 RUNNABLE jobs waiting, ten 10,000-child arrays on maxvCpus 256, and SubmitJob vs moto
   in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts.
+- typical (not in the default set; a few minutes): scripts/bench_typical.py - a generated file of 50 typical
+  Batch tests (MANAGED compute environment and job queue waited VALID, a job definition, one job polled to
+  SUCCEEDED every 10 ms) run by pytest with batchemu's `batch_client` fixture and with moto's `mock_aws`,
+  side by side, `--typical-rounds` times: totals, first test, median of the others.
 - swarm (named only; needs root): delegates to scripts/bench_swarm.py, 60 one-second jobs on a 1-node vs a
   3-node local swarm (scripts/local-swarm), the same vCPUs per node.
 """
@@ -33,27 +37,32 @@ import json
 import logging
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import boto3
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_backlog  # noqa: E402  (scripts/ is on sys.path, as above)
 import bench_scheduler  # noqa: E402  (the array benchmark and the in-process store filler)
-from bench_api import client, queue_and_definition  # noqa: E402  (scripts/ is on sys.path, as above)
+from bench_api import client  # noqa: E402
+from bench_common import (  # noqa: E402
+    free_port,
+    http_status,
+    process,
+    serve_command,
+    setup_side,
+    wait_until_answers,
+)
 
 ALL = ("api", "scale", "array", "docker", "startup")
-EXTRA = ("profile", "backlog", "swarm")
+EXTRA = ("profile", "backlog", "swarm", "typical")
 SERVER_LINE = re.compile(r"batchemu\.server: (\w+) (\S+) (\d{3}) ([0-9.]+)ms")
 TARGETS = {
     "api": {
@@ -69,66 +78,6 @@ TARGETS = {
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def http_status(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 1.0) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
-
-
-def wait_until_answers(port: int, path: str, deadline_s: float = 60, interval_s: float = 0.005) -> float:
-    """Seconds until `GET path` answers 200."""
-    began = time.perf_counter()
-    while time.perf_counter() - began < deadline_s:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            if http_status(port, "GET", path) == 200:
-                return time.perf_counter() - began
-        time.sleep(interval_s)
-    raise SystemExit(f"nothing answered 200 on 127.0.0.1:{port}{path} within {deadline_s}s")
-
-
-@contextlib.contextmanager
-def process(
-    command: list[str], stderr_path: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen]:
-    with open(stderr_path, "wb") as stderr:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-        try:
-            yield child
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def serve_command(port: int, log_level: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "batchemu",
-        "serve",
-        "--runner",
-        "simulated",
-        "--port",
-        str(port),
-        "--log-level",
-        log_level,
-    ]
-
-
 def median(values: list[float], digits: int = 3) -> float:
     return round(statistics.median(values), digits)
 
@@ -251,7 +200,7 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
         "describe100_ratio_batchemu_vs_moto": round(describe["batchemu"] / describe["moto"], 2),
         "floor_submit_calls_per_s": round(rates["floor"], 1),
         "floor_describe100_ms_median": round(describe["floor"], 2),
-        "floor_note": "same client against werkzeug's threaded server answering canned bodies: client + HTTP cost",
+        "floor_note": "same client against werkzeug's threaded server with batchemu's keep-alive handler answering canned bodies: client + HTTP cost",
         "submit_ms_above_floor": {
             name: round(1000 / rates[name] - floor_ms, 3) for name in ("batchemu", "moto")
         },
@@ -295,7 +244,13 @@ def serve_stub(port: int, describe_body: Path) -> None:
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
-    make_server("127.0.0.1", port, app, threaded=True).serve_forever()
+    # With batchemu's keep-alive handler, as batchemu serves: the floor is the client and HTTP on a kept
+    # connection (without it, each call also paid a TCP connect and a new server thread).
+    from batchemu.keepalive import KeepAliveRequestHandler
+
+    make_server(
+        "127.0.0.1", port, app, threaded=True, request_handler=KeepAliveRequestHandler
+    ).serve_forever()
 
 
 def raw_post(port: int, path: str, body: dict) -> bytes:
@@ -305,36 +260,6 @@ def raw_post(port: int, path: str, body: dict) -> bytes:
         return connection.getresponse().read()
     finally:
         connection.close()
-
-
-def setup_side(endpoint: str, batch, suffix: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The same resources on both servers, real enough for moto's checks: an IAM service role and instance
-    profile, a subnet and a security group (batchemu serves IAM and EC2 through moto in-process), then a
-    MANAGED EC2 compute environment (minvCpus 0: moto starts no instances), a queue, a job definition."""
-    keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    iam = boto3.client("iam", endpoint_url=endpoint, **keys)
-    ec2 = boto3.client("ec2", endpoint_url=endpoint, **keys)
-    role = iam.create_role(RoleName=f"bench-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    profile = iam.create_instance_profile(InstanceProfileName=f"bench-{suffix}")["InstanceProfile"]["Arn"]
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=f"bench-{suffix}", Description="bench", VpcId=vpc)["GroupId"]
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=f"bench-ce-{suffix}",
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 256,
-            "instanceTypes": ["optimal"],
-            "subnets": [subnet],
-            "securityGroupIds": [group],
-            "instanceRole": profile,
-        },
-    )
-    return queue_and_definition(batch, ce["computeEnvironmentArn"], f"bench-q-{suffix}", f"bench-jd-{suffix}")
 
 
 def _thread_count(batch, port: int) -> int | None:  # type: ignore[no-untyped-def]
@@ -775,6 +700,8 @@ def main() -> None:
         help="backlog: the servers' --log-level (backlog and moto parts)",
     )
     parser.add_argument("--swarm-args", default="", help="swarm: arguments passed to scripts/bench_swarm.py")
+    parser.add_argument("--typical-tests", type=int, default=50, help="typical: tests in the generated file")
+    parser.add_argument("--typical-rounds", type=int, default=3, help="typical: runs of each side")
     args = parser.parse_args()
     if args.benchmarks[:1] == ["_stub"]:  # the floor server of `api`
         serve_stub(int(args.benchmarks[1]), Path(args.benchmarks[2]))
@@ -810,8 +737,6 @@ def main() -> None:
         elif name == "startup":
             line = bench_startup(args.startup_runs)
         elif name == "backlog":
-            import bench_backlog
-
             line = bench_backlog.bench_backlog(
                 args.backlog_parts,
                 args.backlog_waiting,
@@ -825,6 +750,10 @@ def main() -> None:
             line = bench_swarm(args.swarm_args.split())
         elif name == "profile":
             line = bench_profile(args.profile_calls, 15)
+        elif name == "typical":
+            import bench_typical
+
+            line = bench_typical.bench_typical(args.typical_tests, args.typical_rounds)
         line["machine"] = machine()
         line["bench_wall_s"] = round(time.perf_counter() - began, 1)
         emit(line)

@@ -30,6 +30,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_api import client, queue_and_definition  # noqa: E402
+from bench_common import (  # noqa: E402  (shared with bench.py)
+    free_port,
+    http_status,
+    process,
+    serve_command,
+    setup_side,
+    wait_until_answers,
+)
 
 LONG = "1000000"  # seconds: a job that never ends within the benchmark
 TARGETS = {
@@ -38,12 +46,6 @@ TARGETS = {
     "ten_arrays_last_submit_to_succeeded_s_max": 15.0,
     "submit_rate_vs_moto_min_ratio": 2.0,
 }
-
-
-def _bench():  # type: ignore[no-untyped-def]
-    import bench  # the helpers (ports, subprocesses, moto set-up); imported late: bench imports us
-
-    return bench
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -99,11 +101,10 @@ def wait_valid(batch, arn: str) -> None:  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def serve(tmp: Path, name: str, log_level: str = "INFO"):  # type: ignore[no-untyped-def]
-    bench = _bench()
-    port = bench.free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with bench.process(bench.serve_command(port, log_level), tmp / f"{name}.stderr", env):
-        bench.wait_until_answers(port, "/_batchemu/health")
+    with process(serve_command(port, log_level), tmp / f"{name}.stderr", env):
+        wait_until_answers(port, "/_batchemu/health")
         yield f"http://127.0.0.1:{port}"
 
 
@@ -259,9 +260,8 @@ def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict
 
 def setup_moto(endpoint: str, batch, suffix: str, kind: str):  # type: ignore[no-untyped-def]
     """moto's side of a scenario: the api benchmark's resources, or an UNMANAGED compute environment."""
-    bench = _bench()
     if kind != "unmanaged":
-        return bench.setup_side(endpoint, batch, suffix)
+        return setup_side(endpoint, batch, suffix)
     import boto3
 
     keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -305,14 +305,13 @@ def concurrent_rate(endpoint: str, queue: str, definition: str, clients: int, co
 
 
 def bench_moto_part(jobs: int, rounds: int, clients: int, per_client: int, tmp: Path, log_level: str) -> dict:
-    bench = _bench()
-    moto_port = bench.free_port()
+    moto_port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     moto_command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
-    with serve(tmp, "vs-moto", log_level) as ours_url, bench.process(moto_command, tmp / "moto.stderr", env):
-        bench.wait_until_answers(moto_port, "/moto-api/data.json")
+    with serve(tmp, "vs-moto", log_level) as ours_url, process(moto_command, tmp / "moto.stderr", env):
+        wait_until_answers(moto_port, "/moto-api/data.json")
         config = json.dumps({"batch": {"use_docker": False}}).encode()
-        assert bench.http_status(moto_port, "POST", "/moto-api/config", config) in (200, 201)
+        assert http_status(moto_port, "POST", "/moto-api/config", config) in (200, 201)
         moto_url = f"http://127.0.0.1:{moto_port}"
         ours, moto = client(ours_url), client(moto_url)
         scenarios = {

@@ -76,8 +76,8 @@ def bench_array(size: int) -> dict:
 
 def store_jobs(emulator: Emulator, count: int) -> None:
     """Fills the store through the handlers (not HTTP), then lets every job finish."""
-    from batchemu.service.dispatch import RequestContext
     from batchemu.service.job_submission import submit_job
+    from batchemu.service.operation import RequestContext
 
     backend = emulator.store.backend("123456789012", "us-east-1")
     ctx = RequestContext("123456789012", "us-east-1", "bench", backend, emulator.clock)

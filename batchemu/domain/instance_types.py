@@ -2,7 +2,9 @@
 valid names from botocore's `ec2` model, and batchemu/data/batch-instance-types.json for what neither has
 (Batch's aliases, sizes of retired types); what a compute environment's `instanceTypes` resolve to, and the
 memory ECS registers for jobs on an instance. The libraries' files are read by path, never imported (the
-domain imports the stdlib only), and only when first needed."""
+domain imports the stdlib only), and only when first needed, and then only as much as needed: a compute
+environment's types are checked against our file first, and resolving `optimal` reads the records of three
+families out of moto's 4 MB file rather than parsing all 1,400 (170 ms) before a first job can start."""
 
 from __future__ import annotations
 
@@ -78,14 +80,73 @@ class Catalogue:
 
 @cache
 def catalogue() -> Catalogue:
+    ours = _ours()
+    types = dict(ours.types)
+    types.update((kind.name, kind) for kind in map(_from_moto, _moto_records()))
+    return Catalogue(types, ours.aliases, frozenset(kind.family for kind in types.values()))
+
+
+@cache
+def _ours() -> Catalogue:
+    """batchemu/data/batch-instance-types.json alone: Batch's aliases and the sizes of retired types."""
     ours = json.loads(resources.files("batchemu").joinpath("data/batch-instance-types.json").read_text())
     types = {
         name: InstanceType(name, spec["vcpus"], spec["memory_mib"], spec["gpus"], spec["arch"])
         for name, spec in ours["types"].items()
     }
-    types.update((kind.name, kind) for kind in map(_from_moto, _moto_records()))
     aliases = {k: list(v) for k, v in ours["aliases"].items()}
     return Catalogue(types, aliases, frozenset(kind.family for kind in types.values()))
+
+
+def resolve(names: list[str]) -> list[InstanceType]:
+    """What catalogue().resolve(names) answers, reading only the families and types `names` need."""
+    ours = _ours()
+    found: dict[str, InstanceType] = {}
+    for name in names:
+        if name in ours.aliases or "." not in name:
+            for family in ours.aliases.get(name, [name]):
+                found.update((kind.name, kind) for kind in _family(family))
+        else:
+            kind = _one_type(name)
+            if kind is not None:
+                found[name] = kind
+    return sorted(found.values(), key=lambda t: (t.gpus, t.vcpus, t.memory_mib, t.name))
+
+
+@cache
+def _family(family: str) -> tuple[InstanceType, ...]:
+    """Every type of `family` of known size (moto's records over ours, as in catalogue())."""
+    text = _moto_text()
+    if text is None:
+        return tuple(kind for kind in catalogue().types.values() if kind.family == family)
+    kinds = {name: kind for name, kind in _ours().types.items() if kind.family == family}
+    kinds.update((kind.name, kind) for kind in _records_under(text, f'\n "{family}.'))
+    return tuple(kinds.values())
+
+
+def _one_type(name: str) -> InstanceType | None:
+    kinds = [kind for kind in _family(family_of(name)) if kind.name == name]
+    return kinds[0] if kinds else None
+
+
+def _records_under(text: str, key_prefix: str) -> list[InstanceType]:
+    """The records whose top-level key starts with `key_prefix` (newline, one space, quote, prefix)."""
+    decoder = json.JSONDecoder()
+    found = []
+    at = text.find(key_prefix)
+    while at >= 0:
+        record, end = decoder.raw_decode(text, text.index("{", at + len(key_prefix)))
+        found.append(_from_moto(record))
+        at = text.find(key_prefix, end)
+    return found
+
+
+@cache
+def _moto_text() -> str | None:
+    """moto's records as text, when laid out as _records_under reads them (one top-level key per line,
+    indented by one space); else None, and catalogue() parses the whole file."""
+    text = gzip.decompress(_moto_path().read_bytes()).decode()
+    return text if text.startswith('{\n "') else None
 
 
 def _from_moto(record: dict[str, Any]) -> InstanceType:
@@ -104,8 +165,11 @@ def _from_moto(record: dict[str, Any]) -> InstanceType:
 
 
 def _moto_records() -> list[dict[str, Any]]:
-    path = _library_dir("moto") / "ec2" / "resources" / "instance_types.json.gz"
-    return list(json.loads(gzip.decompress(path.read_bytes())).values())
+    return list(json.loads(gzip.decompress(_moto_path().read_bytes())).values())
+
+
+def _moto_path() -> Path:
+    return _library_dir("moto") / "ec2" / "resources" / "instance_types.json.gz"
 
 
 @cache
@@ -138,7 +202,10 @@ def _library_dir(name: str) -> Path:
 def check_instance_types(names: list[str] | None) -> None:
     """AWS's refusal of a type it does not know, listing what it knows (its wording, as seen in
     Netflix/metaflow#70 and aws/amazon-genomics-cli#209)."""
-    known = catalogue()
+    ours = _ours()
     for name in names or []:
+        if name in ours.aliases or name in ours.types or name in ours.families:
+            continue  # known without reading the libraries' files
+        known = catalogue()
         if not known.knows(name):
             raise invalid_request(f"Instance type can only be one of [{', '.join(known.valid_names())}]")

@@ -20,13 +20,15 @@ class AwsClients:
         self.config = config or Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
-        self._session = boto3.session.Session()
+        self._session: boto3.session.Session | None = None  # made at the first client (~70 ms)
 
     def client(self, service: str, account: str, region: str) -> Any:
         key = (service, account, region)
         with self._lock:
             found = self._clients.get(key)
             if found is None:
+                if self._session is None:
+                    self._session = boto3.session.Session()
                 found = self._session.client(
                     service,
                     endpoint_url=self.endpoint,

@@ -19,7 +19,8 @@ from batchemu.integrations import moto_cloudformation
 from batchemu.integrations.cloudformation_properties import PropertyError, to_request
 from batchemu.protocol import spec
 from batchemu.protocol.validate import validate
-from batchemu.service.dispatch import RequestContext, dispatch, operation_table
+from batchemu.service.dispatch import dispatch, operation_table
+from batchemu.service.operation import RequestContext
 
 log = logging.getLogger("batchemu.cloudformation")
 
@@ -386,9 +387,9 @@ _DELETE = {
 }
 
 
-def connect(provider: BatchResources) -> bool:
+def connect(provider: BatchResources) -> None:
     """`provider` serves moto's AWS::Batch::* resources from now on (held weakly by the hook)."""
-    return moto_cloudformation.register_provider(provider)
+    moto_cloudformation.register_provider(provider)
 
 
 def disconnect(provider: BatchResources) -> None:

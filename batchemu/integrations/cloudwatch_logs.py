@@ -7,7 +7,9 @@ then the runner may release the container.
 Taken lines are written at once, except when the logs live in this process's moto and are read only
 through this server (`defer_final`): then they wait in `_finished` until a CloudWatch Logs request to this
 server (which calls flush_finished first: for GetLogEvents, of that one stream), the scheduler's idle
-moments (IDLE_BATCH at a time), a flush or shutdown, or until MAX_FINISHED wait (then the oldest go). A
+moments (IDLE_BATCH at a time, once moto's logs backend is loaded: before, nothing can have read them, and
+loading it would stall the requests of that moment), a flush or shutdown, or until MAX_FINISHED wait (then
+the oldest go). A
 burst of 10^5 array children spends its time on the jobs, and writes their lines once it is over."""
 
 from __future__ import annotations

@@ -182,11 +182,20 @@ def requested_log_stream(environ: dict[str, Any]) -> tuple[str, str] | None:
     return (group, stream) if isinstance(group, str) and isinstance(stream, str) else None
 
 
+def is_ecs_request(environ: dict[str, Any]) -> bool:
+    """An ECS request: by its credential scope, or (unsigned) by its X-Amz-Target."""
+    service = caller_of(environ).service
+    if service is not None:
+        return service == "ecs"
+    return str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("AmazonEC2ContainerService")
+
+
 class Edge:
     """The WSGI app the server runs. With `secret_for` (--auth sigv4) every AWS request must carry a
     valid SigV4 signature; the admin routes under /_batchemu/ are not AWS requests and stay open.
     `before_logs(stream)` runs before every CloudWatch Logs request is answered (job lines waiting to be
-    written are written then: those of the (group, stream) a GetLogEvents reads, else all).
+    written are written then: those of the (group, stream) a GetLogEvents reads, else all); `before_ecs()`
+    before every ECS request (compute environments' clusters not made yet are made then).
     `after_write(service, scope)` runs after every request that changes a moto service, before its
     answer is sent (the state store saves what the request changed then; scope: moto_writes.scope_of)."""
 
@@ -196,12 +205,14 @@ class Edge:
         others: MotoServices | ProxyServices,
         secret_for: Callable[[str], str | None] | None = None,
         before_logs: Callable[[tuple[str, str] | None], None] | None = None,
+        before_ecs: Callable[[], None] | None = None,
         after_write: Callable[[str, moto_writes.Scope | None], None] | None = None,
     ) -> None:
         self.batch = batch
         self.others = others
         self.secret_for = secret_for
         self.before_logs = before_logs
+        self.before_ecs = before_ecs
         self.after_write = after_write if isinstance(others, MotoServices) else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -225,6 +236,8 @@ class Edge:
             return self.batch(environ, start_response)
         if self.before_logs is not None and is_logs_request(environ):
             self.before_logs(requested_log_stream(environ))
+        elif self.before_ecs is not None and is_ecs_request(environ):
+            self.before_ecs()
         if self.after_write is None or not moto_writes.is_write(environ):
             return self.others(environ, start_response)
         assert isinstance(self.others, MotoServices)

@@ -4,10 +4,13 @@ adapter checks the moto version it was written against and falls back to boto3 o
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from batchemu.integrations.aws import AwsClients
@@ -63,28 +66,37 @@ class MotoLogSink:
     per call, a third of the cost of a finished array child's log shipping."""
 
     def __init__(self, on_write: Callable[[], None] | None = None) -> None:
-        from moto.logs.exceptions import ResourceAlreadyExistsException
-        from moto.logs.models import logs_backends
-
-        self._backends = logs_backends
-        self._exists = ResourceAlreadyExistsException
+        self._backends: Any = None  # moto's, imported at the first write (moto costs a second to load)
+        self._exists: Any = None
         self._on_write = on_write or (lambda: None)  # the state store saves the logs soon after
 
+    @staticmethod
+    def loaded() -> bool:
+        """Whether moto's logs backend is in this process already (a write then costs only the write)."""
+        return "moto.logs.models" in sys.modules
+
     def _backend(self, account: str, region: str) -> Any:
+        if self._backends is None:
+            from moto.logs.exceptions import ResourceAlreadyExistsException
+            from moto.logs.models import logs_backends
+
+            self._backends, self._exists = logs_backends, ResourceAlreadyExistsException
         # Not kept between calls: moto's reset replaces its backends.
         backend = existing_backend(self._backends, account, region)
         return backend if backend is not None else self._backends[account][region]
 
     def create_group(self, account: str, region: str, group: str) -> None:
+        backend = self._backend(account, region)
         try:
-            self._backend(account, region).create_log_group(group, {})
+            backend.create_log_group(group, {})
         except self._exists:
             pass
         self._on_write()
 
     def create_stream(self, account: str, region: str, group: str, stream: str) -> None:
+        backend = self._backend(account, region)
         try:
-            self._backend(account, region).create_log_stream(group, stream)
+            backend.create_log_stream(group, stream)
         except self._exists:
             pass
         self._on_write()
@@ -112,18 +124,31 @@ def moto_mock_active() -> bool:
     return bool(getattr(stubber, "enabled", False) or getattr(mock_class, "_nested_count", 0))
 
 
+def installed_moto_version() -> str:
+    """moto's version without importing moto (a second): read from its __init__.py, else its metadata."""
+    module = sys.modules.get("moto")
+    if module is not None:
+        return str(module.__version__)
+    spec = importlib.util.find_spec("moto")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("moto is not installed")
+    found = re.search(r'^__version__ = "([^"]+)"', Path(spec.origin).read_text(), re.MULTILINE)
+    if found:
+        return found.group(1)
+    from importlib.metadata import version
+
+    return version("moto")
+
+
 def choose_sink(
     clients: AwsClients, in_process_moto: bool, on_write: Callable[[], None] | None = None
 ) -> LogSink:
     if in_process_moto:
         try:
-            import moto
-
-            if int(moto.__version__.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
+            moto_version = installed_moto_version()
+            if int(moto_version.split(".")[0]) == SUPPORTED_MOTO_MAJOR:
                 return MotoLogSink(on_write)
-            log.warning(
-                "moto %s is not the version the direct log adapter knows; using boto3", moto.__version__
-            )
+            log.warning("moto %s is not the version the direct log adapter knows; using boto3", moto_version)
         except Exception:
             log.exception("moto's logs backend is not usable directly; using boto3")
     return Boto3LogSink(clients)

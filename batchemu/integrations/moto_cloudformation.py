@@ -7,7 +7,7 @@ create (ROLLBACK_IN_PROGRESS, created resources deleted, ROLLBACK_COMPLETE) or u
 Hook points: parsing.resource_class_from_type here; parse_and_create_resource, parse_and_update_resource,
 Stack.create_resources, update, delete, ChangeSet.apply, CloudFormationBackend.execute_change_set and
 delete_stack in moto_stack_events (checked here, before anything is hooked). Imports the standard library,
-moto_stack_events (and moto, lazily) only."""
+moto_stack_events, moto_hooks, moto_imports (and moto, lazily) only."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from batchemu.integrations import moto_stack_events
 from batchemu.integrations.moto_hooks import Registry, hook_point_missing, moto_version
+from batchemu.integrations.moto_imports import after_import
 
 log = logging.getLogger("batchemu.cloudformation")
 BATCH_TYPES = (
@@ -61,12 +62,16 @@ _lock = threading.Lock()
 _installed: bool | None = None
 
 
-def register_provider(provider: Provider) -> bool:
-    """`provider` takes AWS::Batch::* resources from now on (the newest live one wins; held weakly);
-    True when moto's CloudFormation is hooked."""
+def register_provider(provider: Provider) -> None:
+    """`provider` takes AWS::Batch::* resources from now on (the newest live one wins; held weakly); moto's
+    CloudFormation is hooked once it is imported (moto_imports)."""
     _providers.add(provider)
+    after_import(("moto.cloudformation",), _install_locked)
+
+
+def _install_locked() -> None:
     with _lock:
-        return _install()
+        _install()
 
 
 def unregister_provider(provider: Provider) -> None:

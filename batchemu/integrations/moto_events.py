@@ -40,6 +40,7 @@ import copy
 import datetime
 import inspect
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,6 +48,7 @@ from typing import Any, Protocol
 from batchemu.domain.schedule_expressions import InvalidExpression, parse_rule_expression
 from batchemu.integrations import moto_watch
 from batchemu.integrations.moto_hooks import Registry, hook_methods, hook_point_missing, moto_version
+from batchemu.integrations.moto_imports import after_import
 
 log = logging.getLogger("batchemu.events")
 
@@ -75,11 +77,16 @@ _installed: bool | None = None  # None: not tried yet
 _events_backends: Any = None  # moto's, once default_bus_has_rules has imported it
 
 
-def register_job_queue_sink(sink: JobQueueSink) -> bool:
-    """Delivers job-queue targets to `sink` from now on (held weakly); True when the hook is in place."""
+def register_job_queue_sink(sink: JobQueueSink) -> None:
+    """Delivers job-queue targets to `sink` from now on (held weakly); the hook goes in once moto's
+    EventBridge is imported (moto_imports)."""
     _sinks.add(sink)
+    after_import(("moto.events",), _install_locked)
+
+
+def _install_locked() -> None:
     with _lock:
-        return _install()
+        _install()
 
 
 def unregister_job_queue_sink(sink: JobQueueSink) -> None:
@@ -101,6 +108,8 @@ def default_bus_has_rules(account: str, region: str) -> bool:
     global _events_backends
     try:
         if _events_backends is None:
+            if "moto.events.models" not in sys.modules:
+                return False  # never imported: no rule exists
             from moto.events.models import events_backends
 
             _events_backends = events_backends
@@ -277,8 +286,13 @@ _RULE_HOOKS = ("put_rule", "delete_rule", "enable_rule", "disable_rule")
 _rule_hooks: bool | None = None  # None: not tried yet
 
 
-def install_rule_hooks() -> bool:
-    """Reports rule changes to moto_watch and validates schedule expressions; True when in place."""
+def install_rule_hooks() -> None:
+    """Reports rule changes to moto_watch and validates schedule expressions, once moto's EventBridge is
+    imported (moto_imports)."""
+    after_import(("moto.events",), _install_rule_hooks)
+
+
+def _install_rule_hooks() -> bool:
     global _rule_hooks
     with _lock:
         if _rule_hooks is not None:
@@ -332,6 +346,8 @@ def find_rule(account: str, region: str, name: str) -> Any:
 
 def scheduled_rules() -> list[Any]:
     """Every rule with a ScheduleExpression that this process's moto holds (on default buses)."""
+    if "moto.events.models" not in sys.modules:
+        return []  # never imported: it holds none
     from moto.events.models import events_backends
 
     found: list[Any] = []

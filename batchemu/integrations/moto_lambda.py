@@ -1,5 +1,6 @@
 """The adapter that runs moto's Lambda functions in batchemu's Lambda containers, and the one place batchemu
-changes moto's Lambda. It may import moto (lazily), the standard library and runners.lambda_container.
+changes moto's Lambda. It may import moto (lazily), the standard library, lambda_async, moto_hooks, moto_imports
+and runners.lambda_container.
 
 Hook points (tested with moto 5.2.1 and 5.2.5, whose code there is the same; any moto 5.x with them is accepted, other versions are tried with a
 warning; when one is missing a warning is logged and moto's own code runs, as before):
@@ -8,10 +9,11 @@ warning; when one is missing a warning is logged and moto's own code runs, as be
   endpoint), InvokeAsync, and SQS/SNS/Kinesis deliveries. RequestResponse runs the function and answers
   with its result, `X-Amz-Function-Error: Unhandled` when it failed (moto says "Handled" for any non-zero
   exit) and the last 4 KB of its log as LogResult; Event queues the run and answers at once (202), as AWS
-  does; DryRun runs nothing.
+  does, and a function error is retried and the result sent to the function's destinations as AWS does
+  (lambda_async: retries wait on the emulator's clock); DryRun runs nothing.
 - `moto.s3.notifications._invoke_awslambda(account_id, event_body, fn_arn, region_name)`, which moto calls
-  inside PutObject for a matching LambdaFunctionConfiguration: the run is queued instead (AWS invokes
-  asynchronously), so a slow or failing function never slows or fails the upload, and the record is
+  inside PutObject for a matching LambdaFunctionConfiguration: the run is queued instead, as an Event
+  invocation (AWS invokes asynchronously, with the same retries and destinations), so a slow or failing function never slows or fails the upload, and the record is
   completed to S3's documented shape.
 
 Every run writes its log to CloudWatch Logs `/aws/lambda/<name>`, stream `YYYY/MM/DD/[version]<id>`, in
@@ -22,6 +24,7 @@ this process's moto. moto keeps one store per process, so the runtime is process
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import inspect
 import json
@@ -29,9 +32,14 @@ import logging
 import secrets
 import threading
 import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from batchemu.integrations import lambda_async
 from batchemu.integrations.moto_hooks import Registry, hook_point_missing, moto_version
+from batchemu.integrations.moto_imports import after_import
 from batchemu.runners.lambda_container import Invocation, LambdaContainers, Outcome
 
 log = logging.getLogger("batchemu.lambda")
@@ -39,17 +47,38 @@ log = logging.getLogger("batchemu.lambda")
 LOG_RESULT_BYTES = 4096
 
 _runtimes: Registry[LambdaContainers] = Registry()
+_async: weakref.WeakKeyDictionary[LambdaContainers, AsyncHooks] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class AsyncHooks:
+    """What asynchronous invocations need of the emulator: its clock, a way to run a retry later on it, and
+    a sender of invocation records to a destination ARN (SQS, SNS, Lambda, EventBridge bus)."""
+
+    now: Callable[[], float]
+    later: Callable[[float, Callable[[], None]], object]
+    deliver: Callable[[str, dict[str, Any], bool], None]
+
+
 _lock = threading.Lock()
 _installed: bool | None = None
 
 
-def connect(endpoint: str, secret: str, network: str) -> LambdaContainers:
-    """A runtime for this server's functions, in use from now on (until disconnect)."""
+def connect(endpoint: str, secret: str, network: str, hooks: AsyncHooks | None = None) -> LambdaContainers:
+    """A runtime for this server's functions, in use from now on (until disconnect); without `hooks`,
+    asynchronous invocations run once and go nowhere after."""
     runtime = LambdaContainers(endpoint, secret, network)
     _runtimes.add(runtime)
+    if hooks is not None:
+        _async[runtime] = hooks
+    # Hooked once moto's Lambda or S3 (whose notifications invoke functions) is imported.
+    after_import(("moto.awslambda", "moto.s3"), _install_locked)
+    return runtime
+
+
+def _install_locked() -> None:
     with _lock:
         _install()
-    return runtime
 
 
 def disconnect(runtime: LambdaContainers) -> None:
@@ -105,7 +134,7 @@ def _wrap_invoke(original: Any) -> Any:
         if kind == "DryRun":
             return b""
         if kind == "Event":
-            runtime.submit(invocation, lambda done, outcome: save_logs(function, done, outcome))
+            invoke_async(runtime, function, invocation)
             return b""
         outcome = runtime.run(invocation)
         save_logs(function, invocation, outcome)
@@ -130,13 +159,63 @@ def _wrap_s3(original: Any) -> Any:
             from moto.awslambda.utils import get_backend
 
             function = get_backend(account_id, region_name).get_function(fn_arn)
-            invocation = invocation_of(function, json.dumps(s3_event(event_body, account_id)))
-            runtime.submit(invocation, lambda done, outcome: save_logs(function, done, outcome))
+            invoke_async(
+                runtime, function, invocation_of(function, json.dumps(s3_event(event_body, account_id)))
+            )
         except Exception as error:  # AWS invokes asynchronously: the upload succeeds whatever happens
             log.warning("S3 notification to %s not delivered: %s", fn_arn, error)
 
     invoke_from_s3.__wrapped__ = original  # type: ignore[attr-defined]
     return invoke_from_s3
+
+
+def invoke_async(
+    runtime: LambdaContainers,
+    function: Any,
+    invocation: Invocation,
+    attempts: int = 0,
+    since: float | None = None,
+) -> None:
+    """Runs an asynchronous invocation; a function error runs it again later, and the last run's result goes
+    to the destination its event invoke configuration names."""
+    hooks = _async.get(runtime)
+    since = since if since is not None else hooks.now() if hooks is not None else 0.0
+    config = lambda_async.AsyncConfig.of(_event_invoke_config(function))
+
+    def done(ran: Invocation, outcome: Outcome) -> None:
+        save_logs(function, ran, outcome)
+        if hooks is None:
+            return
+        runs, condition = attempts + 1, lambda_async.SUCCESS
+        if outcome.failed:
+            verdict = lambda_async.after_failure(config, runs, hooks.now() - since)
+            if not isinstance(verdict, str):
+                again = dataclasses.replace(invocation, log_stream=_log_stream(invocation.version))
+                hooks.later(verdict, lambda: invoke_async(runtime, function, again, runs, since))
+                return
+            condition = verdict
+        destination = config.on_failure if outcome.failed else config.on_success
+        if destination:
+            record = lambda_async.invocation_record(
+                invocation.function_arn,
+                invocation.version,
+                invocation.request_id,
+                condition,
+                runs,
+                invocation.event,
+                outcome.payload,
+                outcome.failed,
+                hooks.now(),
+            )
+            hooks.deliver(destination, record, not outcome.failed)
+
+    runtime.submit(invocation, done)
+
+
+def _event_invoke_config(function: Any) -> dict[str, Any] | None:
+    """moto's stored PutFunctionEventInvokeConfig of the function ($LATEST's serves its versions)."""
+    configs = getattr(function, "event_invoke_config", None) or []
+    return dict(getattr(configs[0], "config", None) or {}) if configs else None
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -164,7 +243,6 @@ def _event_text(body: Any) -> str:
 
 def invocation_of(function: Any, event: str) -> Invocation:
     """moto's function (a version or $LATEST) and a payload as one Invocation."""
-    now = datetime.datetime.now(datetime.UTC)
     version = str(getattr(function, "version", "$LATEST"))
     return Invocation(
         function_name=function.function_name,
@@ -176,13 +254,18 @@ def invocation_of(function: Any, event: str) -> Invocation:
         code=bytes(getattr(function, "code_bytes", b"") or b""),
         event=event,
         request_id=str(uuid.uuid4()),
-        log_stream=f"{now:%Y/%m/%d}/[{version}]{secrets.token_hex(16)}",
+        log_stream=_log_stream(version),
         timeout_seconds=float(function.timeout or 3),
         memory_mib=int(function.memory_size or 128),
         version=version,
         environment={str(k): str(v) for k, v in (function.environment_vars or {}).items()},
         layers=tuple(_layer_zips(function)),
     )
+
+
+def _log_stream(version: str) -> str:
+    """A new execution environment's stream: `YYYY/MM/DD/[version]<32 hex>`."""
+    return f"{datetime.datetime.now(datetime.UTC):%Y/%m/%d}/[{version}]{secrets.token_hex(16)}"
 
 
 def _layer_zips(function: Any) -> list[bytes]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -20,6 +21,7 @@ from batchemu.domain.schedule_expressions import InvalidExpression, parse_schedu
 from batchemu.integrations import moto_watch
 from batchemu.integrations.moto_events import existing_backend
 from batchemu.integrations.moto_hooks import hook_methods, moto_version
+from batchemu.integrations.moto_imports import after_import
 
 log = logging.getLogger("batchemu.schedules")
 
@@ -28,8 +30,12 @@ _installed: bool | None = None
 _lock = threading.Lock()
 
 
-def install_schedule_hooks() -> bool:
-    """Once per process; True when the hooks are in place."""
+def install_schedule_hooks() -> None:
+    """Once per process, when moto's EventBridge Scheduler is imported (moto_imports)."""
+    after_import(("moto.scheduler",), _install)
+
+
+def _install() -> bool:
     global _installed
     with _lock:
         if _installed is not None:
@@ -95,6 +101,8 @@ def find_schedule(account: str, region: str, group: str, name: str) -> Any:
 
 def all_schedules() -> list[tuple[str, str, Any]]:
     """(account, region, schedule) for every schedule this process's moto holds."""
+    if "moto.scheduler.models" not in sys.modules:
+        return []  # never imported: it holds none
     found: list[tuple[str, str, Any]] = []
     for account, by_region in list(dict.items(_backends())):
         for region, backend in list(dict.items(by_region)):

@@ -1,6 +1,6 @@
 """The adapter that makes moto's ASL interpreter run executions against batchemu, and the only place batchemu
-changes moto's Step Functions. It may import moto and botocore (lazily), the standard library and moto_hooks, nothing
-batchemu's: what it needs of the emulator comes through the `Driver` it is given.
+changes moto's Step Functions. It may import moto and botocore (lazily), the standard library, moto_hooks and
+moto_imports, nothing else of batchemu's: what it needs of the emulator comes through the `Driver` it is given.
 
 moto 5.2's interpreter (`moto/stepfunctions/parser`, ported from LocalStack) runs an execution when the
 user config `stepfunctions.execute_state_machine` is on. What is changed, each at one hook point:
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from batchemu.integrations import moto_sfn_batch, moto_sfn_time
 from batchemu.integrations.moto_hooks import moto_version
+from batchemu.integrations.moto_imports import after_import
 from batchemu.integrations.moto_sfn_runtime import (
     Driver,
     account_of,
@@ -43,10 +45,16 @@ _lock = threading.Lock()
 _installed: bool | None = None
 
 
-def register_driver(driver: Driver) -> bool:
-    """Executions run against `driver` from now on (held weakly; the newest live one wins); True when moto's
-    interpreter is hooked."""
+def register_driver(driver: Driver) -> None:
+    """Executions run against `driver` from now on (held weakly; the newest live one wins). moto's
+    interpreter is hooked once moto's Step Functions is imported (at once if it already is): importing it
+    loads moto's Batch and EC2, a second that a user who never calls Step Functions should not wait."""
     add_driver(driver)
+    after_import(("moto.stepfunctions",), install)
+
+
+def install() -> bool:
+    """Hooks moto's interpreter (once); True when it is hooked."""
     with _lock:
         return _install()
 
@@ -58,6 +66,8 @@ def unregister_driver(driver: Driver) -> None:
 def stop_running_executions(cause: str) -> int:
     """Stops every RUNNING execution of this process's moto (a reset: their waits on the emulator's clock
     would otherwise wait on timers that no longer exist); returns how many."""
+    if "moto.stepfunctions.parser.models" not in sys.modules:
+        return 0  # never loaded: nothing runs
     try:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     except Exception:

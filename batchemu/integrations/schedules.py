@@ -61,12 +61,11 @@ class ScheduleTimers:
     @classmethod
     def connect(
         cls, clock: Clock, timers: Timers, outbox: Outbox, clients: AwsClients, origins: Origins | None = None
-    ) -> ScheduleTimers | None:
-        """Hooks moto (once per process) and registers a watcher; None when moto cannot be hooked."""
-        rules_hooked = moto_events.install_rule_hooks()
-        schedules_hooked = moto_scheduler.install_schedule_hooks()
-        if not (rules_hooked or schedules_hooked):
-            return None
+    ) -> ScheduleTimers:
+        """Hooks moto (once per process, as its services are imported) and registers a watcher."""
+        moto_events.install_rule_hooks()
+        moto_scheduler.install_schedule_hooks()
+
         def later(seconds: float, task: Callable[[], None]) -> None:  # a retry, on the clock, from the outbox
             timers.call_later(seconds, lambda: outbox.put(task))
 

@@ -23,7 +23,7 @@ from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
 from batchemu.runners.docker_logs import absorb_log_lines, log_since
 from batchemu.runners.docker_network import TaskNetworks, has_shared_volumes, remove_task_volumes
 from batchemu.runners.docker_options import create_arguments
-from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
+from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL, TASK_CONTAINER_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 
 log = logging.getLogger("batchemu.runners.docker")
@@ -189,13 +189,18 @@ class DockerRunner:
         if handle.container_id is not None and not self._keep_containers:
             self._pool.submit(self._remove, handle.container_id, handle if handle.shared_volumes else None)
 
-    def find_running(self, job_id: str, attempt: int | None = None) -> DockerAttempt | None:
-        """A handle on the container of `job_id` (and `attempt`, when given) that batchemu started earlier,
-        preferring a running one, else the newest; None when there is none. Blocks on the engine: call it
-        while loading state, not from the scheduler."""
+    def find_running(
+        self, job_id: str, attempt: int | None = None, task_container: str | None = None
+    ) -> DockerAttempt | None:
+        """A handle on the container of `job_id` (and `attempt`, and the multi-container task's container
+        named `task_container`, when given) that batchemu started earlier, preferring a running one, else
+        the newest; None when there is none. Blocks on the engine: call it while loading state, not from
+        the scheduler."""
         labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}"]
         if attempt is not None:
             labels.append(f"{ATTEMPT_LABEL}={attempt}")
+        if task_container is not None:
+            labels.append(f"{TASK_CONTAINER_LABEL}={task_container}")
         found = self._client.api.containers(all=True, filters={"label": labels})
         if not found:
             return None

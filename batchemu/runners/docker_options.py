@@ -11,7 +11,7 @@ from typing import Any
 from docker.types import DeviceRequest, Mount, Ulimit
 
 from batchemu.runners.base import ContainerSpec
-from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
+from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL, TASK_CONTAINER_LABEL
 from batchemu.runners.process import job_environment
 
 
@@ -32,6 +32,7 @@ def create_arguments(
             MANAGED_LABEL: "1",
             JOB_ID_LABEL: spec.job_id,
             ATTEMPT_LABEL: str(spec.attempt),
+            **({TASK_CONTAINER_LABEL: spec.name} if spec.in_task else {}),
         },
         "network_mode": network,
         "detach": True,

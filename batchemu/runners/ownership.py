@@ -17,6 +17,7 @@ from typing import Any
 MANAGED_LABEL = "batchemu"
 JOB_ID_LABEL = "batchemu.job-id"
 ATTEMPT_LABEL = "batchemu.attempt"
+TASK_CONTAINER_LABEL = "batchemu.task-container"  # the container's name in its multi-container task
 OWNER_LABEL = "batchemu.owner"  # the server instance: random per server
 PROCESS_LABEL = "batchemu.owner-process"  # "<boot id>/<pid namespace>/<pid>/<start time in ticks>"
 CONTAINER_LABEL = "batchemu.owner-container"  # "<container id>/<StartedAt>" when the server runs in one

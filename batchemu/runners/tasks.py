@@ -92,6 +92,30 @@ class TaskRunner:
         self._start_ready(task)
         return task
 
+    def find_task(self, spec: TaskSpec) -> TaskHandle | None:
+        """The task `spec` describes, started before a restart, when the wrapped runner can find every one
+        of its containers (find_running); else None, and those it found are stopped: a container that
+        was never made (waiting on a dependsOn condition) or is gone leaves the task's state unknowable.
+        Blocks on the engine, as find_running does."""
+        find_running = getattr(self.inner, "find_running", None)
+        if find_running is None:
+            return None
+        parts = [
+            Part(container, handle=find_running(spec.job_id, spec.attempt, task_container=container.name))
+            for container in spec.containers
+        ]
+        if any(part.handle is None for part in parts):
+            release = getattr(self.inner, "release", None)
+            for part in parts:
+                if part.handle is not None:
+                    self.inner.stop(part.handle, "Task lost in a restart")
+                    if release is not None:
+                        release(part.handle)
+            return None
+        for part in parts:
+            part.phase = Phase.STARTING  # started; the next poll says how far
+        return TaskHandle(spec, parts)
+
     def poll(self, handle: Any) -> RunState:
         if isinstance(handle, TaskHandle):
             return self._poll_task(handle)

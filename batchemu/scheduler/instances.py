@@ -16,7 +16,7 @@ from typing import Protocol
 
 from batchemu import arns
 from batchemu.domain import retry
-from batchemu.domain.instance_types import InstanceType, catalogue
+from batchemu.domain.instance_types import InstanceType, resolve
 from batchemu.domain.models import ComputeEnvironment, Job
 from batchemu.domain.params import Requirements
 from batchemu.domain.states import JobEvent
@@ -104,7 +104,7 @@ class Fleet:
     def allowed(self, environment: ComputeEnvironment) -> list[InstanceType]:
         names = tuple((environment.compute_resources or {}).get("instance_types") or ["optimal"])
         if names != self._types_key:
-            self._types_key, self._types = names, catalogue().resolve(list(names))
+            self._types_key, self._types = names, resolve(list(names))
         return self._types
 
     def vcpus(self) -> int:
@@ -230,9 +230,9 @@ class Fleets:
         if desired is not None and desired != fleet.desired_written:
             floor = max(floor, int(desired))  # asked for by CreateComputeEnvironment / Update...
         changed = False
-        allowed = fleet.allowed(environment)
         serving = environment.state == "ENABLED" and environment.status in ("VALID", "UPDATING")
-        while serving and allowed and fleet.vcpus() < floor:
+        # The allowed types only when an instance must start: resolving them reads moto's records.
+        while serving and fleet.vcpus() < floor and (allowed := fleet.allowed(environment)):
             self._launch(backend, environment, fleet, allowed[0], now)
             changed = True
         if not (

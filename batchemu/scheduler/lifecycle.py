@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.domain import host_access, params, retry, tasks
+from batchemu.domain import host_access, params, retry, task_tags, tasks
 from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
 from batchemu.domain.params import Requirements
@@ -136,6 +136,22 @@ def task_spec(
     return TaskSpec(job.id, attempt.number, containers, pod=job.ecs_properties is None)
 
 
+def saved_task_spec(backend: Backend, job: Job, launch: Launch | None = None) -> TaskSpec | None:
+    """The spec of a multi-container job's current attempt, rebuilt from the saved job (a restart); None
+    when its queue or compute environment is gone. The job's history keeps what the first start said."""
+    attempt = job.current_attempt
+    if attempt is None:
+        return None
+    queue = backend.find_job_queue(job.job_queue_arn)
+    environment = backend.find_compute_environment(attempt.compute_environment_arn)
+    if queue is None or environment is None:
+        return None
+    history = list(job.history)
+    spec = task_spec(backend, job, queue, environment, launch, attempt.started_at or 0)
+    job.history[:] = history
+    return spec
+
+
 def start_attempt(
     backend: Backend,
     job: Job,
@@ -147,6 +163,10 @@ def start_attempt(
 ) -> None:
     attempt = job.current_attempt
     assert attempt is not None
+    if job.propagate_tags:
+        attempt.start_error = task_tags.too_many_tags(job, backend.find_job_definition(job.job_definition_arn))
+        if attempt.start_error is not None:
+            return
     try:
         if tasks.runs_as_task(job):
             start_task = getattr(runner, "start_task", None)

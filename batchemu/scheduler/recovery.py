@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from batchemu.domain import retry, tasks
 from batchemu.domain.models import Job
 from batchemu.domain.states import JobEvent
 from batchemu.domain.store import Backend, Store
-from batchemu.runners.base import Runner
+from batchemu.runners.base import Runner, TaskSpec
 
 log = logging.getLogger("batchemu.recovery")
 HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
 
 
-def reconcile(store: Store, runner: Runner, now: int) -> list[tuple[Backend, Job]]:
-    """Returns the jobs re-attached to live work."""
+def reconcile(
+    store: Store, runner: Runner, now: int, task_of: Callable[[Backend, Job], TaskSpec | None] | None = None
+) -> list[tuple[Backend, Job]]:
+    """Returns the jobs re-attached to live work. A multi-container job is re-attached when the runner
+    finds every container of its task (`task_of` gives the task's spec, find_task finds it)."""
     reattached = []
     find_running = getattr(runner, "find_running", None)
+    find_task = getattr(runner, "find_task", None)
     with store.lock:
         for backend in store.backends():
             for status in ("STARTING", "RUNNING"):
@@ -28,13 +33,11 @@ def reconcile(store: Store, runner: Runner, now: int) -> list[tuple[Backend, Job
                     attempt = job.current_attempt
                     if job.is_multi_node_parent or attempt is None:
                         continue
-                    # a multi-container task is not re-attached (docs/compatibility.md): its work is lost
-                    is_task = tasks.runs_as_task(job)
-                    handle = (
-                        find_running(job.id, attempt.number)
-                        if find_running is not None and not is_task
-                        else None
-                    )
+                    if tasks.runs_as_task(job):
+                        spec = task_of(backend, job) if task_of is not None and find_task else None
+                        handle = find_task(spec) if spec is not None and find_task else None
+                    else:
+                        handle = find_running(job.id, attempt.number) if find_running is not None else None
                     if handle is not None:
                         attempt.run_handle = handle
                         reattached.append((backend, job))

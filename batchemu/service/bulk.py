@@ -5,7 +5,7 @@ found counts as done, as AWS documents."""
 from __future__ import annotations
 
 from batchemu.errors import ClientException, NotFound
-from batchemu.service.dispatch import Handler, Request, RequestContext, Result
+from batchemu.service.operation import Handler, Request, RequestContext, Result
 
 MAX_JOBS = 50
 

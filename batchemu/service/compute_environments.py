@@ -12,7 +12,7 @@ from batchemu.domain.models import ComputeEnvironment, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
 from batchemu.service import views
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 SERVICE_LINKED_ROLE = (
     "arn:aws:iam::{account}:role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"

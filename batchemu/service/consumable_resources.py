@@ -16,7 +16,6 @@ from batchemu import arns
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.extras_common import (
     CLIENT_TOKEN_TTL_MS,
     CONSUMABLE_RESOURCE,
@@ -31,6 +30,7 @@ from batchemu.service.extras_common import (
     single_filter,
     tags_of,
 )
+from batchemu.service.operation import Request, RequestContext, Result
 
 RESOURCE_TYPES = ("REPLENISHABLE", "NON_REPLENISHABLE")
 OPERATIONS = ("SET", "ADD", "REMOVE")

@@ -12,6 +12,7 @@ from typing import Any
 from batchemu.domain import params
 from batchemu.domain.models import Attempt, Job
 from batchemu.domain.store import Backend, Store
+from batchemu.domain.task_tags import task_tags
 from batchemu.integrations.cloudwatch_logs import log_target
 from batchemu.service.task_containers import TaskContainer, task_containers
 
@@ -145,7 +146,7 @@ def task_metadata(backend: Backend, job: Job, attempt: Attempt, with_tags: bool 
     if attempt.container.container_instance_arn:
         task["ContainerInstanceARN"] = attempt.container.container_instance_arn
     if with_tags:
-        task["TaskTags"] = dict(job.tags or {})
+        task["TaskTags"] = task_tags(job, backend.find_job_definition(job.job_definition_arn))
         task["ContainerInstanceTags"] = {}
     return task
 

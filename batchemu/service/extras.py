@@ -7,8 +7,8 @@ from __future__ import annotations
 from batchemu.clock import to_millis
 from batchemu.domain.store import Backend
 from batchemu.service import consumable_resources, quota_shares, service_environments, service_jobs
-from batchemu.service.dispatch import Handler
 from batchemu.service.extras_common import CONSUMABLE_RESOURCE, records
+from batchemu.service.operation import Handler
 
 HANDLERS: dict[str, Handler] = {
     **consumable_resources.HANDLERS,

@@ -11,7 +11,7 @@ from batchemu.domain.models import JobDefinition
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
 from batchemu.service import views
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 _FILTERS = ("job_definition_name", "status", "max_results", "next_token")
 

@@ -12,8 +12,8 @@ from batchemu.domain.models import Job
 from batchemu.domain.states import JobStatus
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.job_views import job_summary
+from batchemu.service.operation import Request, RequestContext, Result
 
 MAX_RESULTS = 1000
 MAX_RESULTS_WITH_FILTERS = 100

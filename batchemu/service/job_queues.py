@@ -11,7 +11,7 @@ from batchemu.domain.models import ComputeEnvironmentOrder, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
 from batchemu.service import views
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 # Chosen: AWS's message for deleting an ENABLED job queue is UNCONFIRMED.
 DELETE_ENABLED = "Cannot delete, job queue {name} is ENABLED; update its state to DISABLED first"

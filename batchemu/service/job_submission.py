@@ -10,7 +10,7 @@ from batchemu.domain import job_definition_rules, params, pods, rules, tasks
 from batchemu.domain.models import Dependency, Job, JobDefinition, JobQueue, Spec
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 MAX_PAYLOAD_KIB = 30
 MAX_DEPENDENCIES = 20
@@ -27,6 +27,7 @@ def submit_job(ctx: RequestContext, request: Request) -> Result:
     backend = ctx.backend
     queue = _resolve_queue(backend, request["job_queue"])
     definition = _resolve_definition(backend, request["job_definition"])
+    _check_eks_overrides(definition, request)
     share_identifier, priority = _fair_share(backend, queue, definition, request)
     depends_on = _dependencies(backend, request.get("depends_on") or [], request)
     # Shared with the definition unless the job brings its own (stored values are never changed in place).
@@ -240,6 +241,13 @@ def _check_overrides(properties: Spec, overrides: Spec) -> None:
     declared = {entry["type"] for entry in properties.get("resource_requirements", [])}
     if ("vcpus" in overrides and "VCPU" in declared) or ("memory" in overrides and "MEMORY" in declared):
         raise ClientException(DEPRECATED_KEY)
+
+
+def _check_eks_overrides(definition: JobDefinition, request: Request) -> None:
+    """AWS refuses containerOverrides and nodeOverrides on a job of an eksProperties definition (its pod is
+    changed with eksPropertiesOverride). An empty overrides object is let through: no evidence either way."""
+    if definition.eks_properties and (request.get("container_overrides") or request.get("node_overrides")):
+        raise ClientException("Container overrides or node overrides should not be set for Batch on EKS jobs.")
 
 
 def _check_job_rules(job: Job, request: Request) -> None:

@@ -11,9 +11,9 @@ from batchemu.errors import ClientException, invalid_request
 from batchemu.scheduler import fairshare, placement
 from batchemu.service import job_listing
 from batchemu.service.bulk import bulk
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.job_submission import submit_job
 from batchemu.service.job_views import job_detail
+from batchemu.service.operation import Request, RequestContext, Result
 
 MAX_DESCRIBE_JOBS = 100
 _QUEUED = {JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE}

@@ -11,7 +11,6 @@ from typing import Any
 from batchemu.domain.models import JobQueue
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.extras_common import (
     QUOTA_SHARE,
     Record,
@@ -21,6 +20,7 @@ from batchemu.service.extras_common import (
     require_job_queue,
     tags_of,
 )
+from batchemu.service.operation import Request, RequestContext, Result
 from batchemu.service.service_environments import capacity_limits
 from batchemu.service.service_jobs import SAGEMAKER_TRAINING, fail_quota_share_jobs
 

@@ -4,7 +4,7 @@ from their modules into one table."""
 from __future__ import annotations
 
 from batchemu.service import compute_environments, job_definitions, job_queues, scheduling_policies, tags
-from batchemu.service.dispatch import Handler
+from batchemu.service.operation import Handler
 
 HANDLERS: dict[str, Handler] = {
     **compute_environments.HANDLERS,

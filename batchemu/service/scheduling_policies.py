@@ -10,7 +10,7 @@ from batchemu.domain.models import SchedulingPolicy
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException
 from batchemu.service import views
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 
 def find(backend: Backend, arn: str) -> SchedulingPolicy:

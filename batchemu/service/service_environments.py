@@ -10,7 +10,6 @@ from typing import Any
 from batchemu import arns
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, invalid_request
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.extras_common import (
     SERVICE_ENVIRONMENT,
     Record,
@@ -21,6 +20,7 @@ from batchemu.service.extras_common import (
     records,
     tags_of,
 )
+from batchemu.service.operation import Request, RequestContext, Result
 
 MAX_CAPACITY_LIMITS = 5  # the console allows at most five capacity limits
 MAX_DESCRIBE = 100

@@ -20,7 +20,6 @@ from batchemu.domain.models import JobQueue
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException, NotFound, invalid_request
 from batchemu.service.bulk import bulk
-from batchemu.service.dispatch import Request, RequestContext, Result
 from batchemu.service.extras_common import (
     CLIENT_TOKEN_TTL_MS,
     NAME_PATTERN,
@@ -36,6 +35,7 @@ from batchemu.service.extras_common import (
     single_filter,
     tags_of,
 )
+from batchemu.service.operation import Request, RequestContext, Result
 
 SAGEMAKER_TRAINING = "SAGEMAKER_TRAINING"
 FINISHED = ("SUCCEEDED", "FAILED")

@@ -10,7 +10,7 @@ from batchemu import arns
 from batchemu.domain import rules
 from batchemu.domain.store import Backend
 from batchemu.errors import ClientException
-from batchemu.service.dispatch import Request, RequestContext, Result
+from batchemu.service.operation import Request, RequestContext, Result
 
 
 class Tagged(Protocol):

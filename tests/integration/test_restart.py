@@ -93,6 +93,29 @@ def wait_status(batch, job_id: str, wanted: set[str], seconds: float = 60) -> di
     raise AssertionError(f"job {job_id} never reached {wanted}")
 
 
+def restart_after_kill_9(first: Served, served: Callable[[str], Served], runner: str) -> Served:
+    first.kill9()
+    second = served(runner)
+    second.port = first.port
+    second.start()
+    return second
+
+
+def read_until(server: Served, stream: str, last: str, seconds: float = 20) -> list[str]:
+    """The messages of a job's log stream once `last` is among them (or when `seconds` have passed)."""
+    logs = server.client("logs")
+    deadline = time.monotonic() + seconds
+    messages: list[str] = []
+    while time.monotonic() < deadline and last not in messages:
+        try:
+            answer = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
+            messages = [event["message"] for event in answer["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            pass  # the re-attached attempt's first lines are still on their way
+        time.sleep(0.2)
+    return messages
+
+
 def provision(batch, image: str, command: list[str]) -> None:  # type: ignore[no-untyped-def]
     helpers.provision(batch, definition="jd", properties=container(command, memory=64, image=image))
     time.sleep(0.3)
@@ -209,24 +232,58 @@ def test_a_container_still_running_is_reattached_after_kill_9(
     provision(batch, "batchemu-test/busybox:latest", ["sh", "-c", "echo started; sleep 4; echo finished"])
     job_id = batch.submit_job(jobName="survivor", jobQueue="q", jobDefinition="jd")["jobId"]
     wait_status(batch, job_id, {"RUNNING"})
-    first.kill9()
-
-    second = served("docker")
-    second.port = first.port
-    second.start()
+    second = restart_after_kill_9(first, served, "docker")
     batch = second.client()
     job = wait_status(batch, job_id, {"SUCCEEDED", "FAILED"}, seconds=60)
     assert (job["status"], job["container"]["exitCode"], len(job["attempts"])) == ("SUCCEEDED", 0, 1)
-    logs = second.client("logs")
-    deadline = time.monotonic() + 20
-    messages: list[str] = []
-    stream = job["container"]["logStreamName"]
-    while time.monotonic() < deadline and "finished" not in messages:
-        try:
-            answer = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
-            messages = [event["message"] for event in answer["events"]]
-        except logs.exceptions.ResourceNotFoundException:
-            pass  # the re-attached attempt's first lines are still on their way
-        time.sleep(0.2)
+    messages = read_until(second, job["container"]["logStreamName"], "finished")
     assert "finished" in messages
     assert messages == ["started", "finished"]  # one container, read from its start after re-attaching
+
+
+def task_container(name: str, command: str, essential: bool = True) -> dict:  # type: ignore[type-arg]
+    return {
+        "name": name,
+        "image": "batchemu-test/busybox:latest",
+        "command": ["sh", "-c", command],
+        "essential": essential,
+        "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "64"}],
+    }
+
+
+@pytest.mark.docker
+def test_a_multi_container_task_still_running_is_reattached_after_kill_9(
+    docker_engine: None, served: Callable[[str], Served]
+) -> None:
+    first = served("docker")
+    first.start()
+    batch = first.client()
+    helpers.provision(batch)
+    batch.register_job_definition(
+        jobDefinitionName="task",
+        type="container",
+        ecsProperties={
+            "taskProperties": [
+                {
+                    "containers": [
+                        task_container("main", "echo main started; sleep 4; echo main finished; exit 3"),
+                        task_container("side", "echo side started; sleep 60", essential=False),
+                    ]
+                }
+            ]
+        },
+    )
+    time.sleep(0.3)
+    job_id = batch.submit_job(jobName="task-survivor", jobQueue="q", jobDefinition="task")["jobId"]
+    wait_status(batch, job_id, {"RUNNING"})
+    second = restart_after_kill_9(first, served, "docker")
+    batch = second.client()
+    job = wait_status(batch, job_id, {"SUCCEEDED", "FAILED"}, seconds=60)
+    containers = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    # the same attempt ran on: main's own exit code ends the task, the sidecar is stopped as ECS stops it
+    assert (job["status"], len(job["attempts"])) == ("FAILED", 1)
+    assert containers["main"]["exitCode"] == 3
+    assert containers["side"]["exitCode"] in (137, 143)
+    assert job["statusReason"] == "Essential container in task exited"
+    messages = read_until(second, containers["main"]["logStreamName"], "main finished")
+    assert messages == ["main started", "main finished"]

@@ -10,8 +10,8 @@ from batchemu.clock import FakeClock
 from batchemu.domain.models import Job
 from batchemu.domain.store import Backend
 from batchemu.service import consumable_resources
-from batchemu.service.dispatch import RequestContext
 from batchemu.service.extras import settle_extras
+from batchemu.service.operation import RequestContext
 from tests.helpers import error_of
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

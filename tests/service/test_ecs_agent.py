@@ -145,3 +145,25 @@ def test_task_metadata_lists_every_container_of_a_multi_container_task_as_it_run
     found = {container["Name"]: container for container in task["Containers"]}
     assert (found["side"]["KnownStatus"], found["side"]["ExitCode"]) == ("STOPPED", 0)
     assert found["after"]["KnownStatus"] == "RUNNING" and "ExitCode" not in found["after"]
+
+
+@pytest.mark.parametrize(
+    ("propagate", "expected"), [(True, {"team": "job", "kept": "def", "own": "job"}), (None, {})]
+)
+def test_task_tags_are_the_propagated_ones(
+    batch, emulator: Emulator, server: ServerThread, propagate: bool | None, expected: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    provision(batch, definition="work", properties=CONTAINER, tags={"team": "def", "kept": "def"})
+    emulator.run_until_idle()
+    extra = {} if propagate is None else {"propagateTags": propagate}
+    job_id = batch.submit_job(
+        jobName="j",
+        jobQueue="q",
+        jobDefinition="work",
+        containerOverrides=LONG,
+        tags={"team": "job", "own": "job"},
+        **extra,
+    )["jobId"]
+    emulator.run_until_idle()
+    _, task = get(server.endpoint + params.agent_path(ACCOUNT, REGION, job_id, 1) + "/v4/taskWithTags")
+    assert task["TaskTags"] == expected

@@ -172,3 +172,28 @@ def test_a_pod_holds_what_kubernetes_asks_of_its_node(batch: Any, emulator: Emul
     emulator.run_until_idle()
     statuses = [describe(batch, job_id)["status"] for job_id in (first, second, third)]
     assert statuses == ["RUNNING", "RUNNING", "RUNNABLE"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"containerOverrides": {"command": ["echo", "hi"]}},
+        {"nodeOverrides": {"numNodes": 2}},
+    ],
+)
+def test_container_or_node_overrides_on_an_eks_job_are_refused_as_aws_does(
+    batch: Any, queue: str, overrides: dict[str, Any]
+) -> None:
+    register(batch, [pod_container("main", 1)])
+    with pytest.raises(ClientError) as raised:
+        submit(batch, **overrides)
+    error = raised.value.response["Error"]
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Code"] == "ClientException"
+    assert error["Message"] == "Container overrides or node overrides should not be set for Batch on EKS jobs."
+    assert batch.list_jobs(jobQueue="eks-q", jobStatus="SUBMITTED")["jobSummaryList"] == []
+
+
+def test_an_empty_container_overrides_object_on_an_eks_job_is_accepted(batch: Any, queue: str) -> None:
+    register(batch, [pod_container("main", 1)])
+    assert submit(batch, containerOverrides={})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import batchemu
-from batchemu.domain.instance_types import catalogue, check_instance_types, ec2_names
+from batchemu.domain.instance_types import catalogue, check_instance_types, ec2_names, resolve
 from batchemu.errors import ClientException
 
 
@@ -109,3 +109,19 @@ def test_an_unknown_name_is_refused_listing_what_is_known(unknown: str) -> None:
     assert message.startswith("Error executing request, Exception : Instance type can only be one of [")
     assert "c5.large" in message and "optimal" in message and "m8g.large" in message
     assert "m5.gigantic" not in message
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["optimal"],
+        ["default_x86_64"],
+        ["default_arm64", "p3"],
+        ["m5.large", "c5"],
+        ["c4.large", "c4.xlarge", "nope.large"],
+        ["r5d", "g4dn.xlarge", "optimal"],
+    ],
+)
+def test_resolving_reads_only_what_it_needs_and_answers_as_the_whole_catalogue(names: list[str]) -> None:
+    assert resolve(names) == catalogue().resolve(names)
+    assert resolve(names)

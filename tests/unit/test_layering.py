@@ -225,3 +225,80 @@ def test_domain_and_scheduler_never_read_the_wall_clock_or_sleep() -> None:
 
 def test_every_module_has_a_docstring() -> None:
     assert [module for module in modules() if not (ast.get_docstring(tree(module)) or "").strip()] == []
+
+
+# -- no import circles (STYLE.md: types that both sides need live below both) -----------------------
+# Imports anywhere in a file count, inside functions and TYPE_CHECKING blocks too: a lazy import is how
+# a circle hides. The package root is left out: it loads its public names on first use (__getattr__).
+KNOWN_CYCLES = [
+    # docker_logs annotates with DockerAttempt under TYPE_CHECKING; issue 20 item 4 reworks these runners
+    {"batchemu.runners.docker", "batchemu.runners.docker_logs"},
+]
+
+
+@cache
+def import_graph() -> dict[str, frozenset[str]]:
+    """Module -> the modules of ours it imports."""
+    ours = frozenset(modules())
+    return {
+        module: frozenset(
+            name for name in imports_of(module, tree(module)) if name in ours - {"batchemu", module}
+        )
+        for module in modules()
+    }
+
+
+def cycles(graph: dict[str, frozenset[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = {stack.pop()}
+            while node not in component:
+                component.add(stack.pop())
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_cycle_finder_finds_circles_and_only_circles() -> None:
+    graph = {
+        "a": frozenset({"b"}),
+        "b": frozenset({"c"}),
+        "c": frozenset({"a", "d"}),
+        "d": frozenset({"e"}),
+        "e": frozenset({"d"}),
+        "f": frozenset({"a"}),
+    }
+    assert sorted(map(sorted, cycles(graph))) == [["a", "b", "c"], ["d", "e"]]
+    assert cycles({"a": frozenset({"b"}), "b": frozenset()}) == []
+
+
+def test_dispatch_imports_the_handlers_and_no_handler_imports_dispatch() -> None:
+    graph = import_graph()
+    handlers = {"batchemu.service.resources", "batchemu.service.jobs", "batchemu.service.extras"}
+    assert handlers <= graph["batchemu.service.dispatch"]
+    assert [
+        module for module in under("batchemu.service") if "batchemu.service.dispatch" in graph[module]
+    ] == []
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    assert sum(map(len, import_graph().values())) > 300
+    assert [sorted(cycle) for cycle in cycles(import_graph()) if cycle not in KNOWN_CYCLES] == []
