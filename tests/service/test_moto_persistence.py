@@ -502,3 +502,31 @@ def test_log_events_in_one_of_many_streams_save_that_stream_and_all_come_back(
         )
         got = logs.get_log_events(logGroupName="/jobs", logStreamName="s8", startFromHead=True)["events"]
         assert [event["message"] for event in got][-1] == "later"
+
+
+def test_object_tags_acls_and_multipart_uploads_come_back_after_a_restart(tmp_path: Path) -> None:
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        s3.create_bucket(Bucket="tagged")
+        s3.put_object(Bucket="tagged", Key="a", Body=b"a", Tagging="team=x")
+        s3.put_object(Bucket="tagged", Key="b", Body=b"b")
+        s3.put_object_tagging(Bucket="tagged", Key="b", Tagging={"TagSet": [{"Key": "team", "Value": "y"}]})
+        s3.put_object_acl(Bucket="tagged", Key="b", ACL="public-read")  # changes the object in place
+        upload = s3.create_multipart_upload(Bucket="tagged", Key="big")["UploadId"]
+        s3.upload_part(Bucket="tagged", Key="big", UploadId=upload, PartNumber=1, Body=b"p" * 10)
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        assert s3.get_object_tagging(Bucket="tagged", Key="a")["TagSet"] == [{"Key": "team", "Value": "x"}]
+        assert s3.get_object_tagging(Bucket="tagged", Key="b")["TagSet"] == [{"Key": "team", "Value": "y"}]
+        grants = s3.get_object_acl(Bucket="tagged", Key="b")["Grants"]
+        assert any(grant["Grantee"].get("URI", "").endswith("AllUsers") for grant in grants)
+        parts = s3.list_parts(Bucket="tagged", Key="big", UploadId=upload)["Parts"]
+        assert [part["PartNumber"] for part in parts] == [1]
+        s3.complete_multipart_upload(
+            Bucket="tagged",
+            Key="big",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]},
+        )
+        assert s3.get_object(Bucket="tagged", Key="big")["Body"].read() == b"p" * 10
