@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import uuid
 from dataclasses import dataclass
@@ -50,9 +51,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# Task ids must be unique, not secret: a generator seeded once from the OS costs less than a system call per
+# id (an array makes 10^5 of them).
+_TASK_IDS = random.Random(os.urandom(32))
+
+
 def new_task_id() -> str:
     """Modern ECS task ids are 32 hex characters."""
-    return os.urandom(16).hex()
+    return f"{_TASK_IDS.getrandbits(128):032x}"
 
 
 def ecs_cluster_arn(region: str, account: str, compute_environment_name: str) -> str:

@@ -60,7 +60,9 @@ class Backend:
         old = job.status
         transition(job, event, now, **details)
         self.reindex(job, old)
-        self.touch(job)
+        if self.changed_jobs is not None:
+            self.changed_jobs.add(job.id)
+        # (no work.touched: a job that is RUNNING now got there in this move, and reindex saw to it)
         for listener in self.listeners:
             listener(self, job, old)
 

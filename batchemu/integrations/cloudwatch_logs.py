@@ -88,6 +88,7 @@ class LogShipper:
                     self.flush_finished(limit=beyond)
             else:
                 self._send(shipment)
+                shipment.handle = None
         self._release(handle)
 
     @property
@@ -125,6 +126,8 @@ class LogShipper:
 
     def _send(self, shipment: Shipment) -> None:
         with shipment.sending:
+            if shipment.handle is None:  # its attempt ended since this round listed it: finish() took it
+                return
             try:
                 self._ship_one(shipment)
             except Exception:
