@@ -234,9 +234,9 @@ def _tune_garbage_collector() -> None:
 
 
 def _configure_logging(level: str) -> None:
-    """The server's log lines (one per request and per job transition at INFO) name no source file, thread
-    or process, so logging is told not to look them up (the Python logging HOWTO's "Optimization"): a
-    third of the cost of a line."""
+    """The server's log lines (at INFO one per request, and per job that starts running or ends) name no
+    source file, thread or process, so logging is told not to look them up (the Python logging HOWTO's
+    "Optimization"): a third of the cost of a line."""
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logProcesses = False

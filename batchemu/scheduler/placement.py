@@ -53,7 +53,8 @@ def fifo_lane(job: Job) -> Hashable:
     """Jobs that need the same are one FIFO lane: when one of them must wait for capacity, so must every
     later one, so a pass leaves the lane there and its cost does not grow with the backlog."""
     need = tasks.job_requirements(job)
-    return (need.vcpus, need.memory_mib, need.gpus, tuple(sorted(consumable_needs(job).items())))
+    consumables = tuple(sorted(consumable_needs(job).items())) if job.consumable_resource_properties else ()
+    return (need.vcpus, need.memory_mib, need.gpus, consumables)
 
 
 class FifoPicker:
