@@ -387,7 +387,8 @@ class Emulator:
             self._thread = None
 
     def wake(self) -> None:
-        self._wakeup.set()
+        if not self._wakeup.is_set():  # set already: the loop will tick (Event.set takes a lock and notifies)
+            self._wakeup.set()
 
     def _on_move(self, backend: Backend, job: Job, old_status: str) -> None:
         """Every transition: counted (the loop's measure of a burst) and logged."""

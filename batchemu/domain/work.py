@@ -168,7 +168,9 @@ class SchedulerWork:
     # -- kept current by Backend -------------------------------------------------------------------
     def added(self, job: Job) -> None:
         if job.parent_id is not None:
-            counts = self.child_counts.setdefault(job.parent_id, {})
+            counts = self.child_counts.get(job.parent_id)
+            if counts is None:
+                counts = self.child_counts[job.parent_id] = {}
             counts[job.status] = counts.get(job.status, 0) + 1
         if job.status == "PENDING":
             self.pending_check[job.id] = None
@@ -224,7 +226,10 @@ class SchedulerWork:
         if instance is not None:
             used = self.instance_usage.get(instance) or self.instance_usage.setdefault(instance, [0.0, 0, 0])
             _add(used, vcpus, memory, gpus)
-            self.jobs_on.setdefault(instance, set()).add(job.id)
+            jobs = self.jobs_on.get(instance)
+            if jobs is None:
+                jobs = self.jobs_on[instance] = set()
+            jobs.add(job.id)
 
     def _release(self, job_id: str) -> None:
         found = self.held.pop(job_id, None)

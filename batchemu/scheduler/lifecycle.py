@@ -201,8 +201,9 @@ def advance_live(
             if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
                 changed |= _advance_starting(job, now, runner, move, instance_of)
     work = backend.work
-    next_change = getattr(runner, "next_change", None)
-    for job_id in work.drain_polls(now):
+    polls = work.drain_polls(now)
+    next_change = getattr(runner, "next_change", None) if polls else None
+    for job_id in polls:
         running = backend.jobs.get(job_id)
         if running is None or running.status != "RUNNING" or running.is_multi_node_parent:
             continue
