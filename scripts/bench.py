@@ -18,8 +18,7 @@ they were met (issue 7). The machine may be shared: figures are medians, compari
 - startup: `batchemu serve --runner simulated` from Popen to the first 200 from /_batchemu/health.
 - backlog (not in the default set; minutes): scripts/bench_backlog.py - SubmitJob/DescribeJobs/ListJobs
   with 0 vs 20,000 RUNNABLE jobs waiting, ten 10,000-child arrays on maxvCpus 256, and SubmitJob vs moto
-  in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts;
-  `big-array` (one 100,000-child array, the server's memory with it) is a fourth, not run unless named.
+  in three scenarios and with 16 concurrent clients. `--backlog-parts backlog arrays moto` picks parts.
 - typical (not in the default set; a few minutes): scripts/bench_typical.py - a generated file of 50 typical
   Batch tests (MANAGED compute environment and job queue waited VALID, a job definition, one job polled to
   SUCCEEDED every 10 ms) run by pytest with batchemu's `batch_client` fixture and with moto's `mock_aws`,
@@ -691,19 +690,13 @@ def main() -> None:
         "--backlog-parts",
         nargs="+",
         default=["backlog", "arrays", "moto"],
-        help="backlog: parts to run (backlog, arrays, moto, big-array)",
+        help="backlog: parts to run (backlog, arrays, moto)",
     )
     parser.add_argument("--backlog-waiting", type=int, default=20_000, help="backlog: RUNNABLE jobs waiting")
     parser.add_argument(
         "--backlog-jobs", type=int, default=1000, help="backlog: timed SubmitJob calls per side"
     )
     parser.add_argument("--backlog-arrays", type=int, default=10, help="backlog: array jobs submitted")
-    parser.add_argument(
-        "--backlog-big-array-size",
-        type=int,
-        default=100_000,
-        help="backlog: children of the one array of the big-array part (not in the default parts)",
-    )
     parser.add_argument(
         "--backlog-log-level",
         default="INFO",
@@ -755,7 +748,6 @@ def main() -> None:
                 args.backlog_arrays,
                 args.array_size,
                 args.backlog_log_level,
-                args.backlog_big_array_size,
             )
         elif name == "swarm":
             line = bench_swarm(args.swarm_args.split())

@@ -7,8 +7,8 @@ that wait. Three parts, each against `batchemu serve --runner simulated` subproc
   alternating blocks, DescribeJobs(100) and a ListJobs page (100 RUNNABLE) on both;
 - arrays: ten 10,000-child array jobs (children of 0 s) on a compute environment with maxvCpus 256: time
   from the last SubmitJob to every parent SUCCEEDED, and the server's memory (VmRSS once they are done,
-  VmHWM its peak);
-- big-array: the same with one 100,000-child array job (`--backlog-big-array-size`);
+  VmHWM its peak). 100,000 children in all: AWS caps one array at 10,000 (SubmitJob refuses more, here
+  too), so this is also issue 21's "100,000-child" case;
 - moto: batchemu and `python -m moto.server` (Batch use_docker false) side by side, SubmitJob calls/s in
   three scenarios (jobs that finish at once, jobs piling up on an UNMANAGED compute environment, a starved
   MANAGED one), and 16 concurrent client processes in aggregate.
@@ -46,7 +46,6 @@ TARGETS = {
     "submit_rate_20k_vs_0_min_ratio": 0.8,
     "describe_list_20k_vs_0_max_ratio": 1.2,
     "ten_arrays_last_submit_to_succeeded_s_max": 7.0,  # issue 21 goal 3 (15 s in issue 13)
-    "big_array_last_submit_to_succeeded_s_max": 15.0,  # issue 21 goal 3: one 100,000-child array
     "submit_rate_vs_moto_min_ratio": 2.0,
 }
 
@@ -236,9 +235,9 @@ def bench_backlog_part(waiting: int, jobs: int, rounds: int, tmp: Path, log_leve
     }
 
 
-def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str, target_key: str) -> dict:
+def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict:
     pids: list[int] = []
-    with serve(tmp, f"arrays-{arrays}x{size}", log_level, pids) as url:
+    with serve(tmp, "arrays", log_level, pids) as url:
         batch = client(url)
         queue, definition = setup_batchemu(batch, "arrays", 256, "0")
         before = memory_mib(pids[0])
@@ -274,8 +273,8 @@ def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str, target_
         "server_memory_before_mib": before,
         "server_memory_done_mib": after,
         "met": {
-            target_key.removesuffix("_last_submit_to_succeeded_s_max"): statuses.count("SUCCEEDED") == arrays
-            and seconds <= TARGETS[target_key]
+            "ten_arrays_in_7_s": statuses.count("SUCCEEDED") == arrays
+            and seconds <= TARGETS["ten_arrays_last_submit_to_succeeded_s_max"]
         },
     }
 
@@ -395,7 +394,6 @@ def bench_backlog(
     arrays: int,
     size: int,
     log_level: str = "INFO",
-    big_array_size: int = 100_000,
 ) -> dict:
     """`log_level` is the servers' --log-level in every part (INFO, the default, writes a line per request
     and per job transition; array children's transitions are at DEBUG)."""
@@ -409,13 +407,7 @@ def bench_backlog(
     if "backlog" in parts:
         result["backlog"] = bench_backlog_part(waiting, jobs, rounds, tmp, log_level)
     if "arrays" in parts:
-        result["arrays"] = bench_arrays_part(
-            arrays, size, tmp, log_level, "ten_arrays_last_submit_to_succeeded_s_max"
-        )
-    if "big-array" in parts:
-        result["big-array"] = bench_arrays_part(
-            1, big_array_size, tmp, log_level, "big_array_last_submit_to_succeeded_s_max"
-        )
+        result["arrays"] = bench_arrays_part(arrays, size, tmp, log_level)
     if "moto" in parts:
         result["moto"] = bench_moto_part(jobs, rounds, 16, max(jobs // 16, 25), tmp, log_level)
     result["met"] = {
