@@ -40,12 +40,22 @@ from batchemu.timers import Timers
 log = logging.getLogger("batchemu")
 
 
-def _log_transition(backend: Backend, job: Job, old_status: str) -> None:
-    """One line per transition: INFO, but DEBUG for array children (10,000 of them would bury the rest of
-    the log; the parent's lines and its statusSummary speak for them)."""
-    level = logging.DEBUG if job.array_index is not None and job.parent_id is not None else logging.INFO
+_SAID_AT_INFO = ("RUNNING", "SUCCEEDED", "FAILED")
+
+
+def _log_transition(job: Job, old_status: str) -> None:
+    """One line per transition: INFO when a job starts running, ends, or stays where it is with a reason
+    (blocked); DEBUG for the steps between (SUBMITTED -> RUNNABLE -> STARTING: /_batchemu/jobs/<id>/history
+    and the dashboard keep them), and for every step of an array child (10,000 of them would bury the rest
+    of the log; the parent's lines and its statusSummary speak for them)."""
+    status = job.status
+    child = job.array_index is not None and job.parent_id is not None
+    if (status in _SAID_AT_INFO or status == old_status) and not child:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
     if log.isEnabledFor(level):
-        log.log(level, "job %s (%s) %s -> %s", job.id, job.name, old_status, job.status)
+        log.log(level, "job %s (%s) %s -> %s", job.id, job.name, old_status, status)
 
 
 def make_runner(
@@ -131,7 +141,7 @@ class Emulator:
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
         self._moves = 0  # job transitions so far (the loop's measure of a burst of submissions)
-        self.store = Store(listeners=[_log_transition, self._count_move])
+        self.store = Store(listeners=[self._on_move])
         self._wakeup = threading.Event()
         self.timers = Timers(self.clock, self.wake)
         self.origins = Origins()  # which execution, rule or schedule started a job (the dashboard's links)
@@ -386,10 +396,13 @@ class Emulator:
             self._thread = None
 
     def wake(self) -> None:
-        self._wakeup.set()
+        if not self._wakeup.is_set():  # set already: the loop will tick (Event.set takes a lock and notifies)
+            self._wakeup.set()
 
-    def _count_move(self, backend: Backend, job: Job, old_status: str) -> None:
+    def _on_move(self, backend: Backend, job: Job, old_status: str) -> None:
+        """Every transition: counted (the loop's measure of a burst) and logged."""
         self._moves += 1
+        _log_transition(job, old_status)
 
     def _changed(self) -> None:
         """Resources changed outside a Batch request (a CloudFormation stack): saved, and the loop woken."""

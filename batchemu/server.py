@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from batchemu import __version__, snapshots
+from batchemu import __version__, arns, snapshots
 from batchemu.emulator import Emulator
 from batchemu.errors import ApiError, ClientException, ServerException, Unavailable
 from batchemu.integrations.edge import Edge, MotoServices, ProxyServices
@@ -59,7 +60,7 @@ class BatchApp:
         """One Batch request straight from the WSGI environ (the hot path: no request or response
         objects): status, headers and body."""
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = arns.new_id()
         operation_name = "-"
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         try:
@@ -80,26 +81,27 @@ class BatchApp:
             backend = self.emulator.store.backend(
                 caller.account(settings.default_account), caller.region or settings.default_region
             )
+            # The scheduler moves what changed once the answer is out: a response never waits for a tick
+            # (nor for the store lock or the interpreter a tick holds), and the tick runs while the client
+            # reads it. A handler's own wake-up is put off until then, too.
+            after = environ.get(AFTER_RESPONSE)
+            wake = self.emulator.wake
+            if after is not None:
+                wake = functools.partial(after.append, self.emulator.wake)
             ctx = RequestContext(
                 account=backend.account,
                 region=backend.region,
                 request_id=request_id,
                 backend=backend,
                 clock=self.emulator.clock,
-                wake=self.emulator.wake,
+                wake=wake,
                 settings=settings,
             )
             with self.emulator.store.lock:
                 result = dispatch(self.handlers, route.operation, ctx, parsed)
             if not route.operation.startswith(_READ_ONLY_PREFIXES):
                 self.emulator.save()
-                # The scheduler moves what changed once the answer is out: a response never waits for a
-                # tick, and the tick runs while the client reads it.
-                after = environ.get(AFTER_RESPONSE)
-                if after is not None:
-                    after.append(self.emulator.wake)
-                else:
-                    self.emulator.wake()
+                wake()
             status, body = 200, serialize_result(operation, result)
             headers = [("Content-Type", JSON_CONTENT_TYPE)]
         except ApiError as error:

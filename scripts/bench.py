@@ -687,7 +687,10 @@ def main() -> None:
     )
     parser.add_argument("--profile-calls", type=int, default=1000)
     parser.add_argument(
-        "--backlog-parts", nargs="+", default=["backlog", "arrays", "moto"], help="backlog: parts to run"
+        "--backlog-parts",
+        nargs="+",
+        default=["backlog", "arrays", "moto"],
+        help="backlog: parts to run (backlog, arrays, moto)",
     )
     parser.add_argument("--backlog-waiting", type=int, default=20_000, help="backlog: RUNNABLE jobs waiting")
     parser.add_argument(

@@ -7,8 +7,11 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from batchemu.domain.models import Job
+
+K = TypeVar("K")
 
 
 @dataclass
@@ -52,13 +55,15 @@ class QueueIndex:
 
     def add(self, job: Job) -> None:
         if self.is_entry(job):
-            self.by_queue.setdefault(job.job_queue_arn, SequenceIndex()).add(job)
-            self.by_queue_status.setdefault((job.job_queue_arn, job.status), SequenceIndex()).add(job)
+            _index(self.by_queue, job.job_queue_arn).add(job)
+            _index(self.by_queue_status, (job.job_queue_arn, job.status)).add(job)
 
     def moved(self, job: Job, old_status: str) -> None:
         if self.is_entry(job):
-            self.by_queue_status.setdefault((job.job_queue_arn, old_status), SequenceIndex()).discard(job)
-            self.by_queue_status.setdefault((job.job_queue_arn, job.status), SequenceIndex()).add(job)
+            old = self.by_queue_status.get((job.job_queue_arn, old_status))
+            if old is not None:
+                old.discard(job)
+            _index(self.by_queue_status, (job.job_queue_arn, job.status)).add(job)
 
     def newest_first(self, queue_arn: str, status: str | None, before: int | None) -> Iterator[Job]:
         index = (
@@ -77,3 +82,11 @@ class QueueIndex:
                     return found, True
                 found.append(job)
         return found, False
+
+
+def _index(indexes: dict[K, SequenceIndex], key: K) -> SequenceIndex:
+    """indexes[key], made when missing (not setdefault: a SequenceIndex made for nothing costs a call)."""
+    found = indexes.get(key)
+    if found is None:
+        found = indexes[key] = SequenceIndex()
+    return found

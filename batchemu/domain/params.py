@@ -3,6 +3,7 @@ AWS_BATCH_* environment a container sees."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import urllib.parse
@@ -194,14 +195,13 @@ def multi_node_environment(job: Job, main_node_address: str) -> dict[str, str]:
 
 # Job ids are UUIDs, with `:<index>` for array children and `#<node>` for nodes: quoted as quote(id, safe="").
 _PLAIN_JOB_ID = re.compile(r"[A-Za-z0-9_.~:#-]*\Z")
-_ID_SEPARATORS = str.maketrans({":": "%3A", "#": "%23"})
 
 
 def agent_path(account: str, region: str, job_id: str, attempt: int, container: Spec | None = None) -> str:
     """Where the emulator serves an attempt what the ECS agent serves a task (metadata, credentials); a
     container of a multi-container task has its own, as each ECS container has its metadata URI."""
     if _PLAIN_JOB_ID.match(job_id):  # every id batchemu makes: quote() reads it a character at a time
-        quoted = job_id.translate(_ID_SEPARATORS)
+        quoted = job_id.replace(":", "%3A").replace("#", "%23")
     else:
         quoted = urllib.parse.quote(job_id, safe="")
     path = f"/_batchemu/ecs/{account}/{region}/{quoted}/{attempt}"
@@ -213,7 +213,10 @@ def agent_path(account: str, region: str, job_id: str, attempt: int, container: 
 def agent_token(secret: str, job_id: str, attempt: int) -> str:
     """The token an attempt shows to get its role's credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN): a
     keyed BLAKE2b MAC of the attempt (a MAC by design, and a third of HMAC-SHA256's cost per attempt)."""
+    return hashlib.blake2b(f"{job_id}/{attempt}".encode(), key=_mac_key(secret), digest_size=32).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _mac_key(secret: str) -> bytes:
     key = secret.encode()
-    if len(key) > hashlib.blake2b.MAX_KEY_SIZE:
-        key = hashlib.sha256(key).digest()
-    return hashlib.blake2b(f"{job_id}/{attempt}".encode(), key=key, digest_size=32).hexdigest()
+    return hashlib.sha256(key).digest() if len(key) > hashlib.blake2b.MAX_KEY_SIZE else key

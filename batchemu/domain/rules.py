@@ -4,6 +4,7 @@ quotas and the per-resource rules. Each raises ClientException, with AWS's own t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class JobDefinitionReference:
     account: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)  # every SubmitJob names one; clients name the same few again and again
 def split_job_definition_reference(value: str) -> JobDefinitionReference | None:
     """`name`, `name:revision` or a job-definition ARN (revision optional); None when malformed."""
     match = _REFERENCE.match(value)

@@ -89,14 +89,20 @@ TASK_FAILED_TO_START = "Task failed to start"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
 
 
-_STATUS_BY_VALUE = {status.value: status for status in JobStatus}
+_VALUES: dict[str, str] = {status: status.value for status in JobStatus}
+_FINAL = (S.SUCCEEDED, S.FAILED)
+_SETS_REASON = (E.READY, E.WAIT_FOR_DEPENDENCIES, E.PLACED)
+
+
+# The same table keyed by job.status as stored: a plain string.
+_BY_VALUE = {(status.value, event): target for (status, event), target in TRANSITIONS.items()}
 
 
 def next_status(status: str, event: JobEvent) -> JobStatus:
-    try:
-        return TRANSITIONS[(_STATUS_BY_VALUE[status], event)]
-    except (KeyError, ValueError):
-        raise IllegalTransition(status, event) from None
+    found = _BY_VALUE.get((status, event))
+    if found is None:
+        raise IllegalTransition(status, event)
+    return found
 
 
 def transition(
@@ -131,19 +137,20 @@ def transition(
     elif event in _ENDS_ATTEMPT:
         ended = job.current_attempt
         _end_attempt(job, now, reason, exit_code, container_reason)
-        if ended is not None:
+        if ended is not None and task_containers:
             _record_task_containers(ended, task_containers)
-    if event is E.MAIN_NODE_PLACED:
+    elif event is E.MAIN_NODE_PLACED:
         job.scheduled_at = job.scheduled_at or now
     if status != job.status:
-        job.status = status
+        # The plain string: a history tuple of plain values is one the garbage collector stops tracking.
+        job.status = _VALUES[status]
         job.status_changed_at = now
-    if reason is not None or event in (E.READY, E.WAIT_FOR_DEPENDENCIES, E.PLACED):
+    if reason is not None or event in _SETS_REASON:
         if reason != job.status_reason:
             job.reason_changed_at = now
         job.status_reason = reason
     job.history.append((now, job.status, job.status_reason))
-    if status in (S.SUCCEEDED, S.FAILED):
+    if status in _FINAL:
         job.stopped_at = now
         if event is E.CANCELLED:
             job.is_cancelled = True

@@ -60,7 +60,9 @@ class Backend:
         old = job.status
         transition(job, event, now, **details)
         self.reindex(job, old)
-        self.touch(job)
+        if self.changed_jobs is not None:
+            self.changed_jobs.add(job.id)
+        # (no work.touched: a job that is RUNNING now got there in this move, and reindex saw to it)
         for listener in self.listeners:
             listener(self, job, old)
 
@@ -82,7 +84,8 @@ class Backend:
         if old_status != job.status:
             self.jobs_by_status[old_status].pop(job.id, None)
             self.jobs_by_status[job.status][job.id] = job
-            self.queue_index.moved(job, old_status)
+            if job.array_index is None and job.node_index is None:  # QueueIndex.is_entry, without a call
+                self.queue_index.moved(job, old_status)
         self.work.moved(job, old_status)
 
     def find_compute_environment(self, name_or_arn: str) -> ComputeEnvironment | None:

@@ -100,9 +100,13 @@ class QueueLanes:
 
 
 def _add(used: list[float], vcpus: float, memory: int, gpus: int) -> None:
-    used[0] = max(0.0, used[0] + vcpus)
-    used[1] = max(0, used[1] + memory)
-    used[2] = max(0, used[2] + gpus)
+    """Adds to [vCPUs, MiB, GPUs] held, never below zero."""
+    total = used[0] + vcpus
+    used[0] = total if total > 0 else 0.0
+    total = used[1] + memory
+    used[1] = total if total > 0 else 0
+    total = used[2] + gpus
+    used[2] = total if total > 0 else 0
 
 
 def lanes_for(jobs: Iterator[Job] | list[Job], lane_of: LaneOf, key_of: KeyOf) -> dict[Hashable, Lane]:
@@ -164,7 +168,9 @@ class SchedulerWork:
     # -- kept current by Backend -------------------------------------------------------------------
     def added(self, job: Job) -> None:
         if job.parent_id is not None:
-            counts = self.child_counts.setdefault(job.parent_id, {})
+            counts = self.child_counts.get(job.parent_id)
+            if counts is None:
+                counts = self.child_counts[job.parent_id] = {}
             counts[job.status] = counts.get(job.status, 0) + 1
         if job.status == "PENDING":
             self.pending_check[job.id] = None
@@ -174,13 +180,12 @@ class SchedulerWork:
     def moved(self, job: Job, old: str) -> None:
         new = job.status
         if new != old:
-            if new in _LIVE and old not in _LIVE:
-                self._hold(job)
-            elif old in _LIVE and new not in _LIVE:
+            if new in _LIVE:
+                if old not in _LIVE:
+                    self._hold(job)
+            elif old in _LIVE:
                 self._release(job.id)
                 self.polled.pop(job.id, None)
-            if new == "RUNNING":
-                self.attention[job.id] = None
             if old == "RUNNABLE":
                 lanes = self.queues.get(job.job_queue_arn)
                 if lanes is not None:
@@ -189,16 +194,19 @@ class SchedulerWork:
                 self._enter_runnable(job)
             elif new == "PENDING":
                 self.pending_check[job.id] = None
-            if new in _FINISHED or new == "RUNNING":
-                self._wake_dependents(job.id)
+            elif new == "RUNNING" or new in _FINISHED:
+                if new == "RUNNING":
+                    self.attention[job.id] = None
+                else:
+                    self.multinode_parents.pop(job.id, None)
+                if self.dependents:
+                    self._wake_dependents(job.id)
             if job.parent_id is not None:
                 self._child_moved(job, old, new)
-            if new in _FINISHED:
-                self.multinode_parents.pop(job.id, None)
         if new == "RUNNABLE" and job.status_reason:
             self.blocked[job.id] = job
             self.newly_blocked.append(job)
-        else:
+        elif self.blocked:
             self.blocked.pop(job.id, None)
 
     def touched(self, job: Job) -> None:
@@ -212,26 +220,29 @@ class SchedulerWork:
             return
         arn = attempt.compute_environment_arn
         instance = attempt.container.container_instance_arn
-        self.held[job.id] = (arn, attempt.vcpus, attempt.memory, attempt.gpus, instance)
-        _add(self.capacity.setdefault(arn, [0.0, 0, 0]), attempt.vcpus, attempt.memory, attempt.gpus)
+        vcpus, memory, gpus = attempt.vcpus, attempt.memory, attempt.gpus
+        self.held[job.id] = (arn, vcpus, memory, gpus, instance)
+        _add(self.capacity.get(arn) or self.capacity.setdefault(arn, [0.0, 0, 0]), vcpus, memory, gpus)
         if instance is not None:
-            _add(
-                self.instance_usage.setdefault(instance, [0.0, 0, 0]),
-                attempt.vcpus,
-                attempt.memory,
-                attempt.gpus,
-            )
-            self.jobs_on.setdefault(instance, set()).add(job.id)
+            used = self.instance_usage.get(instance) or self.instance_usage.setdefault(instance, [0.0, 0, 0])
+            _add(used, vcpus, memory, gpus)
+            jobs = self.jobs_on.get(instance)
+            if jobs is None:
+                jobs = self.jobs_on[instance] = set()
+            jobs.add(job.id)
 
     def _release(self, job_id: str) -> None:
         found = self.held.pop(job_id, None)
         if found is None:
             return
         arn, vcpus, memory, gpus, instance = found
-        _add(self.capacity.setdefault(arn, [0.0, 0, 0]), -vcpus, -memory, -gpus)
+        _add(self.capacity.get(arn) or self.capacity.setdefault(arn, [0.0, 0, 0]), -vcpus, -memory, -gpus)
         if instance is not None:
-            _add(self.instance_usage.setdefault(instance, [0.0, 0, 0]), -vcpus, -memory, -gpus)
-            self.jobs_on.get(instance, set()).discard(job_id)
+            used = self.instance_usage.get(instance) or self.instance_usage.setdefault(instance, [0.0, 0, 0])
+            _add(used, -vcpus, -memory, -gpus)
+            jobs = self.jobs_on.get(instance)
+            if jobs is not None:
+                jobs.discard(job_id)
             self.freed.add(instance)
 
     def poll_at(self, job_id: str, due: int | None) -> None:
@@ -267,7 +278,9 @@ class SchedulerWork:
             self.pending_check[waiting] = None
 
     def _child_moved(self, job: Job, old: str, new: str) -> None:
-        counts = self.child_counts.setdefault(job.parent_id or "", {})
+        counts = self.child_counts.get(job.parent_id or "")
+        if counts is None:
+            counts = self.child_counts[job.parent_id or ""] = {}
         counts[old] = counts.get(old, 0) - 1
         counts[new] = counts.get(new, 0) + 1
         if new in _FINISHED and old not in _FINISHED and job.array_index is not None:

@@ -33,7 +33,7 @@ MAX_FINISHED = 100_000  # ended attempts whose last lines may wait (bounds memor
 IDLE_BATCH = 2_000  # written per idle moment of the scheduler (~50 ms), so new work waits no longer
 
 
-@dataclass
+@dataclass(slots=True)
 class Shipment:
     account: str
     region: str
@@ -46,6 +46,12 @@ class Shipment:
     sending: threading.Lock = field(default_factory=threading.Lock)
 
 
+# An ended attempt whose last lines wait: (account, region, group, stream, whether the stream exists, its
+# lines as (epoch ms, message)). Plain values: the garbage collector stops tracking such a tuple, and up to
+# MAX_FINISHED of them wait (a Shipment, its lock and its runner's LogEvents would be five objects each).
+Waiting = tuple[str, str, str, str, bool, tuple[tuple[int, str], ...]]
+
+
 @dataclass
 class LogShipper:
     runner: Runner
@@ -54,9 +60,7 @@ class LogShipper:
     # A callable, asked at each attempt's end (moto's mock_aws in this process would read it directly).
     defer_final: Callable[[], bool] = lambda: False
     _tracked: dict[int, Shipment] = field(default_factory=dict)
-    _finished: dict[tuple[str, str], tuple[Shipment, list[Any]]] = field(
-        default_factory=dict
-    )  # (group, stream)
+    _finished: dict[tuple[str, str], Waiting] = field(default_factory=dict)  # by (group, stream)
     _groups: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _flushing: threading.Lock = field(default_factory=threading.Lock)  # finished lines go out in order
@@ -80,14 +84,17 @@ class LogShipper:
                         events = []
                 never_started = not _started(shipment.handle)
                 shipment.handle = None  # the runner's attempt (its spec, its lines) is not kept while waiting
+                lines = tuple((event.timestamp_ms, event.message) for event in events)
+                where = (shipment.account, shipment.region, shipment.group, shipment.stream)
                 with self._lock:
                     if not (never_started and not events):
-                        self._finished[(shipment.group, shipment.stream)] = (shipment, events)
+                        self._finished[(shipment.group, shipment.stream)] = (*where, shipment.created, lines)
                     beyond = len(self._finished) - MAX_FINISHED + 1
                 if beyond > 0:  # the oldest go out: memory and a reader's wait stay bounded
                     self.flush_finished(limit=beyond)
             else:
                 self._send(shipment)
+                shipment.handle = None
         self._release(handle)
 
     @property
@@ -110,11 +117,11 @@ class LogShipper:
                     finished = [
                         self._finished.pop(key) for key in list(itertools.islice(self._finished, limit))
                     ]
-            for shipment, events in finished:
+            for waiting in finished:
                 try:
-                    self._write(shipment, events)
+                    self._write_waiting(waiting)
                 except Exception:
-                    log.exception("could not ship logs to %s %s", shipment.group, shipment.stream)
+                    log.exception("could not ship logs to %s %s", waiting[2], waiting[3])
 
     def ship(self) -> None:
         """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
@@ -125,6 +132,8 @@ class LogShipper:
 
     def _send(self, shipment: Shipment) -> None:
         with shipment.sending:
+            if shipment.handle is None:  # its attempt ended since this round listed it: finish() took it
+                return
             try:
                 self._ship_one(shipment)
             except Exception:
@@ -141,10 +150,7 @@ class LogShipper:
             return  # a task's container that never started has no stream
         where = (shipment.account, shipment.region, shipment.group)
         if not shipment.created:
-            if where not in self._groups:
-                self.sink.create_group(*where)
-                self._groups.add(where)
-            self.sink.create_stream(*where, shipment.stream)
+            self._create_stream(where, shipment.stream)
             shipment.created = True
         for start in range(0, len(events), MAX_BATCH):
             batch = events[start : start + MAX_BATCH]
@@ -152,6 +158,23 @@ class LogShipper:
                 *where, shipment.stream, [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch]
             )
             shipment.shipped += len(batch)
+
+    def _write_waiting(self, waiting: Waiting) -> None:
+        account, region, group, stream, created, lines = waiting
+        if not lines and created:
+            return
+        where = (account, region, group)
+        if not created:
+            self._create_stream(where, stream)
+        for start in range(0, len(lines), MAX_BATCH):
+            batch = lines[start : start + MAX_BATCH]
+            self.sink.put(*where, stream, [{"timestamp": stamp, "message": text} for stamp, text in batch])
+
+    def _create_stream(self, where: tuple[str, str, str], stream: str) -> None:
+        if where not in self._groups:
+            self.sink.create_group(*where)
+            self._groups.add(where)
+        self.sink.create_stream(*where, stream)
 
     def reset(self) -> None:
         """Forget which log groups exist, and lines not yet written (the services they live in may have

@@ -33,6 +33,10 @@ class EcsClusters:
         """A scheduler settler: compares the backend's environments with the clusters wanted so far."""
         place = (backend.account, backend.region)
         current = {ce.ecs_cluster_arn for ce in backend.compute_environments.values() if ce.ecs_cluster_arn}
+        made = self._made.get(place)
+        if current == self._wanted.get(place) and made is not None and made <= current:
+            if made == current or self.lazy():
+                return False  # nothing new, nothing gone, nothing to make now: the usual tick
         with self._lock:
             self._wanted[place] = current
             made = self._made.setdefault(place, set())

@@ -20,7 +20,10 @@ class CapacityLedger:
         self._usage: dict[str, Usage] = {}
 
     def usage(self, compute_environment_arn: str) -> Usage:
-        return self._usage.setdefault(compute_environment_arn, Usage())
+        found = self._usage.get(compute_environment_arn)
+        if found is None:
+            found = self._usage[compute_environment_arn] = Usage()
+        return found
 
     def hold(self, compute_environment_arn: str, need: Requirements) -> None:
         used = self.usage(compute_environment_arn)

@@ -42,6 +42,8 @@ class ConsumableLedger:
         return self._taken
 
     def fits(self, job: Job) -> bool:
+        if not job.consumable_resource_properties:  # most jobs ask for none
+            return True
         wanted = needs(job)
         if not wanted:
             return True
@@ -53,6 +55,8 @@ class ConsumableLedger:
         return True
 
     def hold(self, job: Job) -> None:
+        if not job.consumable_resource_properties:
+            return
         wanted = needs(job)
         if not wanted:
             return

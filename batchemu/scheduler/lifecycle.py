@@ -12,7 +12,6 @@ from typing import Any
 from batchemu.domain import host_access, params, retry, task_tags, tasks
 from batchemu.domain.host_access import HostAccessPolicy
 from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
-from batchemu.domain.params import Requirements
 from batchemu.domain.states import (
     ESSENTIAL_CONTAINER_EXITED,
     TASK_FAILED_TO_START,
@@ -43,13 +42,45 @@ class Launch:
     host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
 
 
-def _prepare(
-    container: Spec, policy: HostAccessPolicy
-) -> tuple[Spec, list[str], dict[str, str], Requirements]:
-    """What an attempt's spec takes from its container alone: the confined copy, what confining took away,
-    the environment and the needs."""
+@dataclass(frozen=True)
+class _Prepared:
+    """What an attempt's spec takes from its container alone: what confining took away, the container's
+    environment, and the spec's fields that do not change from one attempt to the next (shared by the
+    specs: a ContainerSpec is read-only by convention)."""
+
+    warnings: list[str]
+    environment: dict[str, str]
+    fields: dict[str, Any]
+
+
+def _prepare(container: Spec, key: tuple[HostAccessPolicy, bool]) -> _Prepared:
+    policy, in_task = key
     confined, warnings = host_access.confine(container, policy)
-    return confined, warnings, params.container_environment(confined), params.requirements(confined)
+    need = params.requirements(confined)
+    task_container = container if in_task else {}
+    fields = {
+        "image": confined.get("image", ""),
+        "vcpus": need.vcpus,
+        "memory_mib": need.memory_mib,
+        "gpus": need.gpus,
+        "user": confined.get("user"),
+        "privileged": bool(confined.get("privileged")),
+        "readonly_root_filesystem": bool(confined.get("readonly_root_filesystem")),
+        "linux_parameters": confined.get("linux_parameters") or {},
+        "ulimits": confined.get("ulimits") or [],
+        "volumes": confined.get("volumes") or [],
+        "mount_points": confined.get("mount_points") or [],
+        "name": task_container.get("name") or "default",
+        "stop_timeout": float(task_container.get("stop_timeout") or 30),
+        "essential": tasks.is_essential(task_container),
+        "in_task": in_task,
+        "command": list(confined.get("command", [])),
+        "depends_on": [
+            (entry.get("container_name") or "", entry.get("condition") or "START")
+            for entry in task_container.get("depends_on") or []
+        ],
+    }
+    return _Prepared(warnings, params.container_environment(confined), fields)
 
 
 # Array children share their parent's container, and jobs that change nothing their definition's.
@@ -71,32 +102,20 @@ def container_spec(
     assert attempt is not None
     launch = launch or Launch()
     chosen = job.container if container is None else container
-    confined, warnings, base_environment, need = _PREPARED(chosen or {}, launch.host_access)
-    for warning in warnings:  # said once per attempt, in the server log and in the job's history
+    prepared = _PREPARED(chosen or {}, (launch.host_access, container is not None))
+    for warning in prepared.warnings:  # said once per attempt, in the server log and in the job's history
         log.warning("job %s: %s", job.id, warning)
         job.history.append((now, job.status, f"batchemu: {warning}"))
-    env = dict(base_environment)
-    env.update(params.batch_environment(job, attempt.number, queue.name, environment.name))
+    env = prepared.environment | params.batch_environment(job, attempt.number, queue.name, environment.name)
     env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
     labels = {"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)}
     if container is not None:
         labels["batchemu.container"] = container.get("name") or ""
+    fields = prepared.fields
     return ContainerSpec(
         job_id=job.id,
         attempt=attempt.number,
-        image=confined.get("image", ""),
-        command=list(confined.get("command", [])),
         environment=env,
-        vcpus=need.vcpus,
-        memory_mib=need.memory_mib,
-        gpus=need.gpus,
-        user=confined.get("user"),
-        privileged=bool(confined.get("privileged")),
-        readonly_root_filesystem=bool(confined.get("readonly_root_filesystem")),
-        linux_parameters=confined.get("linux_parameters") or {},
-        ulimits=confined.get("ulimits") or [],
-        volumes=confined.get("volumes") or [],
-        mount_points=confined.get("mount_points") or [],
         log_stream_name=log_stream_name or attempt.container.log_stream_name or "",
         labels=labels,
         region=backend.region,
@@ -104,14 +123,7 @@ def container_spec(
         secret_access_key=launch.job_secret,
         agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
         agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
-        name=(container or {}).get("name") or "default",
-        stop_timeout=float((container or {}).get("stop_timeout") or 30),
-        essential=tasks.is_essential(container or {}),
-        in_task=container is not None,
-        depends_on=[
-            (entry.get("container_name") or "", entry.get("condition") or "START")
-            for entry in (container or {}).get("depends_on") or []
-        ],
+        **fields,
     )
 
 
@@ -200,14 +212,18 @@ def advance_live(
     """STARTING jobs every tick (they are few and brief); RUNNING jobs when they may have changed: new,
     asked to stop, their timeout due, or when the runner said their state may change (`next_change`)."""
     changed = False
-    for job in list(backend.jobs_by_status["STARTING"].values()):
-        if job.is_multi_node_parent:
-            continue  # follows its main node (scheduler/multinode.py)
-        if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
-            changed |= _advance_starting(job, now, runner, move)
+    starting = backend.jobs_by_status["STARTING"]
+    if starting:
+        instance_of = getattr(runner, "container_instance_id", None)
+        for job in list(starting.values()):
+            if job.is_multi_node_parent:
+                continue  # follows its main node (scheduler/multinode.py)
+            if now - job.status_changed_at >= starting_dwell_ms or job.pending_stop_reason is not None:
+                changed |= _advance_starting(job, now, runner, move, instance_of)
     work = backend.work
-    next_change = getattr(runner, "next_change", None)
-    for job_id in work.drain_polls(now):
+    polls = work.drain_polls(now)
+    next_change = getattr(runner, "next_change", None) if polls else None
+    for job_id in polls:
         running = backend.jobs.get(job_id)
         if running is None or running.status != "RUNNING" or running.is_multi_node_parent:
             continue
@@ -240,7 +256,13 @@ def _next_poll(
     return max(due, now + 1)
 
 
-def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., None]) -> bool:
+def _advance_starting(
+    job: Job,
+    now: int,
+    runner: Runner,
+    move: Callable[..., None],
+    instance_of: Callable[[Any], str | None] | None,
+) -> bool:
     state = _poll(runner, job)
     if job.pending_stop_reason is not None and state.phase is not Phase.FAILED_TO_START:
         _stop(runner, job)
@@ -263,17 +285,18 @@ def _advance_starting(job: Job, now: int, runner: Runner, move: Callable[..., No
         )
         return True
     if state.phase in (Phase.RUNNING, Phase.EXITED):
-        _record_container_instance(runner, job)
+        if instance_of is not None:
+            _record_container_instance(instance_of, job)
         move(job, JobEvent.CONTAINER_STARTED, now)
         return True
     return False
 
 
-def _record_container_instance(runner: Runner, job: Job) -> None:
-    """Runners with several hosts (swarm) say which one the attempt runs on: its container instance."""
-    instance_of = getattr(runner, "container_instance_id", None)
+def _record_container_instance(instance_of: Callable[[Any], str | None], job: Job) -> None:
+    """Runners with several hosts (swarm) say which one the attempt runs on (their
+    `container_instance_id`): its container instance."""
     attempt = job.current_attempt
-    if instance_of is None or attempt is None or attempt.run_handle is None:
+    if attempt is None or attempt.run_handle is None:
         return
     instance_id = instance_of(attempt.run_handle)
     arn = attempt.container.container_instance_arn

@@ -6,6 +6,7 @@ MISCONFIGURATION reason."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable, Hashable, Iterable
 from typing import Protocol
@@ -52,7 +53,8 @@ def fifo_lane(job: Job) -> Hashable:
     """Jobs that need the same are one FIFO lane: when one of them must wait for capacity, so must every
     later one, so a pass leaves the lane there and its cost does not grow with the backlog."""
     need = tasks.job_requirements(job)
-    return (need.vcpus, need.memory_mib, need.gpus, tuple(sorted(consumable_needs(job).items())))
+    consumables = tuple(sorted(consumable_needs(job).items())) if job.consumable_resource_properties else ()
+    return (need.vcpus, need.memory_mib, need.gpus, consumables)
 
 
 class FifoPicker:
@@ -111,6 +113,7 @@ class Placer:
         # The instances of MANAGED EC2/SPOT compute environments; a runner with real nodes may name them
         # (an optional `node_provider` attribute, see scheduler/instances.NodeProvider).
         self.fleets = Fleets(getattr(runner, "node_provider", None))
+        self._capacity: Callable[[str], list] | None = None  # the runner's hosts, if it has its own
 
     def reset(self) -> None:
         """Forgets every instance and share's usage (the store was cleared)."""
@@ -130,6 +133,7 @@ class Placer:
         if unavailable is not None:
             return self._hold_all(backend, now, f"{RUNNER_UNAVAILABLE} - {unavailable}") or changed
         self._held.pop((backend.account, backend.region), None)
+        self._capacity = getattr(self.runner, "capacity", None)  # looked up once a pass, not once a job
         ledger = lifecycle.ledger_of(backend)
         consumables = ConsumableLedger(backend)
         queues = sorted(
@@ -229,7 +233,7 @@ class Placer:
     ) -> bool:
         """Runners with hosts of their own (swarm) also bound what runs at once by the resources of the
         hosts serving `environment`: `capacity(name)` lists them, each with `vcpus` and `memory_mib`."""
-        capacity = getattr(self.runner, "capacity", None)
+        capacity = self._capacity
         if capacity is None:
             return True
         hosts = capacity(environment.name)
@@ -310,8 +314,12 @@ def new_attempt(
     task_id = arns.new_task_id()
     attempt.container.task_arn = arns.ecs_task_arn(backend.region, backend.account, cluster, task_id)
     attempt.container.container_instance_arn = instance_arn
-    definition = job.job_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-    attempt.container.log_stream_name = f"{_stream_prefix(job.container, definition)}/default/{task_id}"
+    definition = _definition_name(job.job_definition_arn)
+    if job.container is not None:
+        prefix = _STREAM_PREFIX(job.container, definition)
+    else:
+        prefix = _stream_prefix(None, definition)
+    attempt.container.log_stream_name = f"{prefix}/default/{task_id}"
     if tasks.runs_as_task(job):
         attempt.task_containers = [
             TaskContainerAttempt(
@@ -328,3 +336,12 @@ def _stream_prefix(container: Spec | None, definition: str) -> str:
     """awslogs-stream-prefix, else the job definition's name (at most 200 characters)."""
     options = ((container or {}).get("log_configuration") or {}).get("options") or {}
     return str(options.get("awslogs-stream-prefix") or definition)[:200]
+
+
+# Array children share a container, and jobs that change nothing their definition's: the prefix is the same.
+_STREAM_PREFIX = params.PerContainer(_stream_prefix)
+
+
+@functools.lru_cache(maxsize=1024)
+def _definition_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]

@@ -23,6 +23,8 @@ def settle_extras(backend: Backend, now: float) -> bool:
     environments and quota shares CREATING/UPDATING -> VALID and DELETING -> gone, service jobs
     SUBMITTED -> RUNNABLE (or FAILED when their queue or quota share went away), and consumption of
     NON_REPLENISHABLE consumable resources by started jobs. True when anything changed."""
+    if not any(backend.extras.values()):
+        return False  # none of these records exists (the usual tick): nothing to settle
     now_ms = to_millis(now)
     changed = service_environments.settle(backend, now_ms)
     changed |= quota_shares.settle(backend, now_ms)

@@ -88,3 +88,19 @@ def test_reset_drops_waiting_lines() -> None:
     ship.reset()
     ship.flush_finished()
     assert sink.calls == []
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_round_that_listed_an_attempt_before_it_ended_sends_nothing_for_it(
+    defer: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    ship, runner, sink = shipper(defer=defer)
+    handle = ["a"]
+    ship.track("1", "r", "/g", "s1", handle)
+    listed = list(ship._tracked.values())  # what an outbox round took before the attempt ended
+    ship.finish(handle)
+    before = list(sink.calls)
+    for shipment in listed:
+        ship._send(shipment)
+    assert sink.calls == before
+    assert "could not ship logs" not in caplog.text
