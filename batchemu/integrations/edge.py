@@ -162,14 +162,9 @@ def requested_log_stream(environ: dict[str, Any]) -> tuple[str, str] | None:
     body and puts it back for the app."""
     if not str(environ.get("HTTP_X_AMZ_TARGET", "")).endswith(".GetLogEvents"):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+    body = moto_writes.peek_body(environ, MAX_PEEKED_BYTES)
+    if body is None:
         return None
-    if not 0 < length <= MAX_PEEKED_BYTES:
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
     try:
         request = json.loads(body)
     except ValueError:

@@ -45,14 +45,9 @@ def operation_of(environ: dict[str, Any]) -> str | None:
         return action[0]
     if not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+    body = peek_body(environ)
+    if body is None:
         return None
-    if not 0 < length <= MAX_PEEKED_BYTES:
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
     found = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action")
     return found[0] if found else None
 
@@ -151,17 +146,25 @@ def _named_items(operation: str, request: dict[str, Any]) -> list[tuple[str, dic
     return named
 
 
-def _peek_json(environ: dict[str, Any]) -> Any:
-    """The JSON body of a request (put back for the app to read); None when larger than MAX_PEEKED_BYTES
-    or not JSON."""
+def peek_body(environ: dict[str, Any], limit: int = MAX_PEEKED_BYTES) -> bytes | None:
+    """A request's body, put back for the app to read; None when empty or larger than `limit` bytes."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
-    if not 0 < length <= MAX_PEEKED_BYTES:
+    if not 0 < length <= limit:
         return None
-    body = environ["wsgi.input"].read(length)
+    body: bytes = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _peek_json(environ: dict[str, Any]) -> Any:
+    """The JSON body of a request (put back for the app to read); None when larger than MAX_PEEKED_BYTES
+    or not JSON."""
+    body = peek_body(environ)
+    if body is None:
+        return None
     try:
         return json.loads(body)
     except ValueError:
