@@ -1,6 +1,6 @@
 """How swarm's view reads in batchemu's terms: nodes as container instances (SwarmNode), a task's status
 as a RunState, a service log's multiplexed frames, and the address jobs on other hosts reach the emulator
-at. Pure functions over the Docker API's JSON; imports runners.base/docker/process only."""
+at. Pure functions over the Docker API's JSON; imports runners.base/container_runner/process only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from batchemu.runners.base import Phase, RunState
-from batchemu.runners.docker import OOM_REASON
+from batchemu.runners.container_runner import OOM_REASON
 from batchemu.runners.process import KILLED_EXIT_CODE
 
 HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
