@@ -1,9 +1,10 @@
 """Runs each attempt as a Docker Swarm service in `replicated-job` mode (one task, no restart) through a
 swarm manager: exit code, OOM, kill on stop, service logs, re-attach by label; each swarm node is a
 container instance; a node that goes down or is drained fails its attempts as a lost EC2 host does; the
-nodes of a multi-node parallel job share an attachable overlay network. The steps every engine runner
-shares are runners/container_runner.py's: every engine call happens on its thread pool, so start(),
-poll(), stop() and logs() return at once. Imports runners.* only."""
+nodes of a multi-node parallel job share an attachable overlay network; the containers of a multi-container
+task run on one node. The steps every engine runner shares are runners/container_runner.py's: every engine
+call happens on its thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.*
+only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker
@@ -24,6 +25,7 @@ from batchemu.runners.ownership import ATTEMPT_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 from batchemu.runners.swarm_networks import OverlayNetworks
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
+from batchemu.runners.swarm_services import node_of_service, stop_job_task, wait_for_task_end
 from batchemu.runners.swarm_state import (
     HOST_TERMINATED,
     LIVE_TASK_STATES,
@@ -43,6 +45,8 @@ _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) i
 _RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is created again
 _RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
+_PLACEMENT_WAIT_SECONDS = 30.0  # for the node of a task's first container
+_STOP_SLACK_SECONDS = 10.0  # beyond a task container's stopTimeout, for swarm to stop it
 
 
 @dataclass(eq=False)
@@ -55,11 +59,21 @@ class SwarmAttempt(ContainerAttempt):
     network: str | None = None  # the overlay network of a multi-node parallel job
     spec: ContainerSpec | None = None
     relaunches: int = 0
-    own_host: list[str] | None = None  # the placement constraint of a multi-node job's node
+    # the placement constraint of a multi-node job's node, or of a task container: its first's node
+    own_host: list[str] | None = None
 
     @property
     def engine_id(self) -> str | None:
         return self.service_id
+
+
+@dataclass(eq=False)
+class _TaskPlace:
+    """Where the containers of one multi-container attempt run: the node of the first one created."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    placed: bool = False  # the first container's service exists
+    node_id: str | None = None
 
 
 class SwarmRunner(ContainerRunner[SwarmAttempt]):
@@ -96,6 +110,7 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
         self._keep_services = keep_services
         self._networks = OverlayNetworks(self._client.api, self._closing)  # by MNP parent job id
         self._hosts_taken: dict[str, set[str]] = {}  # MNP parent job id -> swarm nodes its nodes run on
+        self._task_places: dict[tuple[str, int], _TaskPlace] = {}  # (job id, attempt) of a task
         self._nodes: dict[str, SwarmNode] = {}
         self._unavailable: str | None = None
         self._refresh_nodes()
@@ -142,13 +157,18 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
         self._stop_service(attempt)
 
     def _halt_one(self, attempt: SwarmAttempt, deadline: float) -> None:
-        self._stop_service(attempt)  # removing the service kills its task at once
+        self._stop_service(attempt, wait=False)
 
     def _let_go(self, handle: SwarmAttempt) -> None:
         """Removes its service (unless keep_services) and, after the last node of a multi-node job, its
         overlay network."""
         if handle.service_id is not None and not self._keep_services:
             self._submit(self._remove_service, handle.service_id)
+        if handle.spec is not None and handle.spec.in_task:
+            key = (handle.job_id, handle.attempt)
+            with self._lock:
+                if not any((other.job_id, other.attempt) == key for other in self._live):
+                    self._task_places.pop(key, None)
         if handle.network is not None:
             parent = handle.job_id.split("#", 1)[0]
             with self._lock:
@@ -188,6 +208,28 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
     def _begin(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
         if self._abandoned(attempt):
             return
+        if not spec.in_task:
+            self._create(attempt, spec)
+            return
+        # The containers of a task run on one node, as an ECS task's do on one instance (on the host
+        # network they then share localhost): the first is placed by swarm, the others beside it.
+        place = self._place_of(spec)
+        with place.lock:
+            if place.node_id is None and place.placed:
+                self._fail(attempt, "CannotStartContainerError: the task's first container was not placed")
+                return
+            if place.node_id is not None and attempt.own_host is None:
+                attempt.own_host = [f"node.id=={place.node_id}"]
+            self._create(attempt, spec)
+            if not place.placed and attempt.service_id is not None:
+                place.placed = True
+                place.node_id = node_of_service(
+                    self._client.api, attempt.service_id, _PLACEMENT_WAIT_SECONDS, self._closing
+                )
+                if place.node_id is not None:  # a relaunch of this first container stays there too
+                    attempt.own_host = [f"node.id=={place.node_id}"]
+
+    def _create(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
         network = self._network
         compute_environment = spec.environment.get("AWS_BATCH_CE_NAME", "")
         constraints = ce_constraint(compute_environment, [node.labels for node in self._nodes.values()])
@@ -197,7 +239,7 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
             spec = self._with_main_node_address(spec, network)
             if attempt.own_host is None:  # kept when swarm's rejection makes the service again
                 attempt.own_host = self._own_host(parent_id, compute_environment)
-            constraints = constraints + attempt.own_host
+        constraints = constraints + (attempt.own_host or [])
         try:
             arguments = service_arguments(spec, self._endpoint, network, constraints)
             created = self._client.api.create_service(**arguments)
@@ -211,6 +253,10 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
             attempt.service_id = created["ID"]
         if attempt.stop_requested or attempt.released:  # stop() or release() came while creating
             self._stop_service(attempt)
+
+    def _place_of(self, spec: ContainerSpec) -> _TaskPlace:
+        with self._lock:
+            return self._task_places.setdefault((spec.job_id, spec.attempt), _TaskPlace())
 
     def _own_host(self, parent_id: str, compute_environment: str) -> list[str]:
         """As on AWS, each node of a multi-node job gets an instance of its own: the least busy node
@@ -287,7 +333,9 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
             self._settle(attempt, RunState(Phase.RUNNING))
         elif state in ("complete", "failed"):
             self._read_logs(attempt)
-            self._settle(attempt, exit_state(status, attempt.stop_requested))
+            # a task's container is stopped with SIGTERM first: the exit code it gives then is its own
+            in_task = attempt.spec is not None and attempt.spec.in_task
+            self._settle(attempt, exit_state(status, attempt.stop_requested, graceful=in_task))
             self._finished_with(attempt)
         elif state == "rejected" and attempt.state.phase is Phase.RUNNING and not attempt.stop_requested:
             # it ran, and swarm took it off its node (the node went away or no longer qualifies)
@@ -389,15 +437,23 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
                     attempt.last_refresh = 0.0  # look again now: its node may be gone
 
     # -- ending --------------------------------------------------------------------------------------
-    def _stop_service(self, attempt: SwarmAttempt) -> None:
-        """Terminate or timeout: keep what the job printed, then remove the service (its task is killed)."""
-        if attempt.service_id is None or attempt.finished:
+    def _stop_service(self, attempt: SwarmAttempt, wait: bool = True) -> None:
+        """Terminate, timeout, or the end of its task: swarm stops the container (a task's container with
+        SIGTERM and its stopTimeout, which is waited for with its last lines read), then the service goes."""
+        service_id = attempt.service_id
+        if service_id is None or attempt.finished:
             return
+        stop_job_task(self._client.api, service_id)
+        if wait and attempt.spec is not None and attempt.spec.in_task:
+            seconds = attempt.spec.stop_timeout + _STOP_SLACK_SECONDS
+            wait_for_task_end(
+                self._client.api, service_id, seconds, self._closing, lambda: self._read_logs(attempt)
+            )
         try:
             self._read_logs(attempt)
         except Exception as error:
             log.debug("last logs of job %s: %s", attempt.job_id, error)
-        self._remove_service(attempt.service_id)
+        self._remove_service(service_id)
         self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
 
     def _service_exists(self, service_id: str) -> bool:

@@ -68,7 +68,10 @@ def service_arguments(
         mounts=_mounts(spec, options) or None,
         # swarm services cannot be privileged; every capability is the closest it offers
         cap_add=["ALL"] if options.get("privileged") else None,
-        stop_signal="SIGKILL",  # terminate and timeout kill at once, as the Docker runner does
+        # terminate and timeout kill at once, as the Docker runner does; a container of a multi-container
+        # task gets its image's stop signal (SIGTERM) and its stopTimeout before SIGKILL, as ECS gives it
+        stop_signal=None if spec.in_task else "SIGKILL",
+        stop_grace_period=int(spec.stop_timeout * 1e9) if spec.in_task else None,
     )
     if options.get("ulimits"):
         container["Ulimits"] = [dict(ulimit) for ulimit in options["ulimits"]]

@@ -1,11 +1,13 @@
 """Jobs on a 3-node Docker Swarm made on this machine by scripts/local-swarm (issue 14), seen through boto3:
 an array job spread over container instances with every log in CloudWatch Logs, a multi-node parallel job
-whose nodes talk TCP to the main node across hosts, a drained node's attempt retried elsewhere, and the
-Docker runner's outcomes (exit code, missing image, OOM, terminate, re-attach). One swarm for the module."""
+whose nodes talk TCP to the main node across hosts, a drained node's attempt retried elsewhere, a
+multi-container task on one node with its sidecar on localhost, and the Docker runner's outcomes (exit code,
+missing image, OOM, terminate with no container left running, re-attach). One swarm for the module."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -20,6 +22,7 @@ from batchemu.config import Settings
 from batchemu.runners.base import ContainerSpec, Phase
 from batchemu.runners.swarm_state import container_instance_key
 from tests.integration.test_jobs_on_docker import Account
+from tests.integration.test_multi_container_on_docker import stream_messages
 
 pytestmark = pytest.mark.docker
 
@@ -68,6 +71,22 @@ class LocalSwarm:
         import docker
 
         return docker.DockerClient(base_url=self.docker_host, timeout=30).api
+
+    def running_containers(self, job_id: str) -> list[str]:
+        """The ids of the job's containers running on any node, asked of each node's own engine."""
+        import docker
+
+        found = []
+        for number in range(1, NODES + 1):
+            socket = Path(self.environment["BATCHEMU_SWARM_DIR"]) / f"node{number}" / "docker.sock"
+            if not socket.exists():
+                continue
+            try:
+                api = docker.DockerClient(base_url=f"unix://{socket}", timeout=10).api
+                found += [c["Id"] for c in api.containers(filters={"label": f"batchemu.job-id={job_id}"})]
+            except Exception:  # a node killed by an earlier test
+                continue
+        return found
 
 
 def _can_run_a_local_swarm() -> str | None:
@@ -224,7 +243,9 @@ def _node_running(api: Any, job_id: str) -> str:
     return str(tasks[0]["NodeID"])
 
 
-def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(account: Account, queue: str) -> None:
+def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(
+    account: Account, queue: str, swarm: LocalSwarm
+) -> None:
     account.define("exit-three", ["sh", "-c", "echo about to fail; exit 3"])
     account.define("missing-image", ["true"], image="batchemu-test/does-not-exist:latest")
     account.define("memory-hog", ["sh", "-c", "head -c 300m /dev/zero | tail"], memory=32)
@@ -253,6 +274,47 @@ def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(account: A
         "enough",
         137,
     )
+    account.wait_until(lambda: not swarm.running_containers(jobs["sleeper"]), "the sleeper stopped")
+
+
+# The sidecar's shell traps SIGTERM (the signal a task's other containers get when its essential one exits)
+# and says so; its HTTP server serves the main container on the node's localhost.
+SIDECAR = 'trap "echo SIGTERM: stopping; exit 0" TERM; echo serving; httpd -f -v -p {port} -h /etc & wait'
+MAIN = "until wget -q -O /dev/null http://127.0.0.1:{port}/passwd; do sleep 0.2; done; echo got the page"
+
+
+def test_a_task_runs_its_containers_on_one_node_sharing_localhost_and_ends_with_its_essential_one(
+    account: Account, queue: str, swarm: LocalSwarm
+) -> None:
+    port = random.randint(20000, 40000)
+
+    def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "image": BUSYBOX,
+            "command": ["sh", "-c", script.format(port=port)],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
+            **extra,
+        }
+
+    main = container("main", MAIN, dependsOn=[{"containerName": "server", "condition": "START"}])
+    server = container("server", SIDECAR, essential=False, stopTimeout=5)
+    account.batch.register_job_definition(
+        jobDefinitionName="swarm-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, server]}]},
+    )
+    job = account.wait_for(account.submit(queue, "swarm-sidecar"), deadline=90)
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert (job["status"], job["statusReason"]) == ("SUCCEEDED", "Essential container in task exited"), found
+    assert "container" not in job or not job["container"]
+    # swarm forgets a task as it stops it: a stopped container's own exit code is not known (137)
+    assert (found["main"]["exitCode"], found["server"]["exitCode"]) == (0, 137)
+    assert stream_messages(account, found["main"]["logStreamName"]) == ["got the page"]
+    served = stream_messages(account, found["server"]["logStreamName"])
+    assert served[0] == "serving" and served[-1] == "SIGTERM: stopping", served
+    assert any("response:200" in line for line in served), served
+    account.wait_until(lambda: not swarm.running_containers(job["jobId"]), "no container of the task runs")
 
 
 def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwarm) -> None:
