@@ -196,6 +196,8 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
 
     def _clean_up(self, attempt: SwarmAttempt) -> None:
         if attempt.service_id is not None and not self._keep_services:
+            if not attempt.finished:
+                stop_job_task(self._client.api, attempt.service_id)
             self._remove_service(attempt.service_id)
 
     def _closed(self, kept_running: bool) -> None:

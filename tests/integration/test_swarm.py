@@ -347,6 +347,28 @@ def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwar
         second.close()
 
 
+def test_a_runner_that_closes_stops_the_containers_of_its_running_attempts(swarm: LocalSwarm) -> None:
+    from batchemu.runners.swarm import SwarmRunner
+
+    spec = ContainerSpec(
+        job_id=f"closing-{os.getpid()}",
+        attempt=1,
+        image=BUSYBOX,
+        command=["sleep", "300"],
+        environment={"AWS_BATCH_CE_NAME": "swarm-ce"},
+        vcpus=0.5,
+        memory_mib=32,
+    )
+    runner = SwarmRunner("http://127.0.0.1:1", docker_host=swarm.docker_host)
+    handle = runner.start(spec)
+    give_up = time.monotonic() + 30
+    while runner.poll(handle).phase is not Phase.RUNNING:
+        assert time.monotonic() < give_up, "the service never ran"
+        time.sleep(0.1)
+    runner.close()
+    Account.wait_until(lambda: not swarm.running_containers(spec.job_id), "no container of it running")
+
+
 def test_a_node_that_goes_down_fails_its_attempt_as_a_terminated_host_and_it_retries(
     account: Account, queue: str, swarm: LocalSwarm
 ) -> None:
