@@ -23,7 +23,7 @@ from batchemu.runners.container_runner import ContainerAttempt, ContainerRunner,
 from batchemu.runners.docker_logs import absorb_log_lines, log_since
 from batchemu.runners.ownership import ATTEMPT_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
-from batchemu.runners.swarm_networks import OverlayNetworks
+from batchemu.runners.swarm_networks import MNP_NETWORK_LABEL, TASK_NETWORK_LABEL, OverlayNetworks
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
 from batchemu.runners.swarm_services import node_of_service, stop_job_task, wait_for_task_end
 from batchemu.runners.swarm_state import (
@@ -45,6 +45,7 @@ _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) i
 _RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is created again
 _RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
+_SHARED_NETWORKS = ("host", "none")  # a task's containers on one node share these already (or need none)
 _PLACEMENT_WAIT_SECONDS = 30.0  # for the node of a task's first container
 _STOP_SLACK_SECONDS = 10.0  # beyond a task container's stopTimeout, for swarm to stop it
 
@@ -57,6 +58,7 @@ class SwarmAttempt(ContainerAttempt):
     task_id: str | None = None
     node_id: str | None = None
     network: str | None = None  # the overlay network of a multi-node parallel job
+    task_network: str | None = None  # the network of its task, off the host network
     spec: ContainerSpec | None = None
     relaunches: int = 0
     # the placement constraint of a multi-node job's node, or of a task container: its first's node
@@ -108,7 +110,11 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
         self._endpoint = job_endpoint or endpoint
         self._network = network
         self._keep_services = keep_services
-        self._networks = OverlayNetworks(self._client.api, self._closing)  # by MNP parent job id
+        # by MNP parent job id; by task (job id/attempt) off the host network
+        self._networks = OverlayNetworks(self._client.api, self._closing, "batchemu-mnp", MNP_NETWORK_LABEL)
+        self._task_networks = OverlayNetworks(
+            self._client.api, self._closing, "batchemu-task", TASK_NETWORK_LABEL
+        )
         self._hosts_taken: dict[str, set[str]] = {}  # MNP parent job id -> swarm nodes its nodes run on
         self._task_places: dict[tuple[str, int], _TaskPlace] = {}  # (job id, attempt) of a task
         self._nodes: dict[str, SwarmNode] = {}
@@ -167,8 +173,12 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
         if handle.spec is not None and handle.spec.in_task:
             key = (handle.job_id, handle.attempt)
             with self._lock:
-                if not any((other.job_id, other.attempt) == key for other in self._live):
+                last = not any((other.job_id, other.attempt) == key for other in self._live)
+                if last:
                     self._task_places.pop(key, None)
+            task_network = self._task_networks.forget(_task_key(handle.spec)) if last else None
+            if task_network is not None:
+                self._submit(self._task_networks.remove, task_network)
         if handle.network is not None:
             parent = handle.job_id.split("#", 1)[0]
             with self._lock:
@@ -203,8 +213,9 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
     def _closed(self, kept_running: bool) -> None:
         """The overlay networks of multi-node jobs go too, unless their services were left running."""
         if not kept_running:
-            for network_id in self._networks.forget_all():
-                self._networks.remove(network_id)
+            for networks in (self._networks, self._task_networks):
+                for network_id in networks.forget_all():
+                    networks.remove(network_id)
 
     # -- starting ------------------------------------------------------------------------------------
     def _begin(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
@@ -242,8 +253,10 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
             if attempt.own_host is None:  # kept when swarm's rejection makes the service again
                 attempt.own_host = self._own_host(parent_id, compute_environment)
         constraints = constraints + (attempt.own_host or [])
+        if spec.in_task and network not in _SHARED_NETWORKS:
+            attempt.task_network = self._task_networks.network_for(_task_key(spec))
         try:
-            arguments = service_arguments(spec, self._endpoint, network, constraints)
+            arguments = service_arguments(spec, self._endpoint, network, constraints, attempt.task_network)
             created = self._client.api.create_service(**arguments)
         except UnsupportedOnSwarm as error:
             self._fail(attempt, f"CannotCreateContainerError: {error}")
@@ -468,6 +481,10 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
     def _remove_service(self, service_id: str) -> None:
         remove = self._client.api.remove_service
         quietly(f"could not remove service {service_id}", remove, service_id, level=logging.WARNING)
+
+
+def _task_key(spec: ContainerSpec) -> str:
+    return f"{spec.job_id}-{spec.attempt}"
 
 
 def _client(docker_host: str | None, timeout: int) -> docker.DockerClient:

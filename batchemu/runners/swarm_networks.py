@@ -1,6 +1,7 @@
 """The attachable overlay networks of a swarm runner, one per key (the parent id of a multi-node parallel
-job, whose nodes share one): made on first use, found again after a restart by label, removed after the
-last service on them. Imports runners.ownership only."""
+job, whose nodes share one; a multi-container task off the host network, whose containers find each other
+by name on one): made on first use, found again after a restart by label, removed after the last service
+on them. Imports runners.ownership only."""
 
 from __future__ import annotations
 
@@ -17,15 +18,19 @@ from batchemu.runners.ownership import JOB_ID_LABEL, MANAGED_LABEL
 log = logging.getLogger("batchemu.runners.swarm")
 
 MNP_NETWORK_LABEL = "batchemu.mnp-job-id"
+TASK_NETWORK_LABEL = "batchemu.task"
 _ADDRESS_WAIT_SECONDS = 20.0
+_REMOVE_TRIES = 160  # a quarter of a second apart
 
 
 class OverlayNetworks:
-    """Overlay networks by key; safe to call from several pool threads."""
+    """Overlay networks by key, named `<prefix>-<key>` and labelled `<label>=<key>`; safe to call from
+    several pool threads."""
 
-    def __init__(self, api: Any, closing: threading.Event) -> None:
+    def __init__(self, api: Any, closing: threading.Event, prefix: str, label: str) -> None:
         self._api = api
         self._closing = closing
+        self._prefix, self._label = prefix, label
         self._lock = threading.Lock()  # not the runner's: start() takes that on the scheduler's thread
         self._by_key: dict[str, str] = {}
 
@@ -39,17 +44,17 @@ class OverlayNetworks:
             if found is None:
                 safe = re.sub(r"[^a-zA-Z0-9-]", "-", key)[:40]
                 created = self._api.create_network(
-                    f"batchemu-mnp-{safe}",
+                    f"{self._prefix}-{safe}",
                     driver="overlay",
                     attachable=True,
-                    labels={MANAGED_LABEL: "1", MNP_NETWORK_LABEL: key},
+                    labels={MANAGED_LABEL: "1", self._label: key},
                 )
                 found = str(created["Id"])
             self._by_key[key] = found
             return found
 
     def find(self, key: str) -> str | None:
-        found = self._api.networks(filters={"label": f"{MNP_NETWORK_LABEL}={key}"})
+        found = self._api.networks(filters={"label": f"{self._label}={key}"})
         return str(found[0]["Id"]) if found else None
 
     def forget(self, key: str) -> str | None:
@@ -63,8 +68,9 @@ class OverlayNetworks:
         return known
 
     def remove(self, network_id: str) -> None:
-        """After the services using it are gone; their tasks detach a moment later, so retry briefly."""
-        for _ in range(40):
+        """After the services using it are gone; their tasks detach a moment later (on a busy swarm, many
+        seconds later), so retry for a while."""
+        for _ in range(_REMOVE_TRIES):
             try:
                 self._api.remove_network(network_id)
                 return

@@ -138,6 +138,19 @@ def queue(account: Account) -> str:
     return account.create_queue("swarm", max_vcpus=30)
 
 
+@pytest.fixture(scope="module")
+def overlay_account(swarm: LocalSwarm) -> Iterator[Account]:
+    """A second server whose job containers run on an attachable overlay network, not the nodes' own."""
+    api = swarm.api()
+    network = api.create_network(f"bt-jobs-{os.getpid()}", driver="overlay", attachable=True)
+    try:
+        settings = Settings(runner="swarm", docker_host=swarm.docker_host, docker_network=network["Id"])
+        with ServerThread(Emulator(settings), host=swarm.host_ip) as server:
+            yield Account(server)
+    finally:
+        api.remove_network(network["Id"])
+
+
 def _instances(jobs: list[dict[str, Any]]) -> set[str]:
     return {job["container"]["containerInstanceArn"] for job in jobs}
 
@@ -315,6 +328,48 @@ def test_a_task_runs_its_containers_on_one_node_sharing_localhost_and_ends_with_
     assert served[0] == "serving" and served[-1] == "SIGTERM: stopping", served
     assert any("response:200" in line for line in served), served
     account.wait_until(lambda: not swarm.running_containers(job["jobId"]), "no container of the task runs")
+
+
+def test_off_the_host_network_the_containers_of_a_task_reach_each_other_by_name(
+    overlay_account: Account, swarm: LocalSwarm
+) -> None:
+    """Swarm services cannot share a network namespace: on an overlay network a task's containers are on
+    one node and on a network of the task's own, where each is known by its container name."""
+    account = overlay_account
+    queue = account.create_queue("swarm-overlay", max_vcpus=8)
+    port = random.randint(20000, 40000)
+
+    def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "image": BUSYBOX,
+            "command": ["sh", "-c", script.format(port=port)],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
+            **extra,
+        }
+
+    main = container(
+        "main",
+        MAIN.replace("127.0.0.1", "server"),
+        dependsOn=[{"containerName": "server", "condition": "START"}],
+    )
+    server = container("server", SIDECAR, essential=False, stopTimeout=2)
+    account.batch.register_job_definition(
+        jobDefinitionName="overlay-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, server]}]},
+    )
+    job = account.wait_for(account.submit(queue, "overlay-sidecar"), deadline=90)
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    outcome = {name: (c.get("exitCode"), c.get("reason")) for name, c in found.items()}
+    assert job["status"] == "SUCCEEDED", (job.get("statusReason"), outcome)
+    assert stream_messages(account, found["main"]["logStreamName"]) == ["got the page"]
+    api = swarm.api()
+    account.wait_until(
+        lambda: not api.networks(filters={"label": f"batchemu.task={job['jobId']}-1"}),
+        "the task's network removed",
+        deadline=60,
+    )
 
 
 def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwarm) -> None:

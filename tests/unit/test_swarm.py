@@ -92,6 +92,17 @@ def test_a_container_of_a_task_is_stopped_with_its_images_signal_and_its_stop_ti
     assert in_task["ContainerSpec"]["StopGracePeriod"] == 5_000_000_000
 
 
+def test_a_container_of_a_task_off_the_host_network_joins_its_tasks_network_by_its_name() -> None:
+    spec = _spec(in_task=True, name="server")
+    arguments = service_arguments(spec, "http://e", "jobs", task_network="net-1")
+    assert arguments["task_template"]["Networks"] == [
+        {"Target": "jobs"},
+        {"Target": "net-1", "Aliases": ["server"]},
+    ]
+    assert arguments["endpoint_spec"] == {"Mode": "dnsrr"}  # the name is the container's own address
+    assert "endpoint_spec" not in service_arguments(_spec(), "http://e", "jobs")
+
+
 def test_after_a_graceful_stop_a_container_keeps_its_own_exit_code() -> None:
     status = {"State": "complete", "ContainerStatus": {"ContainerID": "c", "ExitCode": 0}}
     assert exit_state(status, stop_requested=True, graceful=True) == RunState(Phase.EXITED, exit_code=0)
