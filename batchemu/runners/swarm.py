@@ -74,7 +74,7 @@ class _TaskPlace:
     """Where the containers of one multi-container attempt run: the node of the first one created."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    placed: bool = False  # the first container's service exists
+    first: SwarmAttempt | None = None  # the container that chose the node
     node_id: str | None = None
 
 
@@ -228,19 +228,24 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
         # network they then share localhost): the first is placed by swarm, the others beside it.
         place = self._place_of(spec)
         with place.lock:
-            if place.node_id is None and place.placed:
-                self._fail(attempt, "CannotStartContainerError: the task's first container was not placed")
+            if place.first is None or place.first is attempt:  # the first (or its relaunch)
+                place.first = attempt
+                self._create(attempt, spec)
+                if attempt.service_id is not None and place.node_id is None:
+                    place.node_id = self._node_of(attempt.service_id)
+                    if place.node_id is not None:  # a relaunch of this first container stays there too
+                        attempt.own_host = [f"node.id=={place.node_id}"]
                 return
-            if place.node_id is not None and attempt.own_host is None:
-                attempt.own_host = [f"node.id=={place.node_id}"]
+            if place.node_id is None and place.first.service_id is not None:
+                place.node_id = self._node_of(place.first.service_id)
+            if place.node_id is None:
+                self._fail(attempt, "CannotStartContainerError: the task's first container has no node")
+                return
+            attempt.own_host = attempt.own_host or [f"node.id=={place.node_id}"]
             self._create(attempt, spec)
-            if not place.placed and attempt.service_id is not None:
-                place.placed = True
-                place.node_id = node_of_service(
-                    self._client.api, attempt.service_id, _PLACEMENT_WAIT_SECONDS, self._closing
-                )
-                if place.node_id is not None:  # a relaunch of this first container stays there too
-                    attempt.own_host = [f"node.id=={place.node_id}"]
+
+    def _node_of(self, service_id: str) -> str | None:
+        return node_of_service(self._client.api, service_id, _PLACEMENT_WAIT_SECONDS, self._closing)
 
     def _create(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
         network = self._network

@@ -70,15 +70,17 @@ class OverlayNetworks:
     def remove(self, network_id: str) -> None:
         """After the services using it are gone; their tasks detach a moment later (on a busy swarm, many
         seconds later), so retry for a while."""
+        failure: Exception | None = None
         for _ in range(_REMOVE_TRIES):
             try:
                 self._api.remove_network(network_id)
                 return
             except NotFound:
                 return
-            except (APIError, DockerException):
+            except (APIError, DockerException) as error:
+                failure = error
                 time.sleep(0.25)
-        log.warning("could not remove overlay network %s", network_id)
+        log.warning("could not remove overlay network %s: %s", network_id, failure)
 
     def task_address(self, job_id: str, network_id: str) -> str | None:
         """The address on `network_id` of the task of `job_id`'s newest service, waiting a while for it
