@@ -46,6 +46,7 @@ _RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is crea
 _RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
 _SHARED_NETWORKS = ("host", "none")  # a task's containers on one node share these already (or need none)
+_TASK_NETWORK_REMOVE_TRIES = 480  # two minutes
 _PLACEMENT_WAIT_SECONDS = 30.0  # for the node of a task's first container
 _STOP_SLACK_SECONDS = 10.0  # beyond a task container's stopTimeout, for swarm to stop it
 
@@ -177,8 +178,13 @@ class SwarmRunner(ContainerRunner[SwarmAttempt]):
                 if last:
                     self._task_places.pop(key, None)
             task_network = self._task_networks.forget(_task_key(handle.spec)) if last else None
-            if task_network is not None:
-                self._submit(self._task_networks.remove, task_network)
+            if task_network is not None:  # its tasks may detach slowly: not on the pool, where it would wait
+                threading.Thread(
+                    target=self._task_networks.remove,
+                    args=(task_network, _TASK_NETWORK_REMOVE_TRIES),
+                    name="batchemu-swarm-network",
+                    daemon=True,
+                ).start()
         if handle.network is not None:
             parent = handle.job_id.split("#", 1)[0]
             with self._lock:

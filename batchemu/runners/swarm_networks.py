@@ -67,11 +67,11 @@ class OverlayNetworks:
             known, self._by_key = list(self._by_key.values()), {}
         return known
 
-    def remove(self, network_id: str) -> None:
+    def remove(self, network_id: str, tries: int = _REMOVE_TRIES) -> None:
         """After the services using it are gone; their tasks detach a moment later (on a busy swarm, many
         seconds later), so retry for a while."""
         failure: Exception | None = None
-        for _ in range(_REMOVE_TRIES):
+        for _ in range(tries):
             try:
                 self._api.remove_network(network_id)
                 return
