@@ -204,15 +204,11 @@ class Emulator:
         )
         self._events = events
         self.store.listeners.append(events.on_transition)
-        if (
-            hook_moto
-        ):  # with --aws-endpoint executions, rules, schedules and functions are the other emulator's
+        if hook_moto:  # with --aws-endpoint executions, rules, schedules and functions are the other emulator's
             self._stepfunctions = stepfunctions.connect(
                 self.store, self.clock, self.timers, endpoint, self.settings.internal_secret, self.origins
             )
-            self.schedules = ScheduleTimers.connect(
-                self.clock, self.timers, self.outbox, clients, self.origins
-            )
+            self.schedules = ScheduleTimers.connect(self.clock, self.timers, self.outbox, clients, self.origins)
             # Lambda functions run in containers that reach this endpoint as job containers do.
             job_endpoint = self.settings.job_endpoint or endpoint
             self._lambda = moto_lambda.connect(

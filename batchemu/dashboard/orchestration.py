@@ -29,22 +29,12 @@ def schedules(emulator: Emulator, counts: dict[str, int]) -> list[dict[str, Any]
     found = []
     for rule in moto_events.scheduled_rules():
         due = armed.get(("rule", rule.account_id, rule.region_name, rule.name))
-        found.append(
-            _row("EventBridge rule", rule.name, rule.arn, rule.scheduled_expression, rule.state, due, counts)
-        )
+        found.append(_row("EventBridge rule", rule.name, rule.arn, rule.scheduled_expression, rule.state, due, counts))
     for account, region, schedule in moto_scheduler.all_schedules():
         due = armed.get(("schedule", account, region, schedule.group_name, schedule.name))
         name = f"{schedule.group_name}/{schedule.name}"
         found.append(
-            _row(
-                "Scheduler schedule",
-                name,
-                schedule.arn,
-                schedule.schedule_expression,
-                schedule.state,
-                due,
-                counts,
-            )
+            _row("Scheduler schedule", name, schedule.arn, schedule.schedule_expression, schedule.state, due, counts)
         )
     return sorted(found, key=lambda row: (row["kind"], row["name"]))
 

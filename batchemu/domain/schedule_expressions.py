@@ -19,9 +19,7 @@ from zoneinfo import ZoneInfo
 
 UTC = datetime.UTC
 MIN_YEAR, MAX_YEAR = 1970, 2199
-MONTHS = {
-    name: index for index, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)
-}
+MONTHS = {name: index for index, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
 WEEKDAYS = {name: index for index, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 

@@ -51,6 +51,7 @@ from batchemu.integrations.moto_hooks import Registry, hook_methods, hook_point_
 log = logging.getLogger("batchemu.events")
 
 
+
 @dataclass(frozen=True)
 class RuleInfo:
     name: str
@@ -126,9 +127,7 @@ def _install() -> bool:
     original = getattr(getattr(models, "Rule", None), "send_to_targets", None)
     parameters = list(inspect.signature(original).parameters) if callable(original) else []
     if parameters[:2] != ["self", "original_event"]:
-        hook_point_missing(
-            "rules with job-queue targets will do nothing", "Rule.send_to_targets(self, original_event, ...)"
-        )
+        hook_point_missing("rules with job-queue targets will do nothing", "Rule.send_to_targets(self, original_event, ...)")
         return False
     models.Rule.send_to_targets = _wrap(original, passes_transform="transform_input" in parameters)  # type: ignore[method-assign]
     _installed = True

@@ -65,6 +65,7 @@ def operation_model(service: str, action: str) -> Any:
     return None
 
 
+
 # -- waiting on the emulator's clock and on jobs -----------------------------------------------------------
 def hook_environment() -> None:
     """Every change of an execution's program state (ended, failed, stopped, timed out) also wakes the
@@ -125,3 +126,6 @@ def call_at(when: float, callback: Callable[[], None]) -> Cancel:
     if driver is None or when == float("inf"):
         return _NoTimer()
     return driver.call_at(when, callback)  # type: ignore[no-any-return]
+
+
+

@@ -87,16 +87,11 @@ def executions() -> list[Any]:
         for machine in list(getattr(backend, "state_machines", []))
         for execution in list(getattr(machine, "executions", []))
     ]
-    return sorted(
-        found,
-        key=lambda e: getattr(e, "start_date", None) or datetime.datetime.min.replace(tzinfo=datetime.UTC),
-        reverse=True,
-    )
+    return sorted(found, key=lambda e: getattr(e, "start_date", None) or datetime.datetime.min.replace(tzinfo=datetime.UTC), reverse=True)
 
 
 def execution_view(execution: Any, with_history: bool = False) -> dict[str, Any]:
     """An execution as the dashboard shows it: plain values only."""
-
     def iso(moment: Any) -> str | None:
         return moment.isoformat() if isinstance(moment, datetime.datetime) else None
 
@@ -121,11 +116,7 @@ def execution_view(execution: Any, with_history: bool = False) -> dict[str, Any]
         except Exception:
             events = []
         view["history"] = [
-            {
-                "id": e.get("id"),
-                "type": str(e.get("type", "")).split(".")[-1],
-                "timestamp": iso(e.get("timestamp")),
-            }
+            {"id": e.get("id"), "type": str(e.get("type", "")).split(".")[-1], "timestamp": iso(e.get("timestamp"))}
             for e in events
         ]
     return view
@@ -146,9 +137,7 @@ def _install() -> bool:
         try:
             hook()
         except Exception as error:
-            log.warning(
-                "moto %s: could not hook Step Functions' %s (%s); left as moto has it", version, name, error
-            )
+            log.warning("moto %s: could not hook Step Functions' %s (%s); left as moto has it", version, name, error)
     _installed = True
     return True
 

@@ -46,10 +46,5 @@ def is_retried(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         code = str(error.response.get("Error", {}).get("Code", ""))
-        return (
-            status >= 500
-            or status == 429
-            or "Throttl" in code
-            or code in ("ServiceUnavailable", "TooManyRequestsException")
-        )
+        return status >= 500 or status == 429 or "Throttl" in code or code in ("ServiceUnavailable", "TooManyRequestsException")
     return False

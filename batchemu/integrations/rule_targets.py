@@ -44,9 +44,7 @@ def scheduled_event(rule: Any, moment: float) -> dict[str, Any]:
 
 
 class RuleTargets:
-    def __init__(
-        self, clients: AwsClients, later: Later | None = None, now: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, clients: AwsClients, later: Later | None = None, now: Callable[[], float] = time.time) -> None:
         self.clients = clients
         self.later = later  # retries wait on the emulator's clock; without it none is retried
         self.now = now
@@ -98,9 +96,7 @@ class RuleTargets:
             age = self.now() - _event_time(event, self.now())
             delay = RetryPolicy.of(target).next_delay(retries, age) if is_retried(error) else None
             if delay is not None and self.later is not None:
-                self.later(
-                    delay, lambda: self.deliver(rule, target, event, moto_rule, moto_event, retries + 1)
-                )
+                self.later(delay, lambda: self.deliver(rule, target, event, moto_rule, moto_event, retries + 1))
                 return
             dead_letter(self.clients, rule, target, event, error)
 

@@ -62,13 +62,7 @@ class ScheduleTargets:
         return True
 
     def invoke(
-        self,
-        account: str,
-        region: str,
-        schedule: Any,
-        moment: float,
-        retries: int = 0,
-        execution_id: str = "",
+        self, account: str, region: str, schedule: Any, moment: float, retries: int = 0, execution_id: str = ""
     ) -> None:
         target = dict(schedule.target or {})
         execution_id = execution_id or str(uuid.uuid4())
@@ -80,13 +74,9 @@ class ScheduleTargets:
             log.warning(
                 "schedule %s: invoking %s failed: %s %s", schedule.name, target.get("Arn"), code, message
             )
-            delay = (
-                RetryPolicy.of(target).next_delay(retries, self.now() - moment) if is_retried(error) else None
-            )
+            delay = RetryPolicy.of(target).next_delay(retries, self.now() - moment) if is_retried(error) else None
             if delay is not None and self.later is not None:
-                self.later(
-                    delay, lambda: self.invoke(account, region, schedule, moment, retries + 1, execution_id)
-                )
+                self.later(delay, lambda: self.invoke(account, region, schedule, moment, retries + 1, execution_id))
                 return
             attributes = {
                 "ERROR_CODE": code,
@@ -98,9 +88,7 @@ class ScheduleTargets:
             dead_letters.send(self.clients, target, text, attributes)
             return
         if self.origins is not None and isinstance(answer, dict) and isinstance(answer.get("jobId"), str):
-            self.origins.note(
-                answer["jobId"], Origin("schedule", schedule.arn, f"{schedule.group_name}/{schedule.name}")
-            )
+            self.origins.note(answer["jobId"], Origin("schedule", schedule.arn, f"{schedule.group_name}/{schedule.name}"))
 
     def call(self, account: str, region: str, target: dict[str, Any], text: str) -> Any:
         arn = str(target.get("Arn", ""))

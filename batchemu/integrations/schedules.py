@@ -67,7 +67,6 @@ class ScheduleTimers:
         schedules_hooked = moto_scheduler.install_schedule_hooks()
         if not (rules_hooked or schedules_hooked):
             return None
-
         def later(seconds: float, task: Callable[[], None]) -> None:  # a retry, on the clock, from the outbox
             timers.call_later(seconds, lambda: outbox.put(task))
 

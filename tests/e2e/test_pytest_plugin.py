@@ -303,9 +303,7 @@ def test_it(batchemu):
     result.assert_outcomes(passed=1)
 
 
-def test_the_fake_clock_steps_an_hour_long_wait_state_and_a_nightly_cron_rule(
-    pytester: pytest.Pytester,
-) -> None:
+def test_the_fake_clock_steps_an_hour_long_wait_state_and_a_nightly_cron_rule(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,
         """

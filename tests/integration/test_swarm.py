@@ -296,22 +296,23 @@ SIDECAR = 'trap "echo SIGTERM: stopping; exit 0" TERM; echo serving; httpd -f -v
 MAIN = "until wget -q -O /dev/null http://127.0.0.1:{port}/passwd; do sleep 0.2; done; echo got the page"
 
 
+def task_container(name: str, script: str, port: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": BUSYBOX,
+        "command": ["sh", "-c", script.format(port=port)],
+        "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
+        **extra,
+    }
+
+
 def test_a_task_runs_its_containers_on_one_node_sharing_localhost_and_ends_with_its_essential_one(
     account: Account, queue: str, swarm: LocalSwarm
 ) -> None:
     port = random.randint(20000, 40000)
 
-    def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "name": name,
-            "image": BUSYBOX,
-            "command": ["sh", "-c", script.format(port=port)],
-            "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
-            **extra,
-        }
-
-    main = container("main", MAIN, dependsOn=[{"containerName": "server", "condition": "START"}])
-    server = container("server", SIDECAR, essential=False, stopTimeout=5)
+    main = task_container("main", MAIN, port, dependsOn=[{"containerName": "server", "condition": "START"}])
+    server = task_container("server", SIDECAR, port, essential=False, stopTimeout=5)
     account.batch.register_job_definition(
         jobDefinitionName="swarm-sidecar",
         type="container",
@@ -339,21 +340,13 @@ def test_off_the_host_network_the_containers_of_a_task_reach_each_other_by_name(
     queue = account.create_queue("swarm-overlay", max_vcpus=8)
     port = random.randint(20000, 40000)
 
-    def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "name": name,
-            "image": BUSYBOX,
-            "command": ["sh", "-c", script.format(port=port)],
-            "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
-            **extra,
-        }
-
-    main = container(
+    main = task_container(
         "main",
         MAIN.replace("127.0.0.1", "server"),
+        port,
         dependsOn=[{"containerName": "server", "condition": "START"}],
     )
-    server = container("server", SIDECAR, essential=False, stopTimeout=2)
+    server = task_container("server", SIDECAR, port, essential=False, stopTimeout=2)
     account.batch.register_job_definition(
         jobDefinitionName="overlay-sidecar",
         type="container",

@@ -26,21 +26,11 @@ def test_an_execution_and_its_job_link_to_each_other(server: ServerThread, emula
     batch = make_client(server.endpoint, access_key=ACCOUNT)
     sfn = make_client(server.endpoint, access_key=ACCOUNT, service="stepfunctions")
     provision(batch, definition="work", properties=container(["echo", "hi"]))
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::batch:submitJob.sync",
-                "End": True,
-                "Parameters": {"JobName": "linked", "JobQueue": "q", "JobDefinition": "work"},
-            }
-        },
-    }
+    definition = {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "End": True,
+        "Parameters": {"JobName": "linked", "JobQueue": "q", "JobDefinition": "work"}}}}
     machine = sfn.create_state_machine(
-        name=f"dash-{uuid.uuid4().hex[:6]}",
-        definition=json.dumps(definition),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        name=f"dash-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/r"
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, name="nightly-run")["executionArn"]
     until(lambda: sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED")
@@ -63,17 +53,9 @@ def test_scheduled_rules_and_schedules_are_listed_with_the_jobs_they_submitted(
     queue = provision(batch, definition="work", properties=container(["echo", "hi"]))
     rule = f"hourly-{uuid.uuid4().hex[:6]}"
     events.put_rule(Name=rule, ScheduleExpression="rate(1 hour)")
-    events.put_targets(
-        Rule=rule,
-        Targets=[
-            {
-                "Id": "q",
-                "Arn": queue,
-                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r",
-                "BatchParameters": {"JobDefinition": "work", "JobName": "hourly"},
-            }
-        ],
-    )
+    events.put_targets(Rule=rule, Targets=[{
+        "Id": "q", "Arn": queue, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r",
+        "BatchParameters": {"JobDefinition": "work", "JobName": "hourly"}}])
     try:
         row = until(lambda: next((s for s in summary(server)["schedules"] if s["name"] == rule), None))
         assert row["expression"] == "rate(1 hour)" and row["next"] is not None and row["jobs"] == 0
@@ -85,12 +67,7 @@ def test_scheduled_rules_and_schedules_are_listed_with_the_jobs_they_submitted(
             return [s for s in summary(server)["schedules"] if s["name"] == rule and s["jobs"] == 1]
 
         until(submitted)
-        (job,) = until(
-            lambda: (
-                emulator.run_until_idle()
-                and batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"]
-            )
-        )
+        (job,) = until(lambda: emulator.run_until_idle() and batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"])
         job_id = job["jobId"]
         status, _, page = get(server, f"{UI}/jobs/{job_id}")
         assert "EventBridge rule" in page and rule in page

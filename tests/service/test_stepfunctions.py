@@ -480,16 +480,9 @@ def test_a_distributed_map_reads_its_items_from_s3_and_a_nested_execution_runs_a
     bucket = f"items-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="days.json", Body=json.dumps([{"day": 1}, {"day": 2}, {"day": 3}]))
-    job = task(
-        SUBMIT_SYNC,
-        {"JobName": "dist", "JobQueue": "q", "JobDefinition": "work"},
-        ResultSelector={"status.$": "$.Status"},
-        End=True,
-    )
+    job = task(SUBMIT_SYNC, {"JobName": "dist", "JobQueue": "q", "JobDefinition": "work"}, ResultSelector={"status.$": "$.Status"}, End=True)
     child = sfn.create_state_machine(
-        name=f"child-{uuid.uuid4().hex[:8]}",
-        definition=json.dumps({"StartAt": "Job", "States": {"Job": job}}),
-        roleArn=ROLE,
+        name=f"child-{uuid.uuid4().hex[:8]}", definition=json.dumps({"StartAt": "Job", "States": {"Job": job}}), roleArn=ROLE
     )["stateMachineArn"]
     states = {
         "Fan": {
@@ -519,11 +512,4 @@ def test_a_distributed_map_reads_its_items_from_s3_and_a_nested_execution_runs_a
     output = json.loads(finished(sfn, start(sfn, states, "Fan"), 30)["output"])
     assert output["days"] == [{"status": "SUCCEEDED"}] * 3
     assert output["nested"] == {"child": {"status": "SUCCEEDED"}}
-    assert (
-        len(
-            batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["dist"]}])[
-                "jobSummaryList"
-            ]
-        )
-        == 4
-    )
+    assert len(batch_account.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["dist"]}])["jobSummaryList"]) == 4

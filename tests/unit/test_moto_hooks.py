@@ -36,9 +36,7 @@ def test_hook_methods_replaces_every_method_or_none(caplog: pytest.LogCaptureFix
         def delete(self) -> str:
             return "delete"
 
-    assert hook_methods(
-        "f", Backend, "Backend", ("put", "delete"), lambda original, name: lambda self: name.upper()
-    )
+    assert hook_methods("f", Backend, "Backend", ("put", "delete"), lambda original, name: lambda self: name.upper())
     assert Backend().put() == "PUT" and Backend().delete() == "DELETE"
 
     class Older:
@@ -46,8 +44,6 @@ def test_hook_methods_replaces_every_method_or_none(caplog: pytest.LogCaptureFix
             return "put"
 
     with caplog.at_level(logging.WARNING):
-        assert not hook_methods(
-            "rules stay as moto has them", Older, "Older", ("put", "gone"), lambda o, n: None
-        )
+        assert not hook_methods("rules stay as moto has them", Older, "Older", ("put", "gone"), lambda o, n: None)
     assert Older().put() == "put"
     assert "Older.gone" in caplog.text and "rules stay as moto has them" in caplog.text

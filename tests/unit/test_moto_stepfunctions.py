@@ -17,12 +17,5 @@ def test_the_functions_ported_from_moto_still_match_its_source() -> None:
 
 def test_submit_job_members_are_named_as_step_functions_names_them() -> None:
     members = moto_sfn_batch.submit_job_members()
-    assert {
-        "JobName",
-        "JobQueue",
-        "JobDefinition",
-        "PropagateTags",
-        "ShareIdentifier",
-        "EcsPropertiesOverride",
-    } <= members
+    assert {"JobName", "JobQueue", "JobDefinition", "PropagateTags", "ShareIdentifier", "EcsPropertiesOverride"} <= members
     assert "jobName" not in members

@@ -13,9 +13,7 @@ from batchemu.integrations.scheduler_targets import ScheduleTargets
 
 
 def client_error(status: int, code: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
-    )
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
 
 
 def test_server_errors_and_throttling_are_retried_client_errors_are_not() -> None:
@@ -70,9 +68,7 @@ def test_a_schedule_target_that_fails_with_a_server_error_is_retried_on_the_cloc
 
     targets = ScheduleTargets(Clients(batch), later=later, now=lambda: clock[0])  # type: ignore[arg-type]
     schedule = SimpleNamespace(
-        name="s",
-        arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/s",
-        group_name="default",
+        name="s", arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/s", group_name="default",
         target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob", "Input": "{}"},
     )
     targets.invoke("123456789012", "us-east-1", schedule, 1000.0)
