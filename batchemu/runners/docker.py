@@ -1,68 +1,60 @@
 """Runs each attempt as a detached Docker container (docker SDK): image pull, limits, mounts, labels, exit
 code and OOM, kill on stop, incremental logs, re-attach by label, the owner's labels (runners/ownership.py).
-Every Docker call of start(), poll(), stop() and logs() happens on a small thread pool, so they return at
-once. Imports runners.base/process/ownership and the docker_* helper modules only."""
+The steps every engine runner shares are runners/container_runner.py's; every Docker call happens on its
+thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.base/process/ownership,
+container_runner and the docker_* helper modules only."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_all
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from batchemu.runners import docker_orphans, ownership
-from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
+from batchemu.runners.base import ContainerSpec, Phase, RunState
+from batchemu.runners.container_runner import (
+    OOM_REASON,
+    ContainerAttempt,
+    ContainerRunner,
+    daemon_reason,
+    quietly,
+)
 from batchemu.runners.docker_logs import absorb_log_lines, log_since
 from batchemu.runners.docker_network import TaskNetworks, has_shared_volumes, remove_task_volumes
 from batchemu.runners.docker_options import create_arguments
-from batchemu.runners.ownership import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL, TASK_CONTAINER_LABEL
+from batchemu.runners.ownership import ATTEMPT_LABEL, MANAGED_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
 
 log = logging.getLogger("batchemu.runners.docker")
 
-OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
-_REFRESH_SECONDS = 0.2  # at most one inspect (+ log read) per attempt this often
 _HEALTH_SECONDS = 2.0  # how often the engine's availability is checked
 _OOM_RECHECK_SECONDS = 1.0  # on a pool thread, never the scheduler's
 
 
 @dataclass(eq=False)
-class DockerAttempt:
-    """The handle start() returns; its fields are written by pool threads under `lock`."""
+class DockerAttempt(ContainerAttempt):
+    """The handle start() returns: the attempt's container, once created."""
 
-    job_id: str
-    attempt: int
     container_id: str | None = None
     shared_volumes: bool = False  # a pod's emptyDir volumes: removed after the task's last container
-    state: RunState = RunState(Phase.STARTING)
-    stop_requested: bool = False
-    stop_grace: float | None = None  # stop_gracefully(): seconds between SIGTERM and SIGKILL
-    released: bool = False
-    refreshing: bool = False
-    last_refresh: float = 0.0
-    newest_log_ns: int = 0
-    recent_lines: Counter[tuple[int, bytes]] = field(default_factory=Counter)  # read, within the overlap
-    events: list[LogEvent] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def finished(self) -> bool:
-        return self.state.phase in (Phase.EXITED, Phase.FAILED_TO_START)
+    def engine_id(self) -> str | None:
+        return self.container_id
 
 
-class DockerRunner:
-    """A Runner on a Docker engine. `on_change` (e.g. the scheduler's wake) is called from a pool thread
-    whenever an attempt changes phase, so the scheduler need not wait for its next tick."""
+class DockerRunner(ContainerRunner[DockerAttempt]):
+    """A Runner on a Docker engine."""
 
     name = "docker"
+    refresh_seconds = 0.2
 
     def __init__(
         self,
@@ -80,18 +72,13 @@ class DockerRunner:
         self._client.ping()  # fail here, clearly, when no engine answers
         own_container = docker_orphans.own_container(self._client.api)
         self.owner = ownership.this_server(own_container, state_id, keep_containers, state_path)
+        super().__init__(workers, on_change, stop_on_close)
         self._pull_client = docker.from_env(timeout=max(1, int(pull_timeout)))
         self._endpoint = endpoint
-        self._network = network
         self._networks = TaskNetworks(network)
         self._keep_containers = keep_containers
-        self._on_change = on_change
-        self._stop_on_close = stop_on_close
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batchemu-docker")
         self._pull_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batchemu-docker-pull")
         self._pulls: dict[str, Future[str | None]] = {}
-        self._live: set[DockerAttempt] = set()
-        self._lock = threading.Lock()
         self._health_client = docker.from_env(timeout=3)
         self._unavailable: str | None = None
         self._health_checked = time.monotonic()
@@ -99,31 +86,9 @@ class DockerRunner:
         # Containers the engine reported an "oom" event for: Docker's OOMKilled flag is sometimes still
         # false when a loaded engine reports the exit, the event is not.
         self._oom_killed: set[str] = set()
-        self._closing = threading.Event()
         threading.Thread(target=self._watch_oom_events, name="batchemu-docker-oom", daemon=True).start()
 
-    # -- the Runner protocol -------------------------------------------------------------------------
-    def start(self, spec: ContainerSpec) -> DockerAttempt:
-        attempt = DockerAttempt(spec.job_id, spec.attempt, shared_volumes=has_shared_volumes(spec))
-        with self._lock:
-            self._live.add(attempt)
-        self._pool.submit(self._guarded, self._prepare, attempt, spec)
-        return attempt
-
-    def poll(self, handle: DockerAttempt) -> RunState:
-        if not handle.finished:
-            self._schedule_refresh(handle)
-        return handle.state
-
-    def stop(self, handle: DockerAttempt, reason: str) -> None:
-        with handle.lock:
-            if handle.stop_requested:
-                return
-            handle.stop_requested = True
-            container_id = handle.container_id
-        if container_id is not None:
-            self._pool.submit(self._kill, container_id)
-
+    # -- the Runner protocol beyond the shared steps -------------------------------------------------
     def stop_gracefully(self, handle: DockerAttempt, reason: str, grace_seconds: float) -> None:
         """SIGTERM, then SIGKILL after `grace_seconds` (docker stop), as ECS stops a task's containers."""
         with handle.lock:
@@ -135,18 +100,8 @@ class DockerRunner:
             self._pool.submit(self._stop_container, container_id, grace_seconds)
 
     def _stop_container(self, container_id: str, grace_seconds: float) -> None:
-        try:
-            self._client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
-        except NotFound:
-            pass
-        except (APIError, DockerException) as error:  # not running any more: poll reports its real end
-            log.debug("stop of %s: %s", container_id, _message(error))
-
-    def logs(self, handle: DockerAttempt, since: int) -> list[LogEvent]:
-        if not handle.finished:
-            self._schedule_refresh(handle)
-        with handle.lock:
-            return handle.events[since:]
+        stop = self._client.api.stop
+        quietly(f"stop of {container_id}", stop, container_id, timeout=max(0, int(grace_seconds)))
 
     def unavailable_reason(self) -> str | None:
         """None while the engine answers, else why not; refreshed in the background every few seconds,
@@ -179,28 +134,24 @@ class DockerRunner:
         """Where job containers reach the emulator; known once the server listens."""
         self._endpoint = endpoint
 
-    def release(self, handle: DockerAttempt) -> None:
-        """The attempt is over and its logs drained: remove its container (unless keep_containers)."""
+    def remove_orphans(self) -> int:
+        """Removes the job containers of servers that are provably gone (runners/docker_orphans.py);
+        returns how many. Blocks on the engine: call it at start-up."""
         with self._lock:
-            self._live.discard(handle)
-        with handle.lock:
-            handle.released = True
+            adopted = {attempt.container_id for attempt in self._live if attempt.container_id}
+        return docker_orphans.remove_orphans(self._client.api, self.owner, adopted)
+
+    # -- the engine's steps --------------------------------------------------------------------------
+    def _new_attempt(self, spec: ContainerSpec) -> DockerAttempt:
+        return DockerAttempt(spec.job_id, spec.attempt, shared_volumes=has_shared_volumes(spec))
+
+    def _let_go(self, handle: DockerAttempt) -> None:
         self._networks.forget(handle.job_id, handle.attempt, handle.container_id)
         if handle.container_id is not None and not self._keep_containers:
             self._pool.submit(self._remove, handle.container_id, handle if handle.shared_volumes else None)
 
-    def find_running(
-        self, job_id: str, attempt: int | None = None, task_container: str | None = None
-    ) -> DockerAttempt | None:
-        """A handle on the container of `job_id` (and `attempt`, and the multi-container task's container
-        named `task_container`, when given) that batchemu started earlier, preferring a running one, else
-        the newest; None when there is none. Blocks on the engine: call it while loading state, not from
-        the scheduler."""
-        labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}"]
-        if attempt is not None:
-            labels.append(f"{ATTEMPT_LABEL}={attempt}")
-        if task_container is not None:
-            labels.append(f"{TASK_CONTAINER_LABEL}={task_container}")
+    def _find(self, job_id: str, attempt: int | None, labels: list[str]) -> DockerAttempt | None:
+        """Prefers a running container, else the newest."""
         found = self._client.api.containers(all=True, filters={"label": labels})
         if not found:
             return None
@@ -211,24 +162,11 @@ class DockerRunner:
         number = int(summary.get("Labels", {}).get(ATTEMPT_LABEL, attempt or 1))
         handle = DockerAttempt(job_id, number, container_id=summary["Id"])
         handle.state = RunState(Phase.RUNNING if summary.get("State") == "running" else Phase.STARTING)
-        with self._lock:
-            self._live.add(handle)
         return handle
 
-    def halt(self, handles: list[DockerAttempt], timeout: float) -> None:
-        """Kill these attempts' containers and wait (at most `timeout` seconds) until they have exited and
-        their last log lines are read; attempts not yet created never start."""
-        deadline = time.monotonic() + timeout
-        pending = []
-        for handle in handles:
-            with handle.lock:
-                handle.stop_requested = True
-                container_id = handle.container_id
-            if container_id is not None and not handle.finished:
-                pending.append(self._pool.submit(self._halt_one, handle, container_id, deadline))
-        wait_for_all(pending, timeout=timeout)
-
-    def _halt_one(self, attempt: DockerAttempt, container_id: str, deadline: float) -> None:
+    def _halt_one(self, attempt: DockerAttempt, deadline: float) -> None:
+        container_id = attempt.container_id
+        assert container_id is not None
         self._kill(container_id)
         while time.monotonic() < deadline:  # a refresh already running would read the same lines
             with attempt.lock:
@@ -253,43 +191,18 @@ class DockerRunner:
             with attempt.lock:
                 attempt.refreshing = False
 
-    def remove_orphans(self) -> int:
-        """Removes the job containers of servers that are provably gone (runners/docker_orphans.py);
-        returns how many. Blocks on the engine: call it at start-up."""
-        with self._lock:
-            adopted = {attempt.container_id for attempt in self._live if attempt.container_id}
-        return docker_orphans.remove_orphans(self._client.api, self.owner, adopted)
-
-    def close(self, leave_running: bool = False) -> None:
-        """Stop the pools; kill and remove containers of attempts never released (unless `leave_running`
-        or stop_on_close is False, which leave those still running to be re-attached by find_running)."""
-        self._closing.set()
-        with self._lock:
-            live, self._live = list(self._live), set()
+    def _shut_down_pools(self) -> None:
         self._pull_pool.shutdown(wait=False, cancel_futures=True)
-        self._pool.shutdown(wait=True)  # pending removals of released containers still run
-        if not self._stop_on_close or leave_running:
-            live = [attempt for attempt in live if attempt.finished]
-        for attempt in live:
-            if attempt.container_id is not None and not self._keep_containers:
-                self._remove(attempt.container_id)
-            elif attempt.container_id is not None and not attempt.finished:
-                self._kill(attempt.container_id)
+        super()._shut_down_pools()
+
+    def _clean_up(self, attempt: DockerAttempt) -> None:
+        if attempt.container_id is not None and not self._keep_containers:
+            self._remove(attempt.container_id)
+        elif attempt.container_id is not None and not attempt.finished:
+            self._kill(attempt.container_id)
 
     # -- starting ------------------------------------------------------------------------------------
-    def _guarded(
-        self,
-        step: Callable[[DockerAttempt, ContainerSpec], None],
-        attempt: DockerAttempt,
-        spec: ContainerSpec,
-    ) -> None:
-        try:
-            step(attempt, spec)
-        except Exception as error:  # the engine went away, say: the attempt fails, never hangs in STARTING
-            log.exception("could not start job %s", attempt.job_id)
-            self._fail(attempt, f"CannotStartContainerError: {type(error).__name__}: {error}")
-
-    def _prepare(self, attempt: DockerAttempt, spec: ContainerSpec) -> None:
+    def _begin(self, attempt: DockerAttempt, spec: ContainerSpec) -> None:
         try:
             self._client.images.get(spec.image)
         except ImageNotFound:
@@ -297,7 +210,7 @@ class DockerRunner:
             pull.add_done_callback(lambda done: self._after_pull(attempt, spec, done))
             return
         except (APIError, DockerException) as error:  # an invalid reference, say
-            self._fail(attempt, _daemon_reason("CannotPullContainerError", error))
+            self._fail(attempt, daemon_reason("CannotPullContainerError", error))
             return
         self._launch(attempt, spec)
 
@@ -316,21 +229,17 @@ class DockerRunner:
             self._pull_client.images.pull(image)
             return None
         except Exception as error:  # the registry is unreachable, the name unknown, or the pull timed out
-            return _daemon_reason("CannotPullContainerError", error)
+            return daemon_reason("CannotPullContainerError", error)
 
     def _after_pull(self, attempt: DockerAttempt, spec: ContainerSpec, done: Future[str | None]) -> None:
         reason = done.result() if not done.cancelled() else "CannotPullContainerError: the pull was cancelled"
         if reason is not None:
             self._fail(attempt, reason)
             return
-        try:
-            self._pool.submit(self._guarded, self._launch, attempt, spec)
-        except RuntimeError:  # the runner is closing
-            pass
+        self._submit(self._guarded, self._launch, attempt, spec)
 
     def _launch(self, attempt: DockerAttempt, spec: ContainerSpec) -> None:
-        if attempt.stop_requested or attempt.released:
-            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+        if self._abandoned(attempt):
             return
         with self._networks.joining(self._client.api, spec) as join:
             try:
@@ -338,14 +247,14 @@ class DockerRunner:
                     **create_arguments(spec, self._endpoint, join.network_mode, self.owner.labels())
                 )
             except (APIError, DockerException, ValueError, TypeError) as error:
-                self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
+                self._fail(attempt, daemon_reason("CannotCreateContainerError", error))
                 return
             with attempt.lock:
                 attempt.container_id = container.id
             try:
                 container.start()
             except (APIError, DockerException) as error:
-                self._fail(attempt, _daemon_reason("CannotStartContainerError", error))
+                self._fail(attempt, daemon_reason("CannotStartContainerError", error))
                 return
             join.container_id = container.id
         if attempt.released and not self._keep_containers:  # released while it was being created
@@ -357,19 +266,7 @@ class DockerRunner:
         self._settle(attempt, RunState(Phase.RUNNING))
 
     # -- watching ------------------------------------------------------------------------------------
-    def _schedule_refresh(self, attempt: DockerAttempt) -> None:
-        with attempt.lock:
-            if attempt.container_id is None or attempt.refreshing:
-                return
-            if time.monotonic() - attempt.last_refresh < _REFRESH_SECONDS:
-                return
-            attempt.refreshing = True
-        try:
-            self._pool.submit(self._refresh, attempt)
-        except RuntimeError:  # the runner is closing
-            attempt.refreshing = False
-
-    def _refresh(self, attempt: DockerAttempt) -> None:
+    def _look(self, attempt: DockerAttempt) -> None:
         container_id = attempt.container_id
         assert container_id is not None
         try:
@@ -390,10 +287,6 @@ class DockerRunner:
             )
         except (APIError, DockerException) as error:
             log.warning("could not inspect container %s: %s", container_id, error)
-        finally:
-            with attempt.lock:
-                attempt.refreshing = False
-                attempt.last_refresh = time.monotonic()
 
     def _confirm_oom(self, container_id: str, state: dict[str, Any]) -> dict[str, Any]:
         """An exit 137 nobody asked for: wait briefly for the engine's OOM event or flag before calling
@@ -428,36 +321,24 @@ class DockerRunner:
             arguments["since"] = since
         absorb_log_lines(attempt, self._client.api.logs(container_id, **arguments))
 
-    def _fail(self, attempt: DockerAttempt, reason: str) -> None:
-        self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
-
-    def _settle(self, attempt: DockerAttempt, state: RunState) -> None:
-        with attempt.lock:
-            if attempt.finished or attempt.state == state:
-                return
-            attempt.state = state
-        if self._on_change is not None:
-            try:
-                self._on_change()
-            except Exception:
-                log.exception("on_change callback failed")
-
     # -- ending --------------------------------------------------------------------------------------
+    def _end(self, attempt: DockerAttempt) -> None:
+        if attempt.container_id is not None:
+            self._kill(attempt.container_id)
+
     def _kill(self, container_id: str) -> None:
-        try:
-            self._client.api.kill(container_id)
-        except NotFound:
-            pass
-        except APIError as error:  # not running any more: poll reports its real end
-            log.debug("kill of %s: %s", container_id, _message(error))
+        quietly(f"kill of {container_id}", self._client.api.kill, container_id)
 
     def _remove(self, container_id: str, task: DockerAttempt | None = None) -> None:
-        try:
-            self._client.api.remove_container(container_id, v=True, force=True)
-        except NotFound:
-            pass
-        except (APIError, DockerException) as error:
-            log.warning("could not remove container %s: %s", container_id, _message(error))
+        remove = self._client.api.remove_container
+        quietly(
+            f"could not remove container {container_id}",
+            remove,
+            container_id,
+            v=True,
+            force=True,
+            level=logging.WARNING,
+        )
         if task is not None:
             remove_task_volumes(self._client.api, task.job_id, task.attempt)
 
@@ -477,13 +358,3 @@ def _exit_state(state: dict[str, Any], stop_requested: bool) -> RunState:
     if stop_requested and exit_code == 0:
         exit_code = KILLED_EXIT_CODE
     return RunState(Phase.EXITED, exit_code=exit_code, reason=state.get("Error") or None)
-
-
-def _message(error: BaseException) -> str:
-    explanation = getattr(error, "explanation", None)
-    return str(explanation or error)
-
-
-def _daemon_reason(kind: str, error: BaseException) -> str:
-    """A container stop reason worded as ECS words it, e.g. CannotPullContainerError: Error response..."""
-    return f"{kind}: Error response from daemon: {_message(error)}"

@@ -1,5 +1,5 @@
 """Docker's timestamped log lines read incrementally: where the next read starts, and which lines it adds
-(shared by the docker and swarm runners). Imports runners.base only."""
+(shared by the docker and swarm runners). Imports runners.base (and container_runner's types) only."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING
 from batchemu.runners.base import LogEvent
 
 if TYPE_CHECKING:
-    from batchemu.runners.docker import DockerAttempt
+    from batchemu.runners.container_runner import ContainerAttempt
 
 _LOG_OVERLAP_NS = 2_000_000_000
 _TIMESTAMPED_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ?(.*)$", re.DOTALL)
 
 
-def log_since(attempt: DockerAttempt) -> float | None:
+def log_since(attempt: ContainerAttempt) -> float | None:
     """Seconds since the epoch to read logs from: _LOG_OVERLAP_NS before the newest line read."""
     if not attempt.newest_log_ns:
         return None
     return (attempt.newest_log_ns - _LOG_OVERLAP_NS) / 1e9
 
 
-def absorb_log_lines(attempt: DockerAttempt, raw: bytes) -> None:
+def absorb_log_lines(attempt: ContainerAttempt, raw: bytes) -> None:
     """Append the timestamped lines of `raw` not read yet. stdout and stderr lines may be stored slightly
     out of timestamp order, so each read reaches _LOG_OVERLAP_NS back and skips lines counted by earlier
     reads. Shared with the swarm runner (service logs have the same form)."""

@@ -1,31 +1,31 @@
 """Runs each attempt as a Docker Swarm service in `replicated-job` mode (one task, no restart) through a
 swarm manager: exit code, OOM, kill on stop, service logs, re-attach by label; each swarm node is a
 container instance; a node that goes down or is drained fails its attempts as a lost EC2 host does; the
-nodes of a multi-node parallel job share an attachable overlay network. Every engine call happens on a
-thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.* only."""
+nodes of a multi-node parallel job share an attachable overlay network; the containers of a multi-container
+task run on one node. The steps every engine runner shares are runners/container_runner.py's: every engine
+call happens on its thread pool, so start(), poll(), stop() and logs() return at once. Imports runners.*
+only."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_all
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
-from batchemu.runners.base import ContainerSpec, LogEvent, Phase, RunState
-from batchemu.runners.docker import DockerAttempt
+from batchemu.runners.base import ContainerSpec, Phase, RunState
+from batchemu.runners.container_runner import ContainerAttempt, ContainerRunner, daemon_reason, quietly
 from batchemu.runners.docker_logs import absorb_log_lines, log_since
-from batchemu.runners.docker_options import ATTEMPT_LABEL, JOB_ID_LABEL, MANAGED_LABEL
+from batchemu.runners.ownership import ATTEMPT_LABEL
 from batchemu.runners.process import KILLED_EXIT_CODE
+from batchemu.runners.swarm_networks import MNP_NETWORK_LABEL, TASK_NETWORK_LABEL, OverlayNetworks
 from batchemu.runners.swarm_options import UnsupportedOnSwarm, ce_constraint, service_arguments
+from batchemu.runners.swarm_services import node_of_service, stop_job_task, wait_for_task_end
 from batchemu.runners.swarm_state import (
     HOST_TERMINATED,
     LIVE_TASK_STATES,
@@ -41,34 +41,51 @@ from batchemu.runners.swarm_state import (
 
 log = logging.getLogger("batchemu.runners.swarm")
 
-MNP_NETWORK_LABEL = "batchemu.mnp-job-id"
-_REFRESH_SECONDS = 0.25  # at most one task listing (+ log read) per attempt this often
 _NODES_SECONDS = 1.0  # how often the node list (health, capacity, lost hosts) is refreshed
-_MAIN_ADDRESS_WAIT_SECONDS = 20.0
 _RELAUNCHES = 60  # how often a task swarm rejected for a passing reason is created again
 _RELAUNCH_PAUSE_SECONDS = 1.0
 _LOGS_TIMEOUT_SECONDS = 5
+_SHARED_NETWORKS = ("host", "none")  # a task's containers on one node share these already (or need none)
+_TASK_NETWORK_REMOVE_TRIES = 480  # two minutes
+_PLACEMENT_WAIT_SECONDS = 30.0  # for the node of a task's first container
+_STOP_SLACK_SECONDS = 10.0  # beyond a task container's stopTimeout, for swarm to stop it
 
 
 @dataclass(eq=False)
-class SwarmAttempt(DockerAttempt):
+class SwarmAttempt(ContainerAttempt):
     """The handle start() returns: the attempt's service, its task and the node that task runs on."""
 
     service_id: str | None = None
     task_id: str | None = None
     node_id: str | None = None
     network: str | None = None  # the overlay network of a multi-node parallel job
+    task_network: str | None = None  # the network of its task, off the host network
     spec: ContainerSpec | None = None
     relaunches: int = 0
-    own_host: list[str] | None = None  # the placement constraint of a multi-node job's node
+    # the placement constraint of a multi-node job's node, or of a task container: its first's node
+    own_host: list[str] | None = None
+
+    @property
+    def engine_id(self) -> str | None:
+        return self.service_id
 
 
-class SwarmRunner:
+@dataclass(eq=False)
+class _TaskPlace:
+    """Where the containers of one multi-container attempt run: the node of the first one created."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    first: SwarmAttempt | None = None  # the container that chose the node
+    node_id: str | None = None
+
+
+class SwarmRunner(ContainerRunner[SwarmAttempt]):
     """A Runner on a Docker Swarm. `docker_host` names the manager (else DOCKER_HOST / the local
     engine); `job_endpoint`, when given, is where jobs reach the emulator, else it is derived from the
     address this machine uses toward the manager (see docs/scale-out.md)."""
 
     name = "swarm"
+    refresh_seconds = 0.25  # at most one task listing (+ log read) per attempt this often
 
     def __init__(
         self,
@@ -88,80 +105,23 @@ class SwarmRunner:
         if not swarm.get("ControlAvailable"):
             state = swarm.get("LocalNodeState") or "unknown"
             raise RuntimeError(f"the engine is not a swarm manager (swarm state: {state})")
+        super().__init__(workers, on_change, stop_on_close)
         self._manager_address = str(swarm.get("NodeAddr") or "")
         self._job_endpoint = job_endpoint
         self._endpoint = job_endpoint or endpoint
         self._network = network
         self._keep_services = keep_services
-        self._on_change = on_change
-        self._stop_on_close = stop_on_close
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batchemu-swarm")
-        self._live: set[SwarmAttempt] = set()
-        self._lock = threading.Lock()
-        self._networks: dict[str, str] = {}  # MNP parent job id -> overlay network id
-        self._network_lock = threading.Lock()
+        # by MNP parent job id; by task (job id/attempt) off the host network
+        self._networks = OverlayNetworks(self._client.api, self._closing, "batchemu-mnp", MNP_NETWORK_LABEL)
+        self._task_networks = OverlayNetworks(
+            self._client.api, self._closing, "batchemu-task", TASK_NETWORK_LABEL
+        )
         self._hosts_taken: dict[str, set[str]] = {}  # MNP parent job id -> swarm nodes its nodes run on
+        self._task_places: dict[tuple[str, int], _TaskPlace] = {}  # (job id, attempt) of a task
         self._nodes: dict[str, SwarmNode] = {}
         self._unavailable: str | None = None
-        self._closing = threading.Event()
         self._refresh_nodes()
         threading.Thread(target=self._watch_nodes, name="batchemu-swarm-nodes", daemon=True).start()
-
-    # -- the Runner protocol -------------------------------------------------------------------------
-    def start(self, spec: ContainerSpec) -> SwarmAttempt:
-        attempt = SwarmAttempt(spec.job_id, spec.attempt, spec=spec)
-        with self._lock:
-            self._live.add(attempt)
-        self._pool.submit(self._guarded, self._launch, attempt, spec)
-        return attempt
-
-    def poll(self, handle: SwarmAttempt) -> RunState:
-        if not handle.finished:
-            self._schedule_refresh(handle)
-        return handle.state
-
-    def stop(self, handle: SwarmAttempt, reason: str) -> None:
-        with handle.lock:
-            if handle.stop_requested:
-                return
-            handle.stop_requested = True
-            service_id = handle.service_id
-        if service_id is not None:
-            self._pool.submit(self._stop_service, handle)
-
-    def logs(self, handle: SwarmAttempt, since: int) -> list[LogEvent]:
-        if not handle.finished:
-            self._schedule_refresh(handle)
-        with handle.lock:
-            return handle.events[since:]
-
-    def halt(self, handles: list[SwarmAttempt], timeout: float) -> None:
-        """Stop these attempts now (their last log lines read, their services removed) and wait at most
-        `timeout` seconds; attempts whose service is not created yet never start."""
-        pending = []
-        for handle in handles:
-            with handle.lock:
-                handle.stop_requested = True
-            if handle.service_id is not None and not handle.finished:
-                pending.append(self._pool.submit(self._stop_service, handle))
-        wait_for_all(pending, timeout=timeout)
-
-    def close(self, leave_running: bool = False) -> None:
-        """Stop the pool; remove the services of attempts never released and the overlay networks of
-        multi-node jobs (unless `leave_running` or stop_on_close is False: running services stay, to be
-        re-attached by find_running)."""
-        self._closing.set()
-        with self._lock:
-            live, self._live = list(self._live), set()
-        self._pool.shutdown(wait=True)
-        if not self._stop_on_close or leave_running:
-            live = [attempt for attempt in live if attempt.finished]
-        for attempt in live:
-            if attempt.service_id is not None and not self._keep_services:
-                self._remove_service(attempt.service_id)
-        if self._stop_on_close and not leave_running:
-            for network_id in list(self._networks.values()):
-                self._remove_network(network_id)
 
     # -- optional runner methods the emulator uses ---------------------------------------------------
     def unavailable_reason(self) -> str | None:
@@ -196,32 +156,47 @@ class SwarmRunner:
         """The container instance (swarm node) the attempt runs on, once known."""
         return container_instance_key(handle.node_id) if handle.node_id else None
 
-    def release(self, handle: SwarmAttempt) -> None:
-        """The attempt is over and its logs drained: remove its service (unless keep_services) and,
-        after the last node of a multi-node job, its overlay network."""
-        with self._lock:
-            self._live.discard(handle)
-        with handle.lock:
-            handle.released = True
+    # -- the engine's steps: the shared ones' parts --------------------------------------------------
+    def _new_attempt(self, spec: ContainerSpec) -> SwarmAttempt:
+        return SwarmAttempt(spec.job_id, spec.attempt, spec=spec)
+
+    def _end(self, attempt: SwarmAttempt) -> None:
+        self._stop_service(attempt)
+
+    def _halt_one(self, attempt: SwarmAttempt, deadline: float) -> None:
+        self._stop_service(attempt, wait=False)
+
+    def _let_go(self, handle: SwarmAttempt) -> None:
+        """Removes its service (unless keep_services) and, after the last node of a multi-node job, its
+        overlay network."""
         if handle.service_id is not None and not self._keep_services:
             self._submit(self._remove_service, handle.service_id)
+        if handle.spec is not None and handle.spec.in_task:
+            key = (handle.job_id, handle.attempt)
+            with self._lock:
+                last = not any((other.job_id, other.attempt) == key for other in self._live)
+                if last:
+                    self._task_places.pop(key, None)
+            task_network = self._task_networks.forget(_task_key(handle.spec)) if last else None
+            if task_network is not None:  # its tasks may detach slowly: not on the pool, where it would wait
+                threading.Thread(
+                    target=self._task_networks.remove,
+                    args=(task_network, _TASK_NETWORK_REMOVE_TRIES),
+                    name="batchemu-swarm-network",
+                    daemon=True,
+                ).start()
         if handle.network is not None:
             parent = handle.job_id.split("#", 1)[0]
             with self._lock:
                 busy = any(other.job_id.startswith(parent + "#") for other in self._live)
                 if not busy:
                     self._hosts_taken.pop(parent, None)
-            with self._network_lock:
-                network_id = None if busy else self._networks.pop(parent, None)
+            network_id = None if busy else self._networks.forget(parent)
             if network_id is not None:
-                self._submit(self._remove_network, network_id)
+                self._submit(self._networks.remove, network_id)
 
-    def find_running(self, job_id: str, attempt: int | None = None) -> SwarmAttempt | None:
-        """A handle on the service of `job_id` (and `attempt`) that batchemu created earlier, the newest
-        one; None when there is none. Blocks on the manager: call it while loading state."""
-        labels = [f"{MANAGED_LABEL}=1", f"{JOB_ID_LABEL}={job_id}"]
-        if attempt is not None:
-            labels.append(f"{ATTEMPT_LABEL}={attempt}")
+    def _find(self, job_id: str, attempt: int | None, labels: list[str]) -> SwarmAttempt | None:
+        """The newest service with these labels."""
         found = self._client.api.services(filters={"label": labels})
         if not found:
             return None
@@ -232,48 +207,82 @@ class SwarmRunner:
             job_id, int(labels_of.get(ATTEMPT_LABEL, attempt or 1)), service_id=service["ID"]
         )
         if "#" in job_id:
-            handle.network = self._find_network(job_id.split("#", 1)[0])
-        with self._lock:
-            self._live.add(handle)
+            handle.network = self._networks.find(job_id.split("#", 1)[0])
         return handle
 
-    # -- starting ------------------------------------------------------------------------------------
-    def _guarded(
-        self, step: Callable[[SwarmAttempt, ContainerSpec], None], attempt: SwarmAttempt, spec: ContainerSpec
-    ) -> None:
-        try:
-            step(attempt, spec)
-        except Exception as error:  # the manager went away, say: the attempt fails, never hangs
-            log.exception("could not start job %s", attempt.job_id)
-            self._fail(attempt, f"CannotStartContainerError: {type(error).__name__}: {error}")
+    def _clean_up(self, attempt: SwarmAttempt) -> None:
+        if attempt.service_id is not None and not self._keep_services:
+            if not attempt.finished:
+                stop_job_task(self._client.api, attempt.service_id)
+            self._remove_service(attempt.service_id)
 
-    def _launch(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
-        if attempt.stop_requested or attempt.released:
-            self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
+    def _closed(self, kept_running: bool) -> None:
+        """The overlay networks of multi-node jobs go too, unless their services were left running."""
+        if not kept_running:
+            for networks in (self._networks, self._task_networks):
+                for network_id in networks.forget_all():
+                    networks.remove(network_id)
+
+    # -- starting ------------------------------------------------------------------------------------
+    def _begin(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
+        if self._abandoned(attempt):
             return
+        if not spec.in_task:
+            self._create(attempt, spec)
+            return
+        # The containers of a task run on one node, as an ECS task's do on one instance (on the host
+        # network they then share localhost): the first is placed by swarm, the others beside it.
+        place = self._place_of(spec)
+        with place.lock:
+            if place.first is None or place.first is attempt:  # the first (or its relaunch)
+                place.first = attempt
+                self._create(attempt, spec)
+                if attempt.service_id is not None and place.node_id is None:
+                    place.node_id = self._node_of(attempt.service_id)
+                    if place.node_id is not None:  # a relaunch of this first container stays there too
+                        attempt.own_host = [f"node.id=={place.node_id}"]
+                return
+            if place.node_id is None and place.first.service_id is not None:
+                place.node_id = self._node_of(place.first.service_id)
+            if place.node_id is None:
+                self._fail(attempt, "CannotStartContainerError: the task's first container has no node")
+                return
+            attempt.own_host = attempt.own_host or [f"node.id=={place.node_id}"]
+            self._create(attempt, spec)
+
+    def _node_of(self, service_id: str) -> str | None:
+        return node_of_service(self._client.api, service_id, _PLACEMENT_WAIT_SECONDS, self._closing)
+
+    def _create(self, attempt: SwarmAttempt, spec: ContainerSpec) -> None:
         network = self._network
         compute_environment = spec.environment.get("AWS_BATCH_CE_NAME", "")
         constraints = ce_constraint(compute_environment, [node.labels for node in self._nodes.values()])
         if "AWS_BATCH_JOB_NODE_INDEX" in spec.environment and "#" in spec.job_id:
             parent_id = spec.job_id.split("#", 1)[0]
-            network = attempt.network = self._multi_node_network(parent_id)
+            network = attempt.network = self._networks.network_for(parent_id)
             spec = self._with_main_node_address(spec, network)
             if attempt.own_host is None:  # kept when swarm's rejection makes the service again
                 attempt.own_host = self._own_host(parent_id, compute_environment)
-            constraints = constraints + attempt.own_host
+        constraints = constraints + (attempt.own_host or [])
+        if spec.in_task and network not in _SHARED_NETWORKS:
+            attempt.task_network = self._task_networks.network_for(_task_key(spec))
         try:
-            arguments = service_arguments(spec, self._endpoint, network, constraints)
+            arguments = service_arguments(spec, self._endpoint, network, constraints, attempt.task_network)
             created = self._client.api.create_service(**arguments)
         except UnsupportedOnSwarm as error:
             self._fail(attempt, f"CannotCreateContainerError: {error}")
             return
         except (APIError, DockerException) as error:
-            self._fail(attempt, _daemon_reason("CannotCreateContainerError", error))
+            self._fail(attempt, daemon_reason("CannotCreateContainerError", error))
             return
         with attempt.lock:
             attempt.service_id = created["ID"]
         if attempt.stop_requested or attempt.released:  # stop() or release() came while creating
             self._stop_service(attempt)
+
+    def _place_of(self, spec: ContainerSpec) -> _TaskPlace:
+        with self._lock:
+            return self._task_places.setdefault((spec.job_id, spec.attempt), _TaskPlace())
 
     def _own_host(self, parent_id: str, compute_environment: str) -> list[str]:
         """As on AWS, each node of a multi-node job gets an instance of its own: the least busy node
@@ -291,29 +300,6 @@ class SwarmRunner:
             taken.add(choice.node_id)
             return [f"node.id=={choice.node_id}"]
 
-    def _multi_node_network(self, parent_id: str) -> str:
-        """The attachable overlay network the nodes of one multi-node parallel job share."""
-        with self._network_lock:  # not self._lock: start() takes that on the scheduler's thread
-            known = self._networks.get(parent_id)
-            if known is not None:
-                return known
-            found = self._find_network(parent_id)
-            if found is None:
-                safe = re.sub(r"[^a-zA-Z0-9-]", "-", parent_id)[:40]
-                created = self._client.api.create_network(
-                    f"batchemu-mnp-{safe}",
-                    driver="overlay",
-                    attachable=True,
-                    labels={MANAGED_LABEL: "1", MNP_NETWORK_LABEL: parent_id},
-                )
-                found = str(created["Id"])
-            self._networks[parent_id] = found
-            return found
-
-    def _find_network(self, parent_id: str) -> str | None:
-        found = self._client.api.networks(filters={"label": f"{MNP_NETWORK_LABEL}={parent_id}"})
-        return str(found[0]["Id"]) if found else None
-
     def _with_main_node_address(self, spec: ContainerSpec, network_id: str) -> ContainerSpec:
         """AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS: the main node's address on the overlay network
         (the other nodes start only once the main node runs, so its task has one)."""
@@ -321,50 +307,21 @@ class SwarmRunner:
         if "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" not in environment:
             return spec
         main_id = f"{spec.job_id.split('#', 1)[0]}#{environment.get('AWS_BATCH_JOB_MAIN_NODE_INDEX', '0')}"
-        address = self._task_address(main_id, network_id)
+        address = self._networks.task_address(main_id, network_id)
         if address is None:
             raise RuntimeError(f"the main node {main_id} has no address on its overlay network")
         return dataclasses.replace(
             spec, environment={**environment, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS": address}
         )
 
-    def _task_address(self, job_id: str, network_id: str) -> str | None:
-        deadline = time.monotonic() + _MAIN_ADDRESS_WAIT_SECONDS
-        while time.monotonic() < deadline and not self._closing.is_set():
-            services = self._client.api.services(filters={"label": f"{JOB_ID_LABEL}={job_id}"})
-            services.sort(key=lambda service: service.get("CreatedAt", ""), reverse=True)
-            for service in services[:1]:
-                for task in self._client.api.tasks(filters={"service": service["ID"]}):
-                    for attachment in task.get("NetworksAttachments") or []:
-                        if attachment.get("Network", {}).get("ID") == network_id:
-                            addresses = attachment.get("Addresses") or []
-                            if addresses:
-                                return str(addresses[0]).split("/", 1)[0]
-            time.sleep(0.2)
-        return None
-
     # -- watching ------------------------------------------------------------------------------------
-    def _schedule_refresh(self, attempt: SwarmAttempt) -> None:
-        with attempt.lock:
-            if attempt.service_id is None or attempt.refreshing:
-                return
-            if time.monotonic() - attempt.last_refresh < _REFRESH_SECONDS:
-                return
-            attempt.refreshing = True
-        if not self._submit(self._refresh, attempt):
-            attempt.refreshing = False
-
-    def _refresh(self, attempt: SwarmAttempt) -> None:
+    def _look(self, attempt: SwarmAttempt) -> None:
         try:
             task = self._task_of(attempt)
             if task is not None:
                 self._follow(attempt, task)
         except Exception as error:  # the manager went away, a log read timed out: try again later
             log.warning("could not follow the service of job %s: %s", attempt.job_id, error)
-        finally:
-            with attempt.lock:
-                attempt.refreshing = False
-                attempt.last_refresh = time.monotonic()
 
     def _task_of(self, attempt: SwarmAttempt) -> dict[str, Any] | None:
         """The attempt's task: the first one swarm made for its service (a replacement swarm may make
@@ -402,7 +359,9 @@ class SwarmRunner:
             self._settle(attempt, RunState(Phase.RUNNING))
         elif state in ("complete", "failed"):
             self._read_logs(attempt)
-            self._settle(attempt, exit_state(status, attempt.stop_requested))
+            # a task's container is stopped with SIGTERM first: the exit code it gives then is its own
+            in_task = attempt.spec is not None and attempt.spec.in_task
+            self._settle(attempt, exit_state(status, attempt.stop_requested, graceful=in_task))
             self._finished_with(attempt)
         elif state == "rejected" and attempt.state.phase is Phase.RUNNING and not attempt.stop_requested:
             # it ran, and swarm took it off its node (the node went away or no longer qualifies)
@@ -438,7 +397,7 @@ class SwarmRunner:
             attempt.service_id = attempt.task_id = attempt.node_id = None
         self._remove_service(service_id)
         self._closing.wait(_RELAUNCH_PAUSE_SECONDS)  # on a pool thread, never the scheduler's
-        self._guarded(self._launch, attempt, attempt.spec)
+        self._guarded(self._begin, attempt, attempt.spec)
 
     def _lost_node(self, node_id: str | None) -> SwarmNode | None:
         """The node, when it went down or was drained (a removed node counts as lost too). The node list
@@ -479,20 +438,6 @@ class SwarmRunner:
         api._raise_for_status(response)
         absorb_log_lines(attempt, demultiplex(response.content))
 
-    def _fail(self, attempt: SwarmAttempt, reason: str) -> None:
-        self._settle(attempt, RunState(Phase.FAILED_TO_START, reason=reason))
-
-    def _settle(self, attempt: SwarmAttempt, state: RunState) -> None:
-        with attempt.lock:
-            if attempt.finished or attempt.state == state:
-                return
-            attempt.state = state
-        if self._on_change is not None:
-            try:
-                self._on_change()
-            except Exception:
-                log.exception("on_change callback failed")
-
     # -- nodes ---------------------------------------------------------------------------------------
     def _watch_nodes(self) -> None:
         while not self._closing.wait(_NODES_SECONDS):
@@ -518,15 +463,23 @@ class SwarmRunner:
                     attempt.last_refresh = 0.0  # look again now: its node may be gone
 
     # -- ending --------------------------------------------------------------------------------------
-    def _stop_service(self, attempt: SwarmAttempt) -> None:
-        """Terminate or timeout: keep what the job printed, then remove the service (its task is killed)."""
-        if attempt.service_id is None or attempt.finished:
+    def _stop_service(self, attempt: SwarmAttempt, wait: bool = True) -> None:
+        """Terminate, timeout, or the end of its task: swarm stops the container (a task's container with
+        SIGTERM and its stopTimeout, which is waited for with its last lines read), then the service goes."""
+        service_id = attempt.service_id
+        if service_id is None or attempt.finished:
             return
+        stop_job_task(self._client.api, service_id)
+        if wait and attempt.spec is not None and attempt.spec.in_task:
+            seconds = attempt.spec.stop_timeout + _STOP_SLACK_SECONDS
+            wait_for_task_end(
+                self._client.api, service_id, seconds, self._closing, lambda: self._read_logs(attempt)
+            )
         try:
             self._read_logs(attempt)
         except Exception as error:
             log.debug("last logs of job %s: %s", attempt.job_id, error)
-        self._remove_service(attempt.service_id)
+        self._remove_service(service_id)
         self._settle(attempt, RunState(Phase.EXITED, exit_code=KILLED_EXIT_CODE))
 
     def _service_exists(self, service_id: str) -> bool:
@@ -537,42 +490,15 @@ class SwarmRunner:
             return False
 
     def _remove_service(self, service_id: str) -> None:
-        try:
-            self._client.api.remove_service(service_id)
-        except NotFound:
-            pass
-        except (APIError, DockerException) as error:
-            log.warning("could not remove service %s: %s", service_id, _message(error))
+        remove = self._client.api.remove_service
+        quietly(f"could not remove service {service_id}", remove, service_id, level=logging.WARNING)
 
-    def _remove_network(self, network_id: str) -> None:
-        """After the services using it are gone; their tasks detach a moment later, so retry briefly."""
-        for _ in range(40):
-            try:
-                self._client.api.remove_network(network_id)
-                return
-            except NotFound:
-                return
-            except (APIError, DockerException):
-                time.sleep(0.25)
-        log.warning("could not remove overlay network %s", network_id)
 
-    def _submit(self, function: Callable[..., None], *arguments: Any) -> bool:
-        try:
-            self._pool.submit(function, *arguments)
-            return True
-        except RuntimeError:  # the runner is closing
-            return False
+def _task_key(spec: ContainerSpec) -> str:
+    return f"{spec.job_id}-{spec.attempt}"
 
 
 def _client(docker_host: str | None, timeout: int) -> docker.DockerClient:
     if docker_host:
         return docker.DockerClient(base_url=docker_host, timeout=timeout)
     return docker.from_env(timeout=timeout)
-
-
-def _message(error: BaseException) -> str:
-    return str(getattr(error, "explanation", None) or error)
-
-
-def _daemon_reason(kind: str, error: BaseException) -> str:
-    return f"{kind}: Error response from daemon: {_message(error)}"

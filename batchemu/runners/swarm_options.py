@@ -12,6 +12,7 @@ from docker.types import (
     ContainerSpec as ServiceContainerSpec,
 )
 from docker.types import (
+    EndpointSpec,
     Mount,
     Placement,
     Resources,
@@ -48,9 +49,14 @@ def ce_constraint(compute_environment: str, node_labels: list[dict[str, str]]) -
 
 
 def service_arguments(
-    spec: ContainerSpec, endpoint: str, network: str, constraints: list[str] | None = None
+    spec: ContainerSpec,
+    endpoint: str,
+    network: str,
+    constraints: list[str] | None = None,
+    task_network: str | None = None,
 ) -> dict[str, Any]:
-    """The docker SDK's APIClient.create_service() arguments for one attempt."""
+    """The docker SDK's APIClient.create_service() arguments for one attempt; a container of a task also
+    joins its task's network, where the container's name is its alias."""
     if spec.gpus > 0:
         raise UnsupportedOnSwarm("GPU jobs are not supported by the swarm runner")
     options = create_arguments(spec, endpoint, network)
@@ -68,7 +74,10 @@ def service_arguments(
         mounts=_mounts(spec, options) or None,
         # swarm services cannot be privileged; every capability is the closest it offers
         cap_add=["ALL"] if options.get("privileged") else None,
-        stop_signal="SIGKILL",  # terminate and timeout kill at once, as the Docker runner does
+        # terminate and timeout kill at once, as the Docker runner does; a container of a multi-container
+        # task gets its image's stop signal (SIGTERM) and its stopTimeout before SIGKILL, as ECS gives it
+        stop_signal=None if spec.in_task else "SIGKILL",
+        stop_grace_period=int(spec.stop_timeout * 1e9) if spec.in_task else None,
     )
     if options.get("ulimits"):
         container["Ulimits"] = [dict(ulimit) for ulimit in options["ulimits"]]
@@ -81,14 +90,17 @@ def service_arguments(
         ),
         restart_policy=RestartPolicy(condition="none", max_attempts=0),
         placement=Placement(constraints=constraints) if constraints else None,
-        networks=[network],
+        networks=[network, *([{"Target": task_network, "Aliases": [spec.name]}] if task_network else [])],
     )
-    return {
+    arguments = {
         "task_template": template,
         "name": service_name(spec),
         "labels": options["labels"],
         "mode": ServiceMode("replicated-job", replicas=1, concurrency=1),
     }
+    if task_network:  # the name resolves to the task's own address, not to a virtual IP swarm balances
+        arguments["endpoint_spec"] = EndpointSpec(mode="dnsrr")
+    return arguments
 
 
 def _mounts(spec: ContainerSpec, options: dict[str, Any]) -> list[Mount]:

@@ -1,6 +1,6 @@
 """How swarm's view reads in batchemu's terms: nodes as container instances (SwarmNode), a task's status
 as a RunState, a service log's multiplexed frames, and the address jobs on other hosts reach the emulator
-at. Pure functions over the Docker API's JSON; imports runners.base/docker/process only."""
+at. Pure functions over the Docker API's JSON; imports runners.base/container_runner/process only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from batchemu.runners.base import Phase, RunState
-from batchemu.runners.docker import OOM_REASON
+from batchemu.runners.container_runner import OOM_REASON
 from batchemu.runners.process import KILLED_EXIT_CODE
 
 HOST_TERMINATED = "Host EC2 (instance {instance}) terminated."
@@ -61,7 +61,9 @@ def node_of(summary: dict[str, Any]) -> SwarmNode:
     )
 
 
-def exit_state(status: dict[str, Any], stop_requested: bool) -> RunState:
+def exit_state(status: dict[str, Any], stop_requested: bool, graceful: bool = False) -> RunState:
+    """The task's end; after a stop, exit 0 is 137 (killed) unless the stop was `graceful` (SIGTERM
+    first), when the exit code is the container's own."""
     container = status.get("ContainerStatus") or {}
     if not container.get("ContainerID"):  # it never ran
         return RunState(
@@ -72,7 +74,7 @@ def exit_state(status: dict[str, Any], stop_requested: bool) -> RunState:
         # A task's status has no OOMKilled flag: a SIGKILL nobody here asked for is taken for the kernel's
         # OOM killer (docs/scale-out.md).
         return RunState(Phase.EXITED, exit_code=exit_code, reason=OOM_REASON)
-    if stop_requested and exit_code == 0:
+    if stop_requested and exit_code == 0 and not graceful:
         exit_code = KILLED_EXIT_CODE
     return RunState(Phase.EXITED, exit_code=exit_code)
 

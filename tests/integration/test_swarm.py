@@ -1,11 +1,13 @@
 """Jobs on a 3-node Docker Swarm made on this machine by scripts/local-swarm (issue 14), seen through boto3:
 an array job spread over container instances with every log in CloudWatch Logs, a multi-node parallel job
-whose nodes talk TCP to the main node across hosts, a drained node's attempt retried elsewhere, and the
-Docker runner's outcomes (exit code, missing image, OOM, terminate, re-attach). One swarm for the module."""
+whose nodes talk TCP to the main node across hosts, a drained node's attempt retried elsewhere, a
+multi-container task on one node with its sidecar on localhost, and the Docker runner's outcomes (exit code,
+missing image, OOM, terminate with no container left running, re-attach). One swarm for the module."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -20,6 +22,7 @@ from batchemu.config import Settings
 from batchemu.runners.base import ContainerSpec, Phase
 from batchemu.runners.swarm_state import container_instance_key
 from tests.integration.test_jobs_on_docker import Account
+from tests.integration.test_multi_container_on_docker import stream_messages
 
 pytestmark = pytest.mark.docker
 
@@ -69,6 +72,22 @@ class LocalSwarm:
 
         return docker.DockerClient(base_url=self.docker_host, timeout=30).api
 
+    def running_containers(self, job_id: str) -> list[str]:
+        """The ids of the job's containers running on any node, asked of each node's own engine."""
+        import docker
+
+        found = []
+        for number in range(1, NODES + 1):
+            socket = Path(self.environment["BATCHEMU_SWARM_DIR"]) / f"node{number}" / "docker.sock"
+            if not socket.exists():
+                continue
+            try:
+                api = docker.DockerClient(base_url=f"unix://{socket}", timeout=10).api
+                found += [c["Id"] for c in api.containers(filters={"label": f"batchemu.job-id={job_id}"})]
+            except Exception:  # a node killed by an earlier test
+                continue
+        return found
+
 
 def _can_run_a_local_swarm() -> str | None:
     if os.geteuid() != 0:
@@ -117,6 +136,19 @@ def account(swarm: LocalSwarm) -> Iterator[Account]:
 @pytest.fixture(scope="module")
 def queue(account: Account) -> str:
     return account.create_queue("swarm", max_vcpus=30)
+
+
+@pytest.fixture(scope="module")
+def overlay_account(swarm: LocalSwarm) -> Iterator[Account]:
+    """A second server whose job containers run on an attachable overlay network, not the nodes' own."""
+    api = swarm.api()
+    network = api.create_network(f"bt-jobs-{os.getpid()}", driver="overlay", attachable=True)
+    try:
+        settings = Settings(runner="swarm", docker_host=swarm.docker_host, docker_network=network["Id"])
+        with ServerThread(Emulator(settings), host=swarm.host_ip) as server:
+            yield Account(server)
+    finally:
+        api.remove_network(network["Id"])
 
 
 def _instances(jobs: list[dict[str, Any]]) -> set[str]:
@@ -224,7 +256,9 @@ def _node_running(api: Any, job_id: str) -> str:
     return str(tasks[0]["NodeID"])
 
 
-def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(account: Account, queue: str) -> None:
+def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(
+    account: Account, queue: str, swarm: LocalSwarm
+) -> None:
     account.define("exit-three", ["sh", "-c", "echo about to fail; exit 3"])
     account.define("missing-image", ["true"], image="batchemu-test/does-not-exist:latest")
     account.define("memory-hog", ["sh", "-c", "head -c 300m /dev/zero | tail"], memory=32)
@@ -253,6 +287,76 @@ def test_exit_codes_missing_images_oom_and_terminate_are_as_on_docker(account: A
         "enough",
         137,
     )
+    account.wait_until(lambda: not swarm.running_containers(jobs["sleeper"]), "the sleeper stopped")
+
+
+# The sidecar's shell traps SIGTERM (the signal a task's other containers get when its essential one exits)
+# and says so; its HTTP server serves the main container on the node's localhost.
+SIDECAR = 'trap "echo SIGTERM: stopping; exit 0" TERM; echo serving; httpd -f -v -p {port} -h /etc & wait'
+MAIN = "until wget -q -O /dev/null http://127.0.0.1:{port}/passwd; do sleep 0.2; done; echo got the page"
+
+
+def task_container(name: str, script: str, port: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": BUSYBOX,
+        "command": ["sh", "-c", script.format(port=port)],
+        "resourceRequirements": [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "32"}],
+        **extra,
+    }
+
+
+def test_a_task_runs_its_containers_on_one_node_sharing_localhost_and_ends_with_its_essential_one(
+    account: Account, queue: str, swarm: LocalSwarm
+) -> None:
+    port = random.randint(20000, 40000)
+
+    main = task_container("main", MAIN, port, dependsOn=[{"containerName": "server", "condition": "START"}])
+    server = task_container("server", SIDECAR, port, essential=False, stopTimeout=5)
+    account.batch.register_job_definition(
+        jobDefinitionName="swarm-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, server]}]},
+    )
+    job = account.wait_for(account.submit(queue, "swarm-sidecar"), deadline=90)
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert (job["status"], job["statusReason"]) == ("SUCCEEDED", "Essential container in task exited"), found
+    assert "container" not in job or not job["container"]
+    # swarm forgets a task as it stops it: a stopped container's own exit code is not known (137)
+    assert (found["main"]["exitCode"], found["server"]["exitCode"]) == (0, 137)
+    assert stream_messages(account, found["main"]["logStreamName"]) == ["got the page"]
+    served = stream_messages(account, found["server"]["logStreamName"])
+    assert served[0] == "serving" and served[-1] == "SIGTERM: stopping", served
+    assert any("response:200" in line for line in served), served
+    account.wait_until(lambda: not swarm.running_containers(job["jobId"]), "no container of the task runs")
+
+
+def test_off_the_host_network_the_containers_of_a_task_reach_each_other_by_name(
+    overlay_account: Account,
+) -> None:
+    """Swarm services cannot share a network namespace: on an overlay network a task's containers are on
+    one node and on a network of the task's own, where each is known by its container name."""
+    account = overlay_account
+    queue = account.create_queue("swarm-overlay", max_vcpus=8)
+    port = random.randint(20000, 40000)
+
+    main = task_container(
+        "main",
+        MAIN.replace("127.0.0.1", "server"),
+        port,
+        dependsOn=[{"containerName": "server", "condition": "START"}],
+    )
+    server = task_container("server", SIDECAR, port, essential=False, stopTimeout=2)
+    account.batch.register_job_definition(
+        jobDefinitionName="overlay-sidecar",
+        type="container",
+        ecsProperties={"taskProperties": [{"containers": [main, server]}]},
+    )
+    job = account.wait_for(account.submit(queue, "overlay-sidecar"), deadline=90)
+    found = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    outcome = {name: (c.get("exitCode"), c.get("reason")) for name, c in found.items()}
+    assert job["status"] == "SUCCEEDED", (job.get("statusReason"), outcome)
+    assert stream_messages(account, found["main"]["logStreamName"]) == ["got the page"]
 
 
 def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwarm) -> None:
@@ -283,6 +387,28 @@ def test_a_new_runner_re_attaches_to_a_running_service_by_label(swarm: LocalSwar
         second.release(handle)
     finally:
         second.close()
+
+
+def test_a_runner_that_closes_stops_the_containers_of_its_running_attempts(swarm: LocalSwarm) -> None:
+    from batchemu.runners.swarm import SwarmRunner
+
+    spec = ContainerSpec(
+        job_id=f"closing-{os.getpid()}",
+        attempt=1,
+        image=BUSYBOX,
+        command=["sleep", "300"],
+        environment={"AWS_BATCH_CE_NAME": "swarm-ce"},
+        vcpus=0.5,
+        memory_mib=32,
+    )
+    runner = SwarmRunner("http://127.0.0.1:1", docker_host=swarm.docker_host)
+    handle = runner.start(spec)
+    give_up = time.monotonic() + 30
+    while runner.poll(handle).phase is not Phase.RUNNING:
+        assert time.monotonic() < give_up, "the service never ran"
+        time.sleep(0.1)
+    runner.close()
+    Account.wait_until(lambda: not swarm.running_containers(spec.job_id), "no container of it running")
 
 
 def test_a_node_that_goes_down_fails_its_attempt_as_a_terminated_host_and_it_retries(

@@ -84,6 +84,32 @@ def test_mounts_tmpfs_shared_memory_ulimits_and_init_are_carried_over() -> None:
     assert container["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
 
 
+def test_a_container_of_a_task_is_stopped_with_its_images_signal_and_its_stop_timeout() -> None:
+    alone = service_arguments(_spec(), "http://e", "host")["task_template"]["ContainerSpec"]
+    in_task = service_arguments(_spec(in_task=True, stop_timeout=5.0), "http://e", "host")["task_template"]
+    assert (alone["StopSignal"], alone.get("StopGracePeriod")) == ("SIGKILL", None)
+    assert "StopSignal" not in in_task["ContainerSpec"]  # the image's, SIGTERM unless it says otherwise
+    assert in_task["ContainerSpec"]["StopGracePeriod"] == 5_000_000_000
+
+
+def test_a_container_of_a_task_off_the_host_network_joins_its_tasks_network_by_its_name() -> None:
+    spec = _spec(in_task=True, name="server")
+    arguments = service_arguments(spec, "http://e", "jobs", task_network="net-1")
+    assert arguments["task_template"]["Networks"] == [
+        {"Target": "jobs"},
+        {"Target": "net-1", "Aliases": ["server"]},
+    ]
+    assert arguments["endpoint_spec"] == {"Mode": "dnsrr"}  # the name is the container's own address
+    assert "endpoint_spec" not in service_arguments(_spec(), "http://e", "jobs")
+
+
+def test_after_a_graceful_stop_a_container_keeps_its_own_exit_code() -> None:
+    status = {"State": "complete", "ContainerStatus": {"ContainerID": "c", "ExitCode": 0}}
+    assert exit_state(status, stop_requested=True, graceful=True) == RunState(Phase.EXITED, exit_code=0)
+    killed = {"State": "failed", "ContainerStatus": {"ContainerID": "c", "ExitCode": 137}}
+    assert exit_state(killed, stop_requested=True, graceful=True).reason is None  # not taken for an OOM
+
+
 def test_gpus_and_host_devices_are_refused_with_a_reason() -> None:
     for spec in (_spec(gpus=1), _spec(linux_parameters={"devices": [{"host_path": "/dev/fuse"}]})):
         try:
