@@ -131,7 +131,7 @@ def collections(service: str, backend: Any) -> list[Collection]:
     elif service == "logs":
         for group_name, group in list(getattr(backend, "groups", {}).items()):
             streams = getattr(group, "streams", None)
-            if type(streams) is not dict:
+            if not isinstance(streams, dict):
                 continue
             found.append(Collection(("streams", group_name), streams))
     return found
@@ -191,7 +191,11 @@ def empty(path: Path) -> Any:
         return MultipartDict()
     if path[0] == "items":
         return defaultdict(dict)
-    if path[0] in ("tags", "streams"):
+    if path[0] == "streams":
+        from batchemu.moto_log_streams import TrackedStreams
+
+        return TrackedStreams()
+    if path[0] == "tags":
         return {}
     return []
 

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu import moto_parts, moto_state
+from batchemu import moto_log_streams, moto_parts, moto_state
 from batchemu.integrations.moto_writes import Scope
+from batchemu.moto_log_streams import TrackedStreams
 from batchemu.moto_parts import Path
 from batchemu.persistence import CollectionKey, MotoKey, MotoWrite, StateDir
 
@@ -59,6 +60,7 @@ def _moto_version() -> str:
 
 class MotoSaver:
     def __init__(self, state: StateDir) -> None:
+        moto_log_streams.install()
         self.state = state
         self._lock = threading.Lock()  # one snapshot + write at a time: the last written is the newest
         self._dirty: set[str] = set()
@@ -160,8 +162,8 @@ class MotoSaver:
         service = moto_state.canonical(service)
         with self._lock:
             try:
-                deep = scope is None or service in self._failing
-                write, saved = self._changes(service, scope or Scope(), deep)
+                failing = service in self._failing
+                write, saved = self._changes(service, scope or Scope(), scope is None or failing, failing)
                 self.bytes_written += self.state.save_moto(write, _moto_version())
                 for key in [key for key in self.state.moto_saved if key[0] in write.kinds]:
                     del self.state.moto_saved[key]  # a backend that is gone, or saved anew below
@@ -178,7 +180,7 @@ class MotoSaver:
                 self._failing.add(service)
 
     def _changes(
-        self, service: str, scope: Scope, deep: bool
+        self, service: str, scope: Scope, deep: bool, failing: bool
     ) -> tuple[MotoWrite, dict[MotoKey, dict[Path, Saved]]]:
         write = MotoWrite(kinds=list(moto_state.backend_dicts(service)))
         saved: dict[MotoKey, dict[Path, Saved]] = {}
@@ -186,12 +188,17 @@ class MotoSaver:
             before = self.state.moto_saved.get(key, {})
             found = moto_parts.collections(key[0], backend)
             named = moto_parts.dynamodb_items(backend, list(scope.items)) if scope.items else {}
+            streams: dict[Path, set[str]] = {}  # log streams that say which changed: those only
             for collection in found:
                 tracked = collection.path in before and before[collection.path].value is collection.value
                 if collection.path[0] == "keys" and tracked:  # (a new one is written whole)
                     changed = moto_parts.drain_changed_keys(collection.value)
                     named[collection.path] = changed
                     named.setdefault(("tags",), set()).update(moto_parts.tag_names(collection.value, changed))
+                elif isinstance(collection.value, TrackedStreams):
+                    changed = collection.value.drain()  # (a new one is written whole: drained all the same)
+                    if tracked:
+                        streams[collection.path] = changed
             write.shells[key] = moto_state.dump_shell(backend, found)
             refs = {id(c.value): c.path for c in found} | moto_parts.anchors(key[0], backend)
             now = {collection.path: collection.value for collection in found}
@@ -204,7 +211,11 @@ class MotoSaver:
                     or (path[0] == "uploads" and scope.uploads)
                     or (path[0] == "tags" and (scope.tags or structural))  # a bucket came or went
                 )
-                names = named.get(path, set())
+                names: set[str] | None = named.get(path, set())
+                if path in streams:
+                    names, every = streams[path], failing
+                elif moto_parts.has_fingerprint(path):
+                    names = None
                 ckey = (*key, path)
                 saved[key][path] = _collection(
                     write, ckey, collection.value, before.get(path), names, every, refs
@@ -220,13 +231,13 @@ def _collection(
     key: CollectionKey,
     value: Any,
     before: Saved | None,
-    names: set[str],
+    names: set[str] | None,
     every: bool,
     refs: dict[int, Path],
 ) -> Saved:
     """Adds to `write` what changed in one collection since it was saved (`before`): the entries `names`,
-    or `every` entry, or those whose fingerprint changed, with the collections inside them; returns it as
-    saved."""
+    or `every` entry, or (`names` None) those whose fingerprint changed, with the collections inside them;
+    returns it as saved."""
     new = False
     if before is None or before.value is not value:  # new, or replaced by another of the same name
         if before is not None:
@@ -236,16 +247,17 @@ def _collection(
     if moto_parts.is_list(path):
         return _list_changes(write, key, before, value)
     digests = before.entries  # changed in place: a save that fails forgets what was saved (save())
-    if new or every or moto_parts.has_fingerprint(path):
+    if new or every or names is None:
         current = dict(moto_parts.entries(path, value))
-        names = set(current) | set(digests)
+        every_name = set(current) | set(digests)
         if not new and moto_parts.has_fingerprint(path):  # a fingerprint tells which changed
-            names = {
+            every_name = {
                 name
-                for name in names
+                for name in every_name
                 if name not in current
                 or before.marks.get(name) != moto_parts.fingerprint(path, current[name])
             }
+        names = every_name
     else:
         current = {name: moto_parts.entry(path, value, name) for name in names}
     for name in names:

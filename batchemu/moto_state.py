@@ -16,6 +16,7 @@ import datetime
 import io
 import logging
 import pickle
+import sys
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -278,6 +279,8 @@ def _abort_running_executions() -> None:
 
 def has_running_executions() -> bool:
     """True while an execution runs in moto's interpreter (its state changes without a request)."""
+    if "moto.stepfunctions.parser.models" not in sys.modules:  # none ran: not imported for this
+        return False
     try:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     except ImportError:

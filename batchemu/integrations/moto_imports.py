@@ -15,20 +15,33 @@ from typing import Any
 
 log = logging.getLogger("batchemu.moto")
 _lock = threading.Lock()
-_waiting: dict[str, list[Callable[[], object]]] = {}  # module name -> hooks to run once it is imported
-_due: list[Callable[[], object]] = []  # their module is imported; they run when moto's imports are done
-_importing = 0  # imports of moto modules in progress (through the finder)
+_waiting: dict[str, list[_Once]] = {}  # module name -> hooks to run once it is imported
 _finder: _AfterImport | None = None
 
 
-def after_import(modules: tuple[str, ...], hook: Callable[[], object]) -> None:
+class _Thread(threading.local):
+    """One thread's imports of moto modules in progress (through the finder), and the hooks whose module
+    it has imported: they run when its outermost import is done. Per thread: another thread's import in
+    progress must not hold back the hooks of a module this thread is about to use."""
+
+    def __init__(self) -> None:
+        self.importing = 0
+        self.due: list[_Once] = []
+
+
+_thread = _Thread()
+
+
+def after_import(modules: tuple[str, ...], hook: Callable[[], object], at_once: bool = False) -> None:
     """Calls `hook` (once) when the first of `modules` has been imported: at once if one already is, else
-    as soon as the imports of moto modules in progress then have ended (still inside the outermost one's
-    `import` statement, before anything can use what it imported)."""
+    as soon as the importing thread's imports of moto modules then in progress have ended (still inside
+    its outermost `import` statement, before it can use what it imported). With `at_once`, right after
+    the module itself is made, under its import lock (no other thread can use it before): for a hook
+    that needs nothing but that module."""
     with _lock:
         loaded = any(_imported(name) for name in modules)
         if not loaded:
-            once = _Once(hook)
+            once = _Once(hook, at_once)
             for name in modules:
                 _waiting.setdefault(name, []).append(once)
             _arm()
@@ -43,8 +56,9 @@ def _imported(name: str) -> bool:
 
 
 class _Once:
-    def __init__(self, hook: Callable[[], object]) -> None:
+    def __init__(self, hook: Callable[[], object], at_once: bool = False) -> None:
         self._hook: Callable[[], object] | None = hook
+        self.at_once = at_once
 
     def __call__(self) -> None:
         hook, self._hook = self._hook, None
@@ -68,7 +82,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     and a hook run inside such an import would find its neighbours half made."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if not (_waiting or _due) or not (name == "moto" or name.startswith("moto.")):
+        if not (_waiting or _thread.due) or not (name == "moto" or name.startswith("moto.")):
             return None
         spec = _spec_without_self(name, path)
         loader = spec.loader if spec is not None else None
@@ -77,19 +91,20 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         original = loader.exec_module
 
         def exec_module(module: Any) -> None:
-            global _importing
-            with _lock:
-                _importing += 1
+            mine = _thread
+            mine.importing += 1
             try:
                 original(module)
             finally:
+                mine.importing -= 1
                 with _lock:
-                    _importing -= 1
-                    _due.extend(_waiting.pop(name, []))
-                    hooks = list(_due) if _importing == 0 else []
-                    if hooks:
-                        _due.clear()
-                for hook in hooks:
+                    ready = _waiting.pop(name, [])
+                now = [hook for hook in ready if getattr(hook, "at_once", False)]
+                mine.due.extend(hook for hook in ready if not getattr(hook, "at_once", False))
+                if mine.importing == 0:
+                    now.extend(mine.due)
+                    mine.due = []
+                for hook in now:
                     hook()
 
         loader.exec_module = exec_module  # type: ignore[method-assign]

@@ -530,3 +530,55 @@ def test_object_tags_acls_and_multipart_uploads_come_back_after_a_restart(tmp_pa
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]},
         )
         assert s3.get_object(Bucket="tagged", Key="big")["Body"].read() == b"p" * 10
+
+
+def test_a_log_save_looks_at_the_streams_that_changed_also_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams say which of them changed (moto_log_streams.TrackedStreams): a save neither fingerprints
+    nor pickles the others, in a group made before or loaded after a restart."""
+    from batchemu import moto_parts
+
+    looked: list[str] = []
+    fingerprint = moto_parts.fingerprint
+    monkeypatch.setattr(
+        moto_parts, "fingerprint", lambda path, item: looked.append(item.log_stream_name) or fingerprint(path, item)
+    )
+    now = int(time.time() * 1000)
+
+    def put(logs: Any, stream: str, message: str) -> None:
+        logs.put_log_events(
+            logGroupName="/jobs", logStreamName=stream, logEvents=[{"timestamp": now, "message": message}]
+        )
+
+    with ServerThread(emulator_on(tmp_path)) as server:
+        logs = aws(server, "logs")
+        logs.create_log_group(logGroupName="/jobs")
+        for number in range(100):
+            logs.create_log_stream(logGroupName="/jobs", logStreamName=f"s{number}")
+            put(logs, f"s{number}", f"first of {number}")
+        looked.clear()
+        put(logs, "s7", "again")
+        assert set(looked) == {"s7"}
+    for round_ in (2, 3):  # the second restart reads what was written after the first
+        restart_process()
+        emulator = emulator_on(tmp_path)
+        with ServerThread(emulator) as server:
+            logs = aws(server, "logs")
+            got = logs.get_log_events(logGroupName="/jobs", logStreamName="s7", startFromHead=True)["events"]
+            assert [event["message"] for event in got] == ["first of 7", "again"]
+            looked.clear()
+            put(logs, "s8", f"after {round_}")
+            logs.create_log_stream(logGroupName="/jobs", logStreamName=f"new{round_}")
+            logs.delete_log_stream(logGroupName="/jobs", logStreamName=f"s{round_}")
+            assert emulator.moto_saver is not None
+            emulator.moto_saver.flush()
+            assert set(looked) <= {"s8", f"new{round_}"}
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        logs = aws(server, "logs")
+        streams = logs.get_paginator("describe_log_streams").paginate(logGroupName="/jobs")
+        names = {stream["logStreamName"] for page in streams for stream in page["logStreams"]}
+        assert names == {f"s{number}" for number in range(100)} - {"s2", "s3"} | {"new2", "new3"}
+        got = logs.get_log_events(logGroupName="/jobs", logStreamName="s8", startFromHead=True)["events"]
+        assert [event["message"] for event in got] == ["first of 8", "after 2", "after 3"]
