@@ -1,6 +1,6 @@
 """Where moto's backends are split for the state store, so that a write saves what it changed and not its
 whole service: an S3 bucket's objects (one entry per key, with its versions), its pending multipart
-uploads (one per upload) and S3's tags (one per ARN: moto tags every object version), a DynamoDB table's
+uploads (one per upload, and one entry per part inside it) and S3's tags (one per ARN: moto tags every object version), a DynamoDB table's
 items (one per item), a log group's streams (one per stream, without its events) and a stream's events
 (one entry per save, holding the events it added) are collections kept entry by entry; the rest of a
 backend (its shell) is pickled whole. An entry refers to the shell objects it holds (a stream's log group:
@@ -9,8 +9,8 @@ Which entries changed: an S3 bucket's key store records the keys it is given or 
 swapped for TrackedKeyStore), and their versions' ARNs name their tags; a DynamoDB request names its items
 (integrations/moto_writes.py reads them from the request, resolved here against the live tables); a log
 stream changes only where its fingerprint (events held, upload sequence token, stored bytes) does; log
-events are never changed once written, so a stream's new events are those past the length last saved.
-Imports moto lazily."""
+events are never changed once written, so a stream's new events are those past the length last saved;
+an upload's part is never changed, only replaced, so its identity tells. Imports moto lazily."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# ("keys", bucket) | ("uploads", bucket) | ("tags",) | ("items", table) | ("streams", group)
-# | ("events", group, stream); anchors: ("group", group)
+# ("keys", bucket) | ("uploads", bucket) | ("parts", bucket, upload) | ("tags",) | ("items", table)
+# | ("streams", group) | ("events", group, stream); anchors: ("group", group)
 Path = tuple[str, ...]
 MISSING = object()  # an entry that is no longer in its collection
 
@@ -138,15 +138,23 @@ def collections(service: str, backend: Any) -> list[Collection]:
 
 
 def nested(path: Path, name: str, item: Any) -> list[Collection]:
-    """The collections inside an entry (a log stream's events), saved with the entry."""
+    """The collections inside an entry (a log stream's events, a multipart upload's parts), saved with
+    the entry."""
     if path[0] == "streams" and isinstance(getattr(item, "events", None), list):
         return [Collection(("events", path[1], name), item.events)]
+    if path[0] == "uploads" and type(getattr(item, "parts", None)) is dict:
+        return [Collection(("parts", path[1], name), item.parts)]
     return []
 
 
 def parent(path: Path) -> tuple[Path, str] | None:
-    """The collection and entry a nested collection is inside (a stream's events: its stream)."""
-    return (("streams", path[1]), path[2]) if path[0] == "events" else None
+    """The collection and entry a nested collection is inside (a stream's events: its stream; an
+    upload's parts: its upload)."""
+    if path[0] == "events":
+        return ("streams", path[1]), path[2]
+    if path[0] == "parts":
+        return ("uploads", path[1]), path[2]
+    return None
 
 
 def anchors(service: str, backend: Any) -> dict[int, Path]:
@@ -166,14 +174,17 @@ def anchor(backend: Any, path: Path) -> Any:
 
 
 def has_fingerprint(path: Path) -> bool:
-    return path[0] == "streams"
+    return path[0] in ("streams", "parts")
 
 
 def fingerprint(path: Path, item: Any) -> Any:
     """What tells, without pickling, whether an entry changed (None: pickle it to know). A log stream is
-    changed by moto only when events are added: its events' count, sequence token and stored bytes."""
+    changed by moto only when events are added: its events' count, sequence token and stored bytes. An
+    upload's part is never changed, only replaced by another (the same number uploaded again)."""
     if path[0] == "streams":
         return (item, len(item.events), item.upload_sequence_token, item.stored_bytes)
+    if path[0] == "parts":
+        return (id(item), item)  # (the item held: its id is not another's)
     return None
 
 
@@ -195,7 +206,7 @@ def empty(path: Path) -> Any:
         from batchemu.moto_log_streams import TrackedStreams
 
         return TrackedStreams()
-    if path[0] == "tags":
+    if path[0] in ("tags", "parts"):
         return {}
     return []
 
@@ -224,6 +235,9 @@ def entries(path: Path, value: Any) -> Iterator[tuple[str, Any]]:
                     yield item_name(hash_key, range_key), item
             else:
                 yield item_name(hash_key, None), held
+    elif path[0] == "parts":  # {part number: FakeKey}
+        for number, part in list(value.items()):
+            yield str(number), part
     else:
         yield from list(value.items())
 
@@ -238,6 +252,8 @@ def entry(path: Path, value: Any, name: str) -> Any:
         if range_key is not None:
             held = held.get(range_key, MISSING) if isinstance(held, dict) else MISSING
         return MISSING if isinstance(held, dict) else held
+    if path[0] == "parts":
+        return dict.get(value, int(name), MISSING)
     return dict.get(value, name, MISSING)
 
 
@@ -250,6 +266,8 @@ def put(path: Path, value: Any, name: str, item: Any) -> None:
             value[item.hash_key] = item
         else:
             value[item.hash_key][item.range_key] = item
+    elif path[0] == "parts":
+        dict.__setitem__(value, int(name), item)
     else:
         dict.__setitem__(value, name, item)
 

@@ -291,8 +291,9 @@ def _entry(
     held = saved.inner.setdefault(name, {})
     for collection in inside:
         ckey = (*key[:3], collection.path)
+        names: set[str] | None = None if moto_parts.has_fingerprint(collection.path) else set()
         held[collection.path] = _collection(
-            write, ckey, collection.value, held.get(collection.path), set(), False, refs
+            write, ckey, collection.value, held.get(collection.path), names, False, refs
         )
 
 

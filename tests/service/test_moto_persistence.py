@@ -542,7 +542,9 @@ def test_a_log_save_looks_at_the_streams_that_changed_also_after_a_restart(
     looked: list[str] = []
     fingerprint = moto_parts.fingerprint
     monkeypatch.setattr(
-        moto_parts, "fingerprint", lambda path, item: looked.append(item.log_stream_name) or fingerprint(path, item)
+        moto_parts,
+        "fingerprint",
+        lambda path, item: looked.append(item.log_stream_name) or fingerprint(path, item),
     )
     now = int(time.time() * 1000)
 
@@ -582,3 +584,55 @@ def test_a_log_save_looks_at_the_streams_that_changed_also_after_a_restart(
         assert names == {f"s{number}" for number in range(100)} - {"s2", "s3"} | {"new2", "new3"}
         got = logs.get_log_events(logGroupName="/jobs", logStreamName="s8", startFromHead=True)["events"]
         assert [event["message"] for event in got] == ["first of 8", "after 2", "after 3"]
+
+
+def test_an_upload_part_writes_that_part_and_an_upload_goes_on_after_a_restart(tmp_path: Path) -> None:
+    part = 5 * 1024 * 1024  # S3's smallest part but the last
+    emulator = emulator_on(tmp_path)
+    with ServerThread(emulator) as server:
+        s3 = aws(server, "s3")
+        s3.create_bucket(Bucket="parts")
+        upload = s3.create_multipart_upload(Bucket="parts", Key="big")["UploadId"]
+        written = [
+            bytes_written_by(
+                emulator,
+                lambda number=number: s3.upload_part(
+                    Bucket="parts", Key="big", UploadId=upload, PartNumber=number, Body=bytes([number]) * part
+                ),
+            )
+            for number in range(1, 5)
+        ]
+        assert max(written) < 1.5 * part  # one part each, not every part so far
+        s3.upload_part(Bucket="parts", Key="big", UploadId=upload, PartNumber=2, Body=b"R" * part)
+    for number in (5, 6):  # a restart between parts
+        restart_process()
+        with ServerThread(emulator_on(tmp_path)) as server:
+            s3 = aws(server, "s3")
+            s3.upload_part(
+                Bucket="parts",
+                Key="big",
+                UploadId=upload,
+                PartNumber=number,
+                Body=bytes([number]) * (part if number < 6 else 10),
+            )
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        s3 = aws(server, "s3")
+        parts = s3.list_parts(Bucket="parts", Key="big", UploadId=upload)["Parts"]
+        assert [found["PartNumber"] for found in parts] == list(range(1, 7))
+        assert [found["Size"] for found in parts] == [part] * 5 + [10]
+        s3.complete_multipart_upload(
+            Bucket="parts",
+            Key="big",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+        )
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        body = aws(server, "s3").get_object(Bucket="parts", Key="big")["Body"].read()
+        expected = b"".join(
+            b"R" * part if number == 2 else bytes([number]) * (part if number < 6 else 10)
+            for number in range(1, 7)
+        )
+        assert body == expected
+        assert aws(server, "s3").list_multipart_uploads(Bucket="parts").get("Uploads", []) == []
