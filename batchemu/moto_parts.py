@@ -1,16 +1,18 @@
 """Where moto's backends are split for the state store, so that a write saves what it changed and not its
 whole service: an S3 bucket's objects (one entry per key, with its versions), its pending multipart
-uploads (one per upload, and one entry per part inside it) and S3's tags (one per ARN: moto tags every object version), a DynamoDB table's
-items (one per item), a log group's streams (one per stream, without its events) and a stream's events
-(one entry per save, holding the events it added) are collections kept entry by entry; the rest of a
-backend (its shell) is pickled whole. An entry refers to the shell objects it holds (a stream's log group:
-an anchor) and to the collections inside it (a stream's events) by their paths.
+uploads (one per upload, and one entry per part inside it) and S3's tags (one per ARN: moto tags every
+object version), a DynamoDB table's items (one per item) and its stream's records (one entry per save, as
+log events), a log group's streams (one per stream, without its events) and a stream's events (one entry
+per save, holding the events it added) are collections kept entry by entry; the rest of a backend (its
+shell) is pickled whole. An entry refers to the shell objects it holds (a stream's log group: an anchor)
+and to the collections inside it (a stream's events) by their paths.
 Which entries changed: an S3 bucket's key store records the keys it is given or loses (its class is
 swapped for TrackedKeyStore), and their versions' ARNs name their tags; a DynamoDB request names its items
-(integrations/moto_writes.py reads them from the request, resolved here against the live tables); a log
-stream changes only where its fingerprint (events held, upload sequence token, stored bytes) does; log
-events are never changed once written, so a stream's new events are those past the length last saved;
-an upload's part is never changed, only replaced, so its identity tells. Imports moto lazily."""
+(integrations/moto_writes.py reads them from the request, resolved here against the live tables); log
+streams say which changed (moto_log_streams.py), else a stream's fingerprint (events held, upload sequence
+token, stored bytes) tells; log events and stream records are never changed once written, so the new ones
+are those past the length last saved; an upload's part is never changed, only replaced, so its identity
+tells. Imports moto lazily."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # ("keys", bucket) | ("uploads", bucket) | ("parts", bucket, upload) | ("tags",) | ("items", table)
-# | ("streams", group) | ("events", group, stream); anchors: ("group", group)
+# | ("records", table) | ("streams", group) | ("events", group, stream); anchors: ("group", group)
 Path = tuple[str, ...]
 MISSING = object()  # an entry that is no longer in its collection
 
@@ -128,6 +130,9 @@ def collections(service: str, backend: Any) -> list[Collection]:
         for name, table in list(getattr(backend, "tables", {}).items()):
             if isinstance(getattr(table, "items", None), dict):
                 found.append(Collection(("items", name), table.items))
+            records = getattr(getattr(table, "stream_shard", None), "items", None)
+            if type(records) is list:
+                found.append(Collection(("records", name), records))
     elif service == "logs":
         for group_name, group in list(getattr(backend, "groups", {}).items()):
             streams = getattr(group, "streams", None)
@@ -189,7 +194,7 @@ def fingerprint(path: Path, item: Any) -> Any:
 
 
 def is_list(path: Path) -> bool:
-    return path[0] == "events"
+    return path[0] in ("events", "records")
 
 
 def empty(path: Path) -> Any:

@@ -636,3 +636,37 @@ def test_an_upload_part_writes_that_part_and_an_upload_goes_on_after_a_restart(t
         )
         assert body == expected
         assert aws(server, "s3").list_multipart_uploads(Bucket="parts").get("Uploads", []) == []
+
+
+def test_a_tables_stream_records_are_saved_as_they_are_added_and_come_back(tmp_path: Path) -> None:
+    emulator = emulator_on(tmp_path)
+
+    def put(ddb: Any, number: int) -> None:
+        ddb.put_item(TableName="streamed", Item={"id": {"S": f"i{number}"}, "v": {"S": "x" * 500}})
+
+    with ServerThread(emulator) as server:
+        ddb = aws(server, "dynamodb")
+        ddb.create_table(
+            TableName="streamed",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        first = bytes_written_by(emulator, lambda: put(ddb, 0))
+        for number in range(1, 100):
+            put(ddb, number)
+        later = bytes_written_by(emulator, lambda: put(ddb, 100))
+    assert later < 2 * first  # the item and its record, not the 100 records before it
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        put(aws(server, "dynamodb"), 101)
+    restart_process()
+    with ServerThread(emulator_on(tmp_path)) as server:
+        streams = aws(server, "dynamodbstreams")
+        arn = aws(server, "dynamodb").describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+        keys = [record["dynamodb"]["Keys"]["id"]["S"] for record in records]
+        assert keys == [f"i{number}" for number in range(102)]
