@@ -6,6 +6,7 @@ ended, live multi-node parents, and RUNNABLE jobs with a blocked reason on a tim
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,42 +20,66 @@ KeyOf = Callable[[Job], tuple]
 
 
 class Lane:
-    """One heap of a queue's RUNNABLE jobs in dispatch order. Entries of jobs that left RUNNABLE are
-    dropped when they reach the head (their token no longer matches the queue's)."""
+    """A queue's RUNNABLE jobs of one kind in dispatch order. Entries of jobs that left RUNNABLE are
+    dropped when they reach the head (their token no longer matches the queue's). Entries that arrive in
+    order (an array's children, jobs submitted one after another) wait in a run taken from the front at
+    no cost; the others in a heap; the head is the smaller of the two fronts."""
 
-    __slots__ = ("_heap", "_tokens")
+    __slots__ = ("_run", "_heap", "_tokens")
 
     def __init__(self, tokens: dict[str, int]) -> None:
+        self._run: deque[tuple[tuple, int, Job]] = deque()  # ascending
         self._heap: list[tuple[tuple, int, Job]] = []
         self._tokens = tokens
 
     def push(self, key: tuple, token: int, job: Job) -> None:
-        heapq.heappush(self._heap, (key, token, job))
+        self.put_back((key, token, job))
+
+    def _front(self) -> deque[tuple[tuple, int, Job]] | list[tuple[tuple, int, Job]] | None:
+        """Where the smallest entry is: the run, the heap, or None when the lane is empty."""
+        run, heap = self._run, self._heap
+        if heap and (not run or heap[0] < run[0]):
+            return heap
+        return run if run else None
 
     def head(self) -> Job | None:
-        heap = self._heap
-        while heap:
-            _key, token, job = heap[0]
-            if self._tokens.get(job.id) == token:
+        tokens = self._tokens
+        while (front := self._front()) is not None:
+            _key, token, job = front[0]
+            if tokens.get(job.id) == token:
                 return job
-            heapq.heappop(heap)
+            self._take_from(front)
         return None
 
     def head_key(self) -> tuple | None:
-        return self._heap[0][0] if self.head() is not None else None
+        return self._front()[0][0] if self.head() is not None else None  # type: ignore[index]
 
     def pop(self) -> None:
-        heapq.heappop(self._heap)
+        self.take()
 
     def take(self) -> tuple[tuple, int, Job]:
         """Removes the head entry, to be put back later (a job passed over for now)."""
+        front = self._front()
+        if front is None:
+            raise IndexError("take from an empty lane")
+        return self._take_from(front)
+
+    def _take_from(
+        self, front: deque[tuple[tuple, int, Job]] | list[tuple[tuple, int, Job]]
+    ) -> tuple[tuple, int, Job]:
+        if front is self._run:
+            return self._run.popleft()
         return heapq.heappop(self._heap)
 
     def put_back(self, entry: tuple[tuple, int, Job]) -> None:
-        heapq.heappush(self._heap, entry)
+        run = self._run
+        if not run or run[-1] < entry:
+            run.append(entry)
+        else:
+            heapq.heappush(self._heap, entry)
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._run) + len(self._heap)
 
 
 class QueueLanes:
