@@ -3,6 +3,7 @@ and timeout, and deciding between SUCCEEDED, retry and FAILED when they end."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -24,6 +25,13 @@ from batchemu.scheduler.capacity import CapacityLedger
 
 log = logging.getLogger("batchemu.scheduler")
 
+# Enum members read once (through the enum's metaclass each read costs 7x a global's; these are read for
+# every attempt, twice).
+_FAILED_TO_START = Phase.FAILED_TO_START
+_STARTED = (Phase.RUNNING, Phase.EXITED)
+_ENDED = (Phase.EXITED, Phase.FAILED_TO_START)
+_CONTAINER_STARTED, _EXITED_SUCCESS = JobEvent.CONTAINER_STARTED, JobEvent.EXITED_SUCCESS
+
 
 def ledger_of(backend: Backend) -> CapacityLedger:
     """Capacity held right now by STARTING and RUNNING attempts (kept by backend.work as they move)."""
@@ -42,15 +50,55 @@ class Launch:
     host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
 
 
+# ContainerSpec's fields in constructor order, by where their values come from: the container's (head,
+# middle, tail: worked out once per container) and the attempt's. Built positionally (a third of the cost
+# of keywords, once per attempt); a change to ContainerSpec's fields fails here, at import.
+_HEAD = ("image", "command")
+_MIDDLE = (
+    "vcpus",
+    "memory_mib",
+    "gpus",
+    "user",
+    "privileged",
+    "readonly_root_filesystem",
+    "linux_parameters",
+    "ulimits",
+    "volumes",
+    "mount_points",
+)
+_TAIL = ("name", "essential", "stop_timeout", "depends_on", "in_task")
+_PER_ATTEMPT = (
+    "log_stream_name",
+    "labels",
+    "secret_access_key",
+    "region",
+    "account",
+    "agent_path",
+    "agent_token",
+)
+if tuple(f.name for f in dataclasses.fields(ContainerSpec)) != (
+    "job_id",
+    "attempt",
+    *_HEAD,
+    "environment",
+    *_MIDDLE,
+    *_PER_ATTEMPT,
+    *_TAIL,
+):
+    raise ImportError("ContainerSpec's fields changed: update lifecycle's positional layout")
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """What an attempt's spec takes from its container alone: what confining took away, the container's
     environment, and the spec's fields that do not change from one attempt to the next (shared by the
-    specs: a ContainerSpec is read-only by convention)."""
+    specs: a ContainerSpec is read-only by convention), in ContainerSpec's order."""
 
     warnings: list[str]
     environment: dict[str, str]
-    fields: dict[str, Any]
+    head: tuple[str, list[str]]
+    middle: tuple[float, int, int, str | None, bool, bool, dict[str, Any], list[Any], list[Any], list[Any]]
+    tail: tuple[str, bool, float, list[tuple[str, str]], bool]
 
 
 def _prepare(container: Spec, key: tuple[HostAccessPolicy, bool]) -> _Prepared:
@@ -58,29 +106,31 @@ def _prepare(container: Spec, key: tuple[HostAccessPolicy, bool]) -> _Prepared:
     confined, warnings = host_access.confine(container, policy)
     need = params.requirements(confined)
     task_container = container if in_task else {}
-    fields = {
-        "image": confined.get("image", ""),
-        "vcpus": need.vcpus,
-        "memory_mib": need.memory_mib,
-        "gpus": need.gpus,
-        "user": confined.get("user"),
-        "privileged": bool(confined.get("privileged")),
-        "readonly_root_filesystem": bool(confined.get("readonly_root_filesystem")),
-        "linux_parameters": confined.get("linux_parameters") or {},
-        "ulimits": confined.get("ulimits") or [],
-        "volumes": confined.get("volumes") or [],
-        "mount_points": confined.get("mount_points") or [],
-        "name": task_container.get("name") or "default",
-        "stop_timeout": float(task_container.get("stop_timeout") or 30),
-        "essential": tasks.is_essential(task_container),
-        "in_task": in_task,
-        "command": list(confined.get("command", [])),
-        "depends_on": [
-            (entry.get("container_name") or "", entry.get("condition") or "START")
-            for entry in task_container.get("depends_on") or []
-        ],
-    }
-    return _Prepared(warnings, params.container_environment(confined), fields)
+    head = (confined.get("image", ""), list(confined.get("command", [])))
+    middle = (
+        need.vcpus,
+        need.memory_mib,
+        need.gpus,
+        confined.get("user"),
+        bool(confined.get("privileged")),
+        bool(confined.get("readonly_root_filesystem")),
+        confined.get("linux_parameters") or {},
+        confined.get("ulimits") or [],
+        confined.get("volumes") or [],
+        confined.get("mount_points") or [],
+    )
+    depends_on = [
+        (entry.get("container_name") or "", entry.get("condition") or "START")
+        for entry in task_container.get("depends_on") or []
+    ]
+    tail = (
+        task_container.get("name") or "default",
+        tasks.is_essential(task_container),
+        float(task_container.get("stop_timeout") or 30),
+        depends_on,
+        in_task,
+    )
+    return _Prepared(warnings, params.container_environment(confined), head, middle, tail)
 
 
 # Array children share their parent's container, and jobs that change nothing their definition's.
@@ -111,20 +161,23 @@ def container_spec(
     labels = {"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)}
     if container is not None:
         labels["batchemu.container"] = container.get("name") or ""
-    fields = prepared.fields
-    return ContainerSpec(
-        job_id=job.id,
-        attempt=attempt.number,
-        environment=env,
-        log_stream_name=log_stream_name or attempt.container.log_stream_name or "",
-        labels=labels,
-        region=backend.region,
-        account=backend.account,
-        secret_access_key=launch.job_secret,
-        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
-        agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
-        **fields,
+    # In ContainerSpec's order (checked at import; mypy cannot follow several unpacked tuples).
+    values: tuple[Any, ...] = (
+        job.id,
+        attempt.number,
+        *prepared.head,
+        env,
+        *prepared.middle,
+        log_stream_name or attempt.container.log_stream_name or "",
+        labels,
+        launch.job_secret,
+        backend.region,
+        backend.account,
+        params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
+        params.agent_token(launch.job_secret, job.id, attempt.number),
+        *prepared.tail,
     )
+    return ContainerSpec(*values)
 
 
 def task_spec(
@@ -176,7 +229,9 @@ def start_attempt(
     attempt = job.current_attempt
     assert attempt is not None
     if job.propagate_tags:
-        attempt.start_error = task_tags.too_many_tags(job, backend.find_job_definition(job.job_definition_arn))
+        attempt.start_error = task_tags.too_many_tags(
+            job, backend.find_job_definition(job.job_definition_arn)
+        )
         if attempt.start_error is not None:
             return
     try:
@@ -264,11 +319,11 @@ def _advance_starting(
     instance_of: Callable[[Any], str | None] | None,
 ) -> bool:
     state = _poll(runner, job)
-    if job.pending_stop_reason is not None and state.phase is not Phase.FAILED_TO_START:
+    if job.pending_stop_reason is not None and state.phase is not _FAILED_TO_START:
         _stop(runner, job)
         move(job, JobEvent.TERMINATED, now, reason=job.pending_stop_reason, container_reason=None)
         return True
-    if state.phase is Phase.FAILED_TO_START:
+    if state.phase is _FAILED_TO_START:
         attempts = job.attempt_count
         event = JobEvent.START_FAILED
         if job.pending_stop_reason is None and retry.should_retry(
@@ -284,10 +339,10 @@ def _advance_starting(
             task_containers=state.containers,
         )
         return True
-    if state.phase in (Phase.RUNNING, Phase.EXITED):
+    if state.phase in _STARTED:
         if instance_of is not None:
             _record_container_instance(instance_of, job)
-        move(job, JobEvent.CONTAINER_STARTED, now)
+        move(job, _CONTAINER_STARTED, now)
         return True
     return False
 
@@ -317,7 +372,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
         job.pending_stop_reason = TIMEOUT_REASON
         _stop(runner, job)
     state = _poll(runner, job)
-    if state.phase not in (Phase.EXITED, Phase.FAILED_TO_START):
+    if state.phase not in _ENDED:
         return False
     exit_code, reason = state.exit_code, state.reason
     ended = state.status_reason or ESSENTIAL_CONTAINER_EXITED
@@ -326,7 +381,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     elif job.pending_stop_reason is not None:
         event, why = JobEvent.TERMINATED, job.pending_stop_reason
     elif exit_code == 0:
-        event, why = JobEvent.EXITED_SUCCESS, ESSENTIAL_CONTAINER_EXITED
+        event, why = _EXITED_SUCCESS, ESSENTIAL_CONTAINER_EXITED
     elif retry.should_retry(job.retry_strategy, job.attempt_count, ended, reason, exit_code):
         event, why = JobEvent.EXITED_RETRY, ended
     else:
