@@ -209,7 +209,7 @@ class Emulator:
         # Lines in this process's moto are read only through this server (unless moto's own mock_aws
         # intercepts the reads): their writing may wait for a read or an idle moment.
         defer = (lambda: not moto_mock_active()) if isinstance(sink, MotoLogSink) else (lambda: False)
-        shipper = LogShipper(self.runner, sink, defer_final=defer)
+        shipper = LogShipper(self.runner, sink, defer_final=defer, between_ticks=self.store.lock)
         self._shipper = shipper
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint

@@ -31,6 +31,8 @@ DEFAULT_GROUP = "/aws/batch/job"
 MAX_BATCH = 1000
 MAX_FINISHED = 100_000  # ended attempts whose last lines may wait (bounds memory and a reader's wait)
 IDLE_BATCH = 2_000  # written per idle moment of the scheduler (~50 ms), so new work waits no longer
+# At most, for a scheduler tick to end before a round lists what to ship (then it lists anyway).
+LISTING_WAIT_SECONDS = 0.2
 
 
 @dataclass(slots=True)
@@ -64,6 +66,10 @@ class LogShipper:
     _groups: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _flushing: threading.Lock = field(default_factory=threading.Lock)  # finished lines go out in order
+    # The store's lock, which the scheduler holds through a tick: a round lists the attempts to ship between
+    # ticks, so an attempt that starts and ends within one tick (a 0 s array child) is taken whole by
+    # finish(), not half-shipped by a round in the middle of the tick.
+    between_ticks: Any = None
 
     def track(self, account: str, region: str, group: str, stream: str, handle: Any) -> None:
         with self._lock:
@@ -125,8 +131,14 @@ class LogShipper:
 
     def ship(self) -> None:
         """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
-        with self._lock:
-            shipments = list(self._tracked.values())
+        lock = self.between_ticks
+        held = lock is not None and lock.acquire(timeout=LISTING_WAIT_SECONDS)
+        try:
+            with self._lock:
+                shipments = list(self._tracked.values())
+        finally:
+            if held:
+                lock.release()
         for shipment in shipments:
             self._send(shipment)
 
