@@ -15,6 +15,8 @@ from batchemu.domain.models import Job
 
 _FINISHED = ("SUCCEEDED", "FAILED")
 _LIVE = ("STARTING", "RUNNING")
+# Every status a job may have: a parent's child counts hold each from the start (no lookups with defaults).
+_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 LaneOf = Callable[[Job], Hashable]
 KeyOf = Callable[[Job], tuple]
 
@@ -195,8 +197,8 @@ class SchedulerWork:
         if job.parent_id is not None:
             counts = self.child_counts.get(job.parent_id)
             if counts is None:
-                counts = self.child_counts[job.parent_id] = {}
-            counts[job.status] = counts.get(job.status, 0) + 1
+                counts = self.child_counts[job.parent_id] = dict.fromkeys(_STATUSES, 0)
+            counts[job.status] += 1
         if job.status == "PENDING":
             self.pending_check[job.id] = None
         elif job.status == "RUNNABLE":
@@ -305,12 +307,11 @@ class SchedulerWork:
     def _child_moved(self, job: Job, old: str, new: str) -> None:
         counts = self.child_counts.get(job.parent_id or "")
         if counts is None:
-            counts = self.child_counts[job.parent_id or ""] = {}
-        counts[old] = counts.get(old, 0) - 1
-        counts[new] = counts.get(new, 0) + 1
+            counts = self.child_counts[job.parent_id or ""] = dict.fromkeys(_STATUSES, 0)
+        counts[old] -= 1
+        counts[new] += 1
         if new in _FINISHED and old not in _FINISHED and job.array_index is not None:
-            finished = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
-            if finished == sum(counts.values()):
+            if counts["SUCCEEDED"] + counts["FAILED"] == sum(counts.values()):
                 self.parents_ready[job.parent_id or ""] = None
 
     # -- used by the scheduler ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ REASON_VARIABLE = "BATCHEMU_SIMULATE_REASON"
 START_FAILURE_VARIABLE = "BATCHEMU_SIMULATE_START_FAILURE"
 
 
-@dataclass
+@dataclass(slots=True)
 class SimulatedAttempt:
     spec: ContainerSpec
     started: float

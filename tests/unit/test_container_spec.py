@@ -64,3 +64,28 @@ def test_the_simulated_runner_answers_with_equal_run_states_shared_between_attem
     assert runner.poll(two) == RunState(Phase.EXITED, exit_code=3, reason="boom")
     runner.stop(two, "stop")
     assert runner.poll(two) == RunState(Phase.EXITED, exit_code=137)
+
+
+def test_the_environment_has_the_keys_values_and_order_of_batch_environment_for_every_kind_of_job() -> None:
+    from batchemu.domain import params
+
+    world = World()
+    ce, queue = world.compute_environment("ce"), world.queue("q")
+    plain = world.job("plain", env={"B": "1", "AWS_BATCH_JQ_NAME": "mine", "AWS_EXECUTION_ENV": "x"})
+    child = world.job("child", env={"A": "2"}, array_index=7, array_size=10, parent_id="p")
+    for job in (plain, child, plain, child):  # the second time from the template
+        for attempt in (1, 2):
+            prepared = lifecycle._PREPARED(job.container, (lifecycle.Launch().host_access, False))
+            expected = prepared.environment | params.batch_environment(job, attempt, queue.name, ce.name)
+            expected["AWS_EXECUTION_ENV"] = f"AWS_ECS_{ce.platform}"
+            got = lifecycle._environment(prepared, job, attempt, queue.name, ce)
+            assert list(got.items()) == list(expected.items())
+    assert got["AWS_BATCH_JOB_ARRAY_INDEX"] == "7" and got["AWS_BATCH_JOB_ATTEMPT"] == "2"
+    assert list(params.batch_environment(child, 1, "q", "ce").items()) == [
+        ("AWS_BATCH_JOB_ID", child.id),
+        ("AWS_BATCH_JQ_NAME", "q"),
+        ("AWS_BATCH_CE_NAME", "ce"),
+        ("AWS_BATCH_JOB_ATTEMPT", "1"),
+        ("AWS_BATCH_JOB_ARRAY_INDEX", "7"),
+        ("AWS_BATCH_JOB_ARRAY_SIZE", "10"),
+    ]
