@@ -226,6 +226,13 @@ def followed(job: Job, attempt: Attempt) -> list[tuple[str, str, Any]]:
     return [(log_target(by_name.get(spec.name)), spec.log_stream_name, part) for spec, part in sources()]
 
 
+def _followed_handles(attempt: Attempt) -> list[Any]:
+    """The handles followed() gives for an attempt, without working out their groups and streams."""
+    handle = attempt.run_handle
+    sources = getattr(handle, "log_sources", None)
+    return [handle] if sources is None else [part for _spec, part in sources()]
+
+
 def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
     """Starts shipping when an attempt starts running; hands the runner handle back when it ends."""
 
@@ -243,7 +250,7 @@ def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
             old_status in ("STARTING", "RUNNING") and job.attempts and job.attempts[-1].run_handle is not None
         ):
             ended = job.attempts[-1]
-            for _group, _stream, handle in followed(job, ended):
+            for handle in _followed_handles(ended):
                 shipper.finish(handle)
             ended.run_handle = None
 
