@@ -90,11 +90,12 @@ class LogShipper:
                         events = []
                 never_started = not _started(shipment.handle)
                 shipment.handle = None  # the runner's attempt (its spec, its lines) is not kept while waiting
-                lines = tuple((event.timestamp_ms, event.message) for event in events)
-                where = (shipment.account, shipment.region, shipment.group, shipment.stream)
+                lines = tuple([(event.timestamp_ms, event.message) for event in events])
+                group, stream = shipment.group, shipment.stream
+                waiting = (shipment.account, shipment.region, group, stream, shipment.created, lines)
                 with self._lock:
-                    if not (never_started and not events):
-                        self._finished[(shipment.group, shipment.stream)] = (*where, shipment.created, lines)
+                    if events or not never_started:
+                        self._finished[(group, stream)] = waiting
                     beyond = len(self._finished) - MAX_FINISHED + 1
                 if beyond > 0:  # the oldest go out: memory and a reader's wait stay bounded
                     self.flush_finished(limit=beyond)
