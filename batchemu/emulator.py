@@ -32,8 +32,8 @@ from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.runners.tasks import TaskRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
-from batchemu.scheduler.lifecycle import Launch, saved_task_spec
 from batchemu.scheduler.recovery import reconcile
+from batchemu.scheduler.specs import Launch, saved_task_spec
 from batchemu.service.extras import settle_extras
 from batchemu.timers import Timers
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from batchemu.domain.states import JobEvent
 from batchemu.runners.base import ContainerSpec, Phase, RunState
-from batchemu.scheduler import lifecycle, placement
+from batchemu.scheduler import lifecycle, placement, specs
 from tests.unit.builders import World
 
 
@@ -17,9 +17,7 @@ def _placed_spec(world: World, env: dict[str, str] | None = None) -> tuple[Conta
     attempt = placement.new_attempt(world.backend, job, ce, need, "arn:instance")
     world.backend.move(job, JobEvent.READY, world.now_ms)
     world.backend.move(job, JobEvent.PLACED, world.now_ms, attempt=attempt)
-    return lifecycle.container_spec(
-        world.backend, job, queue, ce, lifecycle.Launch("sekret"), world.now_ms
-    ), job
+    return specs.container_spec(world.backend, job, queue, ce, specs.Launch("sekret"), world.now_ms), job
 
 
 def test_the_spec_holds_every_field_of_the_job_and_its_attempt() -> None:
@@ -75,10 +73,10 @@ def test_the_environment_has_the_keys_values_and_order_of_batch_environment_for_
     child = world.job("child", env={"A": "2"}, array_index=7, array_size=10, parent_id="p")
     for job in (plain, child, plain, child):  # the second time from the template
         for attempt in (1, 2):
-            prepared = lifecycle._PREPARED(job.container, (lifecycle.Launch().host_access, False))
+            prepared = specs._PREPARED(job.container, (specs.Launch().host_access, False))
             expected = prepared.environment | params.batch_environment(job, attempt, queue.name, ce.name)
             expected["AWS_EXECUTION_ENV"] = f"AWS_ECS_{ce.platform}"
-            got = lifecycle._environment(prepared, job, attempt, queue.name, ce)
+            got = specs._environment(prepared, job, attempt, queue.name, ce)
             assert list(got.items()) == list(expected.items())
     assert got["AWS_BATCH_JOB_ARRAY_INDEX"] == "7" and got["AWS_BATCH_JOB_ATTEMPT"] == "2"
     assert list(params.batch_environment(child, 1, "q", "ce").items()) == [
