@@ -32,8 +32,8 @@ from batchemu.runners.base import Runner
 from batchemu.runners.simulated import SimulatedRunner
 from batchemu.runners.tasks import TaskRunner
 from batchemu.scheduler.core import REALISTIC_DWELL_SECONDS, Scheduler
-from batchemu.scheduler.lifecycle import Launch, saved_task_spec
 from batchemu.scheduler.recovery import reconcile
+from batchemu.scheduler.specs import Launch, saved_task_spec
 from batchemu.service.extras import settle_extras
 from batchemu.timers import Timers
 
@@ -209,7 +209,7 @@ class Emulator:
         # Lines in this process's moto are read only through this server (unless moto's own mock_aws
         # intercepts the reads): their writing may wait for a read or an idle moment.
         defer = (lambda: not moto_mock_active()) if isinstance(sink, MotoLogSink) else (lambda: False)
-        shipper = LogShipper(self.runner, sink, defer_final=defer)
+        shipper = LogShipper(self.runner, sink, defer_final=defer, between_ticks=self.store.lock)
         self._shipper = shipper
         self.store.listeners.append(transition_listener(shipper))
         hook_moto = not self.settings.aws_endpoint
@@ -413,9 +413,10 @@ class Emulator:
         burst = False  # requests woke the loop while it was ticking
         jobs_moved_at: float | None = None  # when the last round that moved jobs ended
         coalesce = self.settings.wake_coalesce_seconds
+        moving = False  # the last round ended with jobs still moving: the next one starts at once
         while not self._stopping.is_set():
             logs_wait = self._idle_writes_due()  # then idle ticks write them
-            if self._wakeup.wait(0 if logs_wait else self._sleep_seconds()):
+            if self._wakeup.wait(0 if logs_wait or moving else self._sleep_seconds()):
                 # Requests wake the loop once answered. When they came while it ticked (a burst), or
                 # soon after a round that moved jobs (jobs being submitted), a short pause lets more
                 # of them share the next round instead of each paying for its own (the threads share
@@ -426,6 +427,7 @@ class Emulator:
                     self._stopping.wait(pause)
             self._wakeup.clear()
             moves = self._moves
+            moving = False
             try:
                 # Keep stepping while things move, so a job flows through its states promptly.
                 for _ in range(100):
@@ -437,6 +439,8 @@ class Emulator:
                     # Let go of the interpreter between ticks: a request waiting for the store lock
                     # gets it now, instead of after however many ticks this loop can take in a row.
                     time.sleep(0)
+                else:  # a hundred ticks that each moved something: more to do, not a tick interval away
+                    moving = True
             except Exception:
                 log.exception("scheduler tick failed")
             if self.moto_saver is not None:

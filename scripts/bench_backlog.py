@@ -124,6 +124,14 @@ def memory_mib(pid: int) -> dict[str, float]:
     return found
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process in seconds, from /proc/<pid>/stat (Linux); None elsewhere."""
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    return None
+
+
 def submit_block(batch, queue: str, definition: str, count: int, latencies: list[float]) -> float:  # type: ignore[no-untyped-def]
     began = time.perf_counter()
     for index in range(count):
@@ -241,6 +249,7 @@ def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict
         batch = client(url)
         queue, definition = setup_batchemu(batch, "arrays", 256, "0")
         before = memory_mib(pids[0])
+        cpu_before = cpu_seconds(pids[0])
         ids = []
         first = time.perf_counter()
         for index in range(arrays):
@@ -261,6 +270,7 @@ def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict
             time.sleep(0.25)
         done = time.perf_counter()
         after = memory_mib(pids[0])
+        cpu_after = cpu_seconds(pids[0])
     seconds = done - last
     return {
         "arrays": arrays,
@@ -272,6 +282,8 @@ def bench_arrays_part(arrays: int, size: int, tmp: Path, log_level: str) -> dict
         "statuses": {status: statuses.count(status) for status in set(statuses)},
         "server_memory_before_mib": before,
         "server_memory_done_mib": after,
+        "server_cpu_s": None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 2),
+        "load_average": os.getloadavg()[0],
         "met": {
             "ten_arrays_in_7_s": statuses.count("SUCCEEDED") == arrays
             and seconds <= TARGETS["ten_arrays_last_submit_to_succeeded_s_max"]

@@ -133,20 +133,40 @@ def batch_environment(
     job: Job, attempt: int, queue_name: str, compute_environment_name: str
 ) -> dict[str, str]:
     """The variables AWS Batch sets in every job container (names starting AWS_BATCH are reserved)."""
-    env = {
-        "AWS_BATCH_JOB_ID": job.id,
-        "AWS_BATCH_JQ_NAME": queue_name,
-        "AWS_BATCH_CE_NAME": compute_environment_name,
-        "AWS_BATCH_JOB_ATTEMPT": str(attempt),
-    }
-    if job.array_index is not None:
-        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_index)
-        if job.array_size is not None:
-            env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job.array_size)
+    env = batch_environment_template(
+        queue_name, compute_environment_name, job.array_index is not None, job.array_size
+    )
+    fill_batch_environment(env, job, attempt)
     if job.node_index is not None:
         # Job containers share the host's network here, so the main node is reached on loopback.
         env.update(multi_node_environment(job, "127.0.0.1"))
     return env
+
+
+def batch_environment_template(
+    queue_name: str, compute_environment_name: str, array_child: bool, array_size: int | None
+) -> dict[str, str]:
+    """batch_environment's keys in its order, with what jobs of a queue, compute environment and array
+    size share; fill_batch_environment puts in a job's own values."""
+    env = {
+        "AWS_BATCH_JOB_ID": "",
+        "AWS_BATCH_JQ_NAME": queue_name,
+        "AWS_BATCH_CE_NAME": compute_environment_name,
+        "AWS_BATCH_JOB_ATTEMPT": "",
+    }
+    if array_child:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = ""
+        if array_size is not None:
+            env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(array_size)
+    return env
+
+
+def fill_batch_environment(env: dict[str, str], job: Job, attempt: int) -> None:
+    """A job's own values, in the places batch_environment_template made for them."""
+    env["AWS_BATCH_JOB_ID"] = job.id
+    env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
+    if job.array_index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_index)
 
 
 def container_environment(container: Spec | None) -> dict[str, str]:
@@ -213,7 +233,14 @@ def agent_path(account: str, region: str, job_id: str, attempt: int, container: 
 def agent_token(secret: str, job_id: str, attempt: int) -> str:
     """The token an attempt shows to get its role's credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN): a
     keyed BLAKE2b MAC of the attempt (a MAC by design, and a third of HMAC-SHA256's cost per attempt)."""
-    return hashlib.blake2b(f"{job_id}/{attempt}".encode(), key=_mac_key(secret), digest_size=32).hexdigest()
+    mac = _keyed_mac(secret).copy()  # the key's block is hashed once per secret, not once per attempt
+    mac.update(f"{job_id}/{attempt}".encode())
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _keyed_mac(secret: str) -> Any:
+    return hashlib.blake2b(key=_mac_key(secret), digest_size=32)
 
 
 @functools.lru_cache(maxsize=16)

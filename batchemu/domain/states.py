@@ -94,6 +94,16 @@ _FINAL = (S.SUCCEEDED, S.FAILED)
 _SETS_REASON = (E.READY, E.WAIT_FOR_DEPENDENCIES, E.PLACED)
 
 
+# Members read once: `JobEvent.PLACED` goes through the enum's metaclass (7x a module global's cost), and
+# transition() compares an event with up to eight of them on every move.
+_PLACED, _CONTAINER_STARTED, _MAIN_NODE_STARTED = E.PLACED, E.CONTAINER_STARTED, E.MAIN_NODE_STARTED
+_NODE_RETRY, _MAIN_NODE_PLACED, _CANCELLED, _TERMINATED = (
+    E.NODE_RETRY,
+    E.MAIN_NODE_PLACED,
+    E.CANCELLED,
+    E.TERMINATED,
+)
+
 # The same table keyed by job.status as stored: a plain string.
 _BY_VALUE = {(status.value, event): target for (status, event), target in TRANSITIONS.items()}
 
@@ -122,24 +132,24 @@ def transition(
     and for a multi-container job each container's (name, exit code, reason).
     """
     status = next_status(job.status, event)
-    if event is E.PLACED:
+    if event is _PLACED:
         if attempt is None:
             raise ValueError("PLACED needs the attempt being started")
         attempt.placed_at = now
         job.current_attempt = attempt
         job.scheduled_at = job.scheduled_at or now
-    elif event is E.CONTAINER_STARTED:
+    elif event is _CONTAINER_STARTED:
         _start_attempt(job, now)
-    elif event is E.MAIN_NODE_STARTED:
+    elif event is _MAIN_NODE_STARTED:
         job.started_at = now
-    elif event is E.NODE_RETRY:  # its attempts stay: the next one is added to them
+    elif event is _NODE_RETRY:  # its attempts stay: the next one is added to them
         job.stopped_at, job.is_cancelled, job.is_terminated = None, False, False
     elif event in _ENDS_ATTEMPT:
         ended = job.current_attempt
         _end_attempt(job, now, reason, exit_code, container_reason)
         if ended is not None and task_containers:
             _record_task_containers(ended, task_containers)
-    elif event is E.MAIN_NODE_PLACED:
+    elif event is _MAIN_NODE_PLACED:
         job.scheduled_at = job.scheduled_at or now
     if status != job.status:
         # The plain string: a history tuple of plain values is one the garbage collector stops tracking.
@@ -152,9 +162,9 @@ def transition(
     job.history.append((now, job.status, job.status_reason))
     if status in _FINAL:
         job.stopped_at = now
-        if event is E.CANCELLED:
+        if event is _CANCELLED:
             job.is_cancelled = True
-        elif event is E.TERMINATED:
+        elif event is _TERMINATED:
             job.is_terminated = True
     return status
 

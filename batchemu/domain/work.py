@@ -6,6 +6,7 @@ ended, live multi-node parents, and RUNNABLE jobs with a blocked reason on a tim
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,47 +15,73 @@ from batchemu.domain.models import Job
 
 _FINISHED = ("SUCCEEDED", "FAILED")
 _LIVE = ("STARTING", "RUNNING")
+# Every status a job may have: a parent's child counts hold each from the start (no lookups with defaults).
+_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 LaneOf = Callable[[Job], Hashable]
 KeyOf = Callable[[Job], tuple]
 
 
 class Lane:
-    """One heap of a queue's RUNNABLE jobs in dispatch order. Entries of jobs that left RUNNABLE are
-    dropped when they reach the head (their token no longer matches the queue's)."""
+    """A queue's RUNNABLE jobs of one kind in dispatch order. Entries of jobs that left RUNNABLE are
+    dropped when they reach the head (their token no longer matches the queue's). Entries that arrive in
+    order (an array's children, jobs submitted one after another) wait in a run taken from the front at
+    no cost; the others in a heap; the head is the smaller of the two fronts."""
 
-    __slots__ = ("_heap", "_tokens")
+    __slots__ = ("_run", "_heap", "_tokens")
 
     def __init__(self, tokens: dict[str, int]) -> None:
+        self._run: deque[tuple[tuple, int, Job]] = deque()  # ascending
         self._heap: list[tuple[tuple, int, Job]] = []
         self._tokens = tokens
 
     def push(self, key: tuple, token: int, job: Job) -> None:
-        heapq.heappush(self._heap, (key, token, job))
+        self.put_back((key, token, job))
+
+    def _front(self) -> deque[tuple[tuple, int, Job]] | list[tuple[tuple, int, Job]] | None:
+        """Where the smallest entry is: the run, the heap, or None when the lane is empty."""
+        run, heap = self._run, self._heap
+        if heap and (not run or heap[0] < run[0]):
+            return heap
+        return run if run else None
 
     def head(self) -> Job | None:
-        heap = self._heap
-        while heap:
-            _key, token, job = heap[0]
-            if self._tokens.get(job.id) == token:
+        tokens = self._tokens
+        while (front := self._front()) is not None:
+            _key, token, job = front[0]
+            if tokens.get(job.id) == token:
                 return job
-            heapq.heappop(heap)
+            self._take_from(front)
         return None
 
     def head_key(self) -> tuple | None:
-        return self._heap[0][0] if self.head() is not None else None
+        return self._front()[0][0] if self.head() is not None else None  # type: ignore[index]
 
     def pop(self) -> None:
-        heapq.heappop(self._heap)
+        self.take()
 
     def take(self) -> tuple[tuple, int, Job]:
         """Removes the head entry, to be put back later (a job passed over for now)."""
+        front = self._front()
+        if front is None:
+            raise IndexError("take from an empty lane")
+        return self._take_from(front)
+
+    def _take_from(
+        self, front: deque[tuple[tuple, int, Job]] | list[tuple[tuple, int, Job]]
+    ) -> tuple[tuple, int, Job]:
+        if front is self._run:
+            return self._run.popleft()
         return heapq.heappop(self._heap)
 
     def put_back(self, entry: tuple[tuple, int, Job]) -> None:
-        heapq.heappush(self._heap, entry)
+        run = self._run
+        if not run or run[-1] < entry:
+            run.append(entry)
+        else:
+            heapq.heappush(self._heap, entry)
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._run) + len(self._heap)
 
 
 class QueueLanes:
@@ -170,8 +197,8 @@ class SchedulerWork:
         if job.parent_id is not None:
             counts = self.child_counts.get(job.parent_id)
             if counts is None:
-                counts = self.child_counts[job.parent_id] = {}
-            counts[job.status] = counts.get(job.status, 0) + 1
+                counts = self.child_counts[job.parent_id] = dict.fromkeys(_STATUSES, 0)
+            counts[job.status] += 1
         if job.status == "PENDING":
             self.pending_check[job.id] = None
         elif job.status == "RUNNABLE":
@@ -280,12 +307,11 @@ class SchedulerWork:
     def _child_moved(self, job: Job, old: str, new: str) -> None:
         counts = self.child_counts.get(job.parent_id or "")
         if counts is None:
-            counts = self.child_counts[job.parent_id or ""] = {}
-        counts[old] = counts.get(old, 0) - 1
-        counts[new] = counts.get(new, 0) + 1
+            counts = self.child_counts[job.parent_id or ""] = dict.fromkeys(_STATUSES, 0)
+        counts[old] -= 1
+        counts[new] += 1
         if new in _FINISHED and old not in _FINISHED and job.array_index is not None:
-            finished = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
-            if finished == sum(counts.values()):
+            if counts["SUCCEEDED"] + counts["FAILED"] == sum(counts.values()):
                 self.parents_ready[job.parent_id or ""] = None
 
     # -- used by the scheduler ---------------------------------------------------------------------

@@ -31,6 +31,8 @@ DEFAULT_GROUP = "/aws/batch/job"
 MAX_BATCH = 1000
 MAX_FINISHED = 100_000  # ended attempts whose last lines may wait (bounds memory and a reader's wait)
 IDLE_BATCH = 2_000  # written per idle moment of the scheduler (~50 ms), so new work waits no longer
+# At most, for a scheduler tick to end before a round lists what to ship (then it lists anyway).
+LISTING_WAIT_SECONDS = 0.2
 
 
 @dataclass(slots=True)
@@ -64,6 +66,10 @@ class LogShipper:
     _groups: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _flushing: threading.Lock = field(default_factory=threading.Lock)  # finished lines go out in order
+    # The store's lock, which the scheduler holds through a tick: a round lists the attempts to ship between
+    # ticks, so an attempt that starts and ends within one tick (a 0 s array child) is taken whole by
+    # finish(), not half-shipped by a round in the middle of the tick.
+    between_ticks: Any = None
 
     def track(self, account: str, region: str, group: str, stream: str, handle: Any) -> None:
         with self._lock:
@@ -84,11 +90,12 @@ class LogShipper:
                         events = []
                 never_started = not _started(shipment.handle)
                 shipment.handle = None  # the runner's attempt (its spec, its lines) is not kept while waiting
-                lines = tuple((event.timestamp_ms, event.message) for event in events)
-                where = (shipment.account, shipment.region, shipment.group, shipment.stream)
+                lines = tuple([(event.timestamp_ms, event.message) for event in events])
+                group, stream = shipment.group, shipment.stream
+                waiting = (shipment.account, shipment.region, group, stream, shipment.created, lines)
                 with self._lock:
-                    if not (never_started and not events):
-                        self._finished[(shipment.group, shipment.stream)] = (*where, shipment.created, lines)
+                    if events or not never_started:
+                        self._finished[(group, stream)] = waiting
                     beyond = len(self._finished) - MAX_FINISHED + 1
                 if beyond > 0:  # the oldest go out: memory and a reader's wait stay bounded
                     self.flush_finished(limit=beyond)
@@ -125,8 +132,14 @@ class LogShipper:
 
     def ship(self) -> None:
         """One round: send new lines of every tracked attempt (runs on the outbox thread)."""
-        with self._lock:
-            shipments = list(self._tracked.values())
+        lock = self.between_ticks
+        held = lock is not None and lock.acquire(timeout=LISTING_WAIT_SECONDS)
+        try:
+            with self._lock:
+                shipments = list(self._tracked.values())
+        finally:
+            if held:
+                lock.release()
         for shipment in shipments:
             self._send(shipment)
 
@@ -214,6 +227,13 @@ def followed(job: Job, attempt: Attempt) -> list[tuple[str, str, Any]]:
     return [(log_target(by_name.get(spec.name)), spec.log_stream_name, part) for spec, part in sources()]
 
 
+def _followed_handles(attempt: Attempt) -> list[Any]:
+    """The handles followed() gives for an attempt, without working out their groups and streams."""
+    handle = attempt.run_handle
+    sources = getattr(handle, "log_sources", None)
+    return [handle] if sources is None else [part for _spec, part in sources()]
+
+
 def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
     """Starts shipping when an attempt starts running; hands the runner handle back when it ends."""
 
@@ -231,7 +251,7 @@ def transition_listener(shipper: LogShipper):  # type: ignore[no-untyped-def]
             old_status in ("STARTING", "RUNNING") and job.attempts and job.attempts[-1].run_handle is not None
         ):
             ended = job.attempts[-1]
-            for _group, _stream, handle in followed(job, ended):
+            for handle in _followed_handles(ended):
                 shipper.finish(handle)
             ended.run_handle = None
 

@@ -15,7 +15,7 @@ REASON_VARIABLE = "BATCHEMU_SIMULATE_REASON"
 START_FAILURE_VARIABLE = "BATCHEMU_SIMULATE_START_FAILURE"
 
 
-@dataclass
+@dataclass(slots=True)
 class SimulatedAttempt:
     spec: ContainerSpec
     started: float
@@ -51,10 +51,10 @@ class SimulatedRunner:
         if handle.start_failure:
             return RunState(Phase.FAILED_TO_START, reason=handle.start_failure)
         if handle.stopped_exit_code is not None:
-            return RunState(Phase.EXITED, exit_code=handle.stopped_exit_code)
+            return _exited(handle.stopped_exit_code, None)
         if self._clock.now() - handle.started >= handle.seconds:
-            return RunState(Phase.EXITED, exit_code=handle.exit_code, reason=handle.reason)
-        return RunState(Phase.RUNNING)
+            return _exited(handle.exit_code, handle.reason)
+        return _RUNNING
 
     def next_change(self, handle: SimulatedAttempt) -> float | None:
         """The clock time until which poll() answers RUNNING (unless stopped): the scheduler polls then."""
@@ -75,6 +75,21 @@ class SimulatedRunner:
 
     def close(self, leave_running: bool = False) -> None:
         pass
+
+
+# RunStates are frozen values: the common ones are made once, not at every poll of every attempt.
+_RUNNING = RunState(Phase.RUNNING)
+_EXITED: dict[tuple[int, str | None], RunState] = {}
+
+
+def _exited(exit_code: int, reason: str | None) -> RunState:
+    key = (exit_code, reason)
+    found = _EXITED.get(key)
+    if found is None:
+        found = RunState(Phase.EXITED, exit_code=exit_code, reason=reason)
+        if len(_EXITED) < 256:
+            _EXITED[key] = found
+    return found
 
 
 def _number(text: str | None, default: float) -> float:

@@ -67,6 +67,7 @@ class TaskRunner:
     def __init__(self, inner: Runner) -> None:
         self.inner = inner
         self.name = inner.name
+        self._release_inner = getattr(inner, "release", None)  # looked up once, not per ended attempt
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":
@@ -135,7 +136,7 @@ class TaskRunner:
         return self.inner.logs(handle, since)
 
     def release(self, handle: Any) -> None:
-        release = getattr(self.inner, "release", None)
+        release = self._release_inner
         inner = handle.handle if isinstance(handle, Part) else handle
         if release is not None and inner is not None and not isinstance(inner, TaskHandle):
             release(inner)

@@ -12,6 +12,7 @@ from batchemu.scheduler import multinode
 DEPENDENT_JOB_FAILED = "Dependent Job failed"
 # PENDING jobs evaluated per tick at most: the rest on the next ticks, the store lock let go between.
 PER_TICK = 2000
+_READY = JobEvent.READY  # read once: an enum member costs a metaclass lookup at each read
 
 
 def dependency_ids(backend: Backend, job: Job) -> list[str]:
@@ -70,7 +71,7 @@ def advance_pending(backend: Backend, now: int, move: Callable[..., None]) -> bo
         if verdict == "met" and job.is_multi_node_parent:
             multinode.spawn_nodes(backend, job, now)
         if verdict == "met":
-            move(job, JobEvent.READY, now)
+            move(job, _READY, now)
             changed = True
         elif verdict == "failed":
             move(job, JobEvent.DEPENDENCY_FAILED, now, reason=DEPENDENT_JOB_FAILED)

@@ -44,8 +44,19 @@ class Instance:
         return kind.vcpus - v, kind.registered_memory_mib - int(m), kind.gpus - int(g)
 
     def fits(self, need: Requirements, used: list[float] | None) -> bool:
-        vcpus, memory, gpus = self.room(used)
-        return need.vcpus <= vcpus + 1e-9 and need.memory_mib <= memory and need.gpus <= gpus
+        """room(), inlined: asked for every job placed on a fleet."""
+        kind = self.instance_type
+        if used is None:
+            return (
+                need.vcpus <= kind.vcpus + 1e-9
+                and need.memory_mib <= kind.registered_memory_mib
+                and (need.gpus <= kind.gpus)
+            )
+        return (
+            need.vcpus <= kind.vcpus - used[0] + 1e-9
+            and need.memory_mib <= kind.registered_memory_mib - int(used[1])
+            and need.gpus <= kind.gpus - int(used[2])
+        )
 
 
 class NodeProvider(Protocol):

@@ -6,12 +6,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from batchemu.domain import host_access, params, retry, task_tags, tasks
-from batchemu.domain.host_access import HostAccessPolicy
-from batchemu.domain.models import ComputeEnvironment, Job, JobQueue, Spec
+from batchemu.domain import params, retry, task_tags, tasks
+from batchemu.domain.models import ComputeEnvironment, Job, JobQueue
 from batchemu.domain.states import (
     ESSENTIAL_CONTAINER_EXITED,
     TASK_FAILED_TO_START,
@@ -19,10 +17,18 @@ from batchemu.domain.states import (
     JobEvent,
 )
 from batchemu.domain.store import Backend
-from batchemu.runners.base import ContainerSpec, Phase, Runner, RunState, TaskSpec
+from batchemu.runners.base import Phase, Runner, RunState
 from batchemu.scheduler.capacity import CapacityLedger
+from batchemu.scheduler.specs import Launch, container_spec, task_spec
 
 log = logging.getLogger("batchemu.scheduler")
+
+# Enum members read once (through the enum's metaclass each read costs 7x a global's; these are read for
+# every attempt, twice).
+_FAILED_TO_START = Phase.FAILED_TO_START
+_STARTED = (Phase.RUNNING, Phase.EXITED)
+_ENDED = (Phase.EXITED, Phase.FAILED_TO_START)
+_CONTAINER_STARTED, _EXITED_SUCCESS = JobEvent.CONTAINER_STARTED, JobEvent.EXITED_SUCCESS
 
 
 def ledger_of(backend: Backend) -> CapacityLedger:
@@ -31,137 +37,6 @@ def ledger_of(backend: Backend) -> CapacityLedger:
     for arn, (vcpus, memory, gpus) in backend.work.capacity.items():
         ledger.hold(arn, params.Requirements(vcpus, int(memory), int(gpus)))
     return ledger
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How this server starts containers: the secret of the credentials jobs get, and what of the host
-    they may use."""
-
-    job_secret: str = "batchemu"
-    host_access: HostAccessPolicy = field(default_factory=HostAccessPolicy)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """What an attempt's spec takes from its container alone: what confining took away, the container's
-    environment, and the spec's fields that do not change from one attempt to the next (shared by the
-    specs: a ContainerSpec is read-only by convention)."""
-
-    warnings: list[str]
-    environment: dict[str, str]
-    fields: dict[str, Any]
-
-
-def _prepare(container: Spec, key: tuple[HostAccessPolicy, bool]) -> _Prepared:
-    policy, in_task = key
-    confined, warnings = host_access.confine(container, policy)
-    need = params.requirements(confined)
-    task_container = container if in_task else {}
-    fields = {
-        "image": confined.get("image", ""),
-        "vcpus": need.vcpus,
-        "memory_mib": need.memory_mib,
-        "gpus": need.gpus,
-        "user": confined.get("user"),
-        "privileged": bool(confined.get("privileged")),
-        "readonly_root_filesystem": bool(confined.get("readonly_root_filesystem")),
-        "linux_parameters": confined.get("linux_parameters") or {},
-        "ulimits": confined.get("ulimits") or [],
-        "volumes": confined.get("volumes") or [],
-        "mount_points": confined.get("mount_points") or [],
-        "name": task_container.get("name") or "default",
-        "stop_timeout": float(task_container.get("stop_timeout") or 30),
-        "essential": tasks.is_essential(task_container),
-        "in_task": in_task,
-        "command": list(confined.get("command", [])),
-        "depends_on": [
-            (entry.get("container_name") or "", entry.get("condition") or "START")
-            for entry in task_container.get("depends_on") or []
-        ],
-    }
-    return _Prepared(warnings, params.container_environment(confined), fields)
-
-
-# Array children share their parent's container, and jobs that change nothing their definition's.
-_PREPARED = params.PerContainer(_prepare)
-
-
-def container_spec(
-    backend: Backend,
-    job: Job,
-    queue: JobQueue,
-    environment: ComputeEnvironment,
-    launch: Launch | None = None,
-    now: int = 0,
-    container: Spec | None = None,
-    log_stream_name: str | None = None,
-) -> ContainerSpec:
-    """The spec of the job's container, or of `container`, one of a multi-container job's."""
-    attempt = job.current_attempt
-    assert attempt is not None
-    launch = launch or Launch()
-    chosen = job.container if container is None else container
-    prepared = _PREPARED(chosen or {}, (launch.host_access, container is not None))
-    for warning in prepared.warnings:  # said once per attempt, in the server log and in the job's history
-        log.warning("job %s: %s", job.id, warning)
-        job.history.append((now, job.status, f"batchemu: {warning}"))
-    env = prepared.environment | params.batch_environment(job, attempt.number, queue.name, environment.name)
-    env["AWS_EXECUTION_ENV"] = f"AWS_ECS_{environment.platform}"
-    labels = {"batchemu.job-id": job.id, "batchemu.attempt": str(attempt.number)}
-    if container is not None:
-        labels["batchemu.container"] = container.get("name") or ""
-    fields = prepared.fields
-    return ContainerSpec(
-        job_id=job.id,
-        attempt=attempt.number,
-        environment=env,
-        log_stream_name=log_stream_name or attempt.container.log_stream_name or "",
-        labels=labels,
-        region=backend.region,
-        account=backend.account,
-        secret_access_key=launch.job_secret,
-        agent_path=params.agent_path(backend.account, backend.region, job.id, attempt.number, container),
-        agent_token=params.agent_token(launch.job_secret, job.id, attempt.number),
-        **fields,
-    )
-
-
-def task_spec(
-    backend: Backend,
-    job: Job,
-    queue: JobQueue,
-    environment: ComputeEnvironment,
-    launch: Launch | None = None,
-    now: int = 0,
-) -> TaskSpec:
-    """Every container of a multi-container job, each with its own log stream."""
-    attempt = job.current_attempt
-    assert attempt is not None
-    streams = {container.name: container.log_stream_name for container in attempt.task_containers}
-    containers = [
-        container_spec(
-            backend, job, queue, environment, launch, now, container, streams.get(container.get("name") or "")
-        )
-        for container in tasks.job_containers(job)
-    ]
-    return TaskSpec(job.id, attempt.number, containers, pod=job.ecs_properties is None)
-
-
-def saved_task_spec(backend: Backend, job: Job, launch: Launch | None = None) -> TaskSpec | None:
-    """The spec of a multi-container job's current attempt, rebuilt from the saved job (a restart); None
-    when its queue or compute environment is gone. The job's history keeps what the first start said."""
-    attempt = job.current_attempt
-    if attempt is None:
-        return None
-    queue = backend.find_job_queue(job.job_queue_arn)
-    environment = backend.find_compute_environment(attempt.compute_environment_arn)
-    if queue is None or environment is None:
-        return None
-    history = list(job.history)
-    spec = task_spec(backend, job, queue, environment, launch, attempt.started_at or 0)
-    job.history[:] = history
-    return spec
 
 
 def start_attempt(
@@ -176,7 +51,9 @@ def start_attempt(
     attempt = job.current_attempt
     assert attempt is not None
     if job.propagate_tags:
-        attempt.start_error = task_tags.too_many_tags(job, backend.find_job_definition(job.job_definition_arn))
+        attempt.start_error = task_tags.too_many_tags(
+            job, backend.find_job_definition(job.job_definition_arn)
+        )
         if attempt.start_error is not None:
             return
     try:
@@ -264,11 +141,11 @@ def _advance_starting(
     instance_of: Callable[[Any], str | None] | None,
 ) -> bool:
     state = _poll(runner, job)
-    if job.pending_stop_reason is not None and state.phase is not Phase.FAILED_TO_START:
+    if job.pending_stop_reason is not None and state.phase is not _FAILED_TO_START:
         _stop(runner, job)
         move(job, JobEvent.TERMINATED, now, reason=job.pending_stop_reason, container_reason=None)
         return True
-    if state.phase is Phase.FAILED_TO_START:
+    if state.phase is _FAILED_TO_START:
         attempts = job.attempt_count
         event = JobEvent.START_FAILED
         if job.pending_stop_reason is None and retry.should_retry(
@@ -284,10 +161,10 @@ def _advance_starting(
             task_containers=state.containers,
         )
         return True
-    if state.phase in (Phase.RUNNING, Phase.EXITED):
+    if state.phase in _STARTED:
         if instance_of is not None:
             _record_container_instance(instance_of, job)
-        move(job, JobEvent.CONTAINER_STARTED, now)
+        move(job, _CONTAINER_STARTED, now)
         return True
     return False
 
@@ -317,7 +194,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
         job.pending_stop_reason = TIMEOUT_REASON
         _stop(runner, job)
     state = _poll(runner, job)
-    if state.phase not in (Phase.EXITED, Phase.FAILED_TO_START):
+    if state.phase not in _ENDED:
         return False
     exit_code, reason = state.exit_code, state.reason
     ended = state.status_reason or ESSENTIAL_CONTAINER_EXITED
@@ -326,7 +203,7 @@ def _advance_running(job: Job, now: int, runner: Runner, move: Callable[..., Non
     elif job.pending_stop_reason is not None:
         event, why = JobEvent.TERMINATED, job.pending_stop_reason
     elif exit_code == 0:
-        event, why = JobEvent.EXITED_SUCCESS, ESSENTIAL_CONTAINER_EXITED
+        event, why = _EXITED_SUCCESS, ESSENTIAL_CONTAINER_EXITED
     elif retry.should_retry(job.retry_strategy, job.attempt_count, ended, reason, exit_code):
         event, why = JobEvent.EXITED_RETRY, ended
     else:

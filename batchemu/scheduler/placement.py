@@ -33,6 +33,7 @@ JOB_RESOURCE_REQUIREMENT = (
 _SERVING = ("VALID", "UPDATING")
 # batchemu's own blocked reason, in AWS's CATEGORY - detail form.
 RUNNER_UNAVAILABLE = "UNDETERMINED:RUNNER_UNAVAILABLE"
+_PLACED = JobEvent.PLACED  # read once: an enum member costs a metaclass lookup at each read
 
 
 class Picker(Protocol):
@@ -294,7 +295,7 @@ class Placer:
             else self._container_instance(backend, environment)
         )
         attempt = new_attempt(backend, job, environment, need, instance_arn)
-        backend.move(job, JobEvent.PLACED, now, attempt=attempt)
+        backend.move(job, _PLACED, now, attempt=attempt)
         lifecycle.start_attempt(backend, job, queue, environment, self.runner, self.launch, now)
 
 

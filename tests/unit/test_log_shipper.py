@@ -104,3 +104,40 @@ def test_a_round_that_listed_an_attempt_before_it_ended_sends_nothing_for_it(
         ship._send(shipment)
     assert sink.calls == before
     assert "could not ship logs" not in caplog.text
+
+
+def test_a_round_lists_attempts_between_ticks_so_one_that_starts_and_ends_in_a_tick_is_taken_whole() -> None:
+    import threading
+
+    runner, sink = Lines(), Recorder()
+    tick = threading.RLock()
+    ship = LogShipper(runner, sink, defer_final=lambda: True, between_ticks=tick)  # type: ignore[arg-type]
+    handle = ["a", "b"]
+    with tick:  # the scheduler's tick: the attempt starts, a round comes, the attempt ends
+        ship.track("1", "r", "/g", "s1", handle)
+        round_ = threading.Thread(target=ship.ship)
+        round_.start()
+        round_.join(timeout=0.05)
+        assert round_.is_alive()  # waits for the tick to end
+        ship.finish(handle)
+    round_.join()
+    assert sink.calls == []  # nothing half-shipped: the lines wait whole for a read
+    ship.flush_finished()
+    assert sink.calls == [("group", "/g"), ("stream", "s1"), ("put", "s1", ["a", "b"])]
+
+
+def test_a_round_lists_anyway_when_a_tick_holds_the_lock_too_long(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from batchemu.integrations import cloudwatch_logs
+
+    monkeypatch.setattr(cloudwatch_logs, "LISTING_WAIT_SECONDS", 0.01)
+    runner, sink = Lines(), Recorder()
+    tick = threading.RLock()
+    ship = LogShipper(runner, sink, defer_final=lambda: True, between_ticks=tick)  # type: ignore[arg-type]
+    ship.track("1", "r", "/g", "s1", ["a"])
+    holder = threading.Thread(target=tick.acquire)
+    holder.start()
+    holder.join()  # another thread holds it and never lets go
+    ship.ship()
+    assert sink.calls == [("group", "/g"), ("stream", "s1"), ("put", "s1", ["a"])]

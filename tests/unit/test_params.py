@@ -85,3 +85,18 @@ def test_node_container_is_the_narrowest_range_holding_the_node() -> None:
         ],
     }
     assert [params.node_container(nodes, i)["image"] for i in range(4)] == ["wide", "wide", "narrow", "wide"]
+
+
+def test_an_agent_token_is_the_keyed_blake2b_mac_of_the_attempt_for_short_and_long_secrets() -> None:
+    import hashlib
+
+    from batchemu.domain import params
+
+    assert params.agent_token("sekret", "abc:1", 2) == (
+        hashlib.blake2b(b"abc:1/2", key=b"sekret", digest_size=32).hexdigest()
+    )
+    long = "x" * 100  # longer than BLAKE2b's key: its SHA-256 is the key
+    assert params.agent_token(long, "j", 1) == (
+        hashlib.blake2b(b"j/1", key=hashlib.sha256(long.encode()).digest(), digest_size=32).hexdigest()
+    )
+    assert params.agent_token("sekret", "abc:1", 2) != params.agent_token("sekret", "abc:1", 3)

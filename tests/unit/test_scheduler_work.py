@@ -95,6 +95,31 @@ def test_a_lane_puts_back_an_entry_taken_aside() -> None:
     assert lane.head() is job
 
 
+def test_a_lane_gives_its_jobs_in_key_order_whatever_the_order_they_came_in() -> None:
+    import random
+
+    from batchemu.domain.models import Job
+
+    tokens: dict[str, int] = {}
+    lane = Lane(tokens)
+    keys = [(1, 5, n) for n in range(50)] + [(0, 9, 1), (1, 5, 3), (1, 4, 0)] + [(1, 6, n) for n in range(20)]
+    random.Random(7).shuffle(keys[40:])  # in order at first (an array's children), then mixed
+    jobs = {}
+    for token, key in enumerate(keys):
+        job = Job.__new__(Job)
+        job.id = f"j{token}"
+        tokens[job.id] = token
+        jobs[job.id] = key
+        lane.push(key, token, job)
+    del tokens["j10"]  # left RUNNABLE: dropped when it comes to the head
+    taken = []
+    while (job := lane.head()) is not None:
+        taken.append(jobs[job.id])
+        lane.pop()
+    assert taken == sorted(key for name, key in jobs.items() if name != "j10")
+    assert len(lane) == 0
+
+
 def test_stale_entries_are_compacted_when_they_pile_up() -> None:
     world = World()
     world.compute_environment("ce")
