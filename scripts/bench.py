@@ -94,14 +94,15 @@ def emit(line: dict) -> None:
 def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
     """Both servers up at once; submits alternate in `rounds` blocks so drift on the machine weighs on
     both alike."""
+    load_before = [round(value, 2) for value in os.getloadavg()]
     tmp = Path(tempfile.mkdtemp(prefix="batchemu-bench-"))
     ours_port, moto_port = free_port(), free_port()
     ours_log = tmp / "batchemu.stderr"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(process(serve_command(ours_port, "INFO"), ours_log, env))
+        pids = {"batchemu": stack.enter_context(process(serve_command(ours_port, "INFO"), ours_log, env)).pid}
         moto_command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
-        stack.enter_context(process(moto_command, tmp / "moto.stderr", env))
+        pids["moto"] = stack.enter_context(process(moto_command, tmp / "moto.stderr", env)).pid
         wait_until_answers(ours_port, "/_batchemu/health")
         wait_until_answers(moto_port, "/moto-api/data.json")
         # moto's Batch runs each job in a thread with Docker unless told otherwise; batch_simple marks
@@ -134,11 +135,11 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
         canned = tmp / "describe100.json"
         canned.write_bytes(raw_post(ours_port, "/v1/describejobs", {"jobs": ours["ids"][:100]}))
         stub_port = free_port()
-        stack.enter_context(
+        pids["floor"] = stack.enter_context(
             process(
                 [sys.executable, __file__, "_stub", str(stub_port), str(canned)], tmp / "stub.stderr", env
             )
-        )
+        ).pid
         wait_until_answers(stub_port, "/health")
         sides["floor"] = {
             "batch": client(f"http://127.0.0.1:{stub_port}"),
@@ -148,12 +149,14 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
             "seconds": 0.0,
             "describe_ms": [],
         }
+        cpu_seconds = dict.fromkeys(sides, 0.0)  # each server's CPU (all threads) during its timed blocks
         for _ in range(20):
             sides["floor"]["batch"].submit_job(jobName="warm", jobQueue="q", jobDefinition="jd")
         block = jobs // rounds
         for round_index in range(rounds):
-            for side in sides.values():
+            for side_name, side in sides.items():
                 batch, queue, definition = side["batch"], side["queue"], side["definition"]
+                cpu_before = process_cpu_seconds(pids[side_name])
                 began = time.perf_counter()
                 for index in range(block):
                     name = f"bench-{round_index}-{index}"
@@ -161,6 +164,7 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
                         batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=definition)["jobId"]
                     )
                 side["seconds"] += time.perf_counter() - began
+                cpu_seconds[side_name] += process_cpu_seconds(pids[side_name]) - cpu_before
         for call in range(describe_calls):
             for side in sides.values():
                 ids = side["ids"]
@@ -205,6 +209,12 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
             name: round(1000 / rates[name] - floor_ms, 3) for name in ("batchemu", "moto")
         },
         "max_reachable_submit_ratio_vs_moto": round(rates["floor"] / rates["moto"], 2),
+        "submit_ratio_batchemu_vs_floor": round(rates["batchemu"] / rates["floor"], 3),
+        "server_cpu_ms_per_submit": {  # /proc utime+stime over the timed blocks / calls
+            name: round(seconds * 1000 / (block * rounds), 3) for name, seconds in cpu_seconds.items()
+        },
+        "load_average_before": load_before,
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
         "server_submit_ms_median": median(server_submit) if server_submit else None,
         "server_submit_ms_p90": round(sorted(server_submit)[int(len(server_submit) * 0.9)], 3)
         if server_submit
@@ -224,6 +234,15 @@ def bench_api_side_by_side(jobs: int, describe_calls: int, rounds: int) -> dict:
         and statistics.median(server_describe) < targets["server_describe100_ms_median_max"],
     }
     return result
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc; 0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_stub(port: int, describe_body: Path) -> None:
