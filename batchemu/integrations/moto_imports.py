@@ -27,6 +27,7 @@ class _Thread(threading.local):
     def __init__(self) -> None:
         self.importing = 0
         self.due: list[_Once] = []
+        self.running = False  # one of its hooks runs: hooks due meanwhile (its imports') run after it
 
 
 _thread = _Thread()
@@ -99,13 +100,17 @@ class _AfterImport(importlib.abc.MetaPathFinder):
                 mine.importing -= 1
                 with _lock:
                     ready = _waiting.pop(name, [])
-                now = [hook for hook in ready if getattr(hook, "at_once", False)]
-                mine.due.extend(hook for hook in ready if not getattr(hook, "at_once", False))
-                if mine.importing == 0:
-                    now.extend(mine.due)
-                    mine.due = []
-                for hook in now:
-                    hook()
+                mine.due.extend(hook for hook in ready if not hook.at_once)
+                for hook in ready:
+                    if hook.at_once:
+                        hook()
+                if mine.importing == 0 and not mine.running:  # never one hook inside another
+                    mine.running = True
+                    try:
+                        while mine.due:
+                            mine.due.pop(0)()
+                    finally:
+                        mine.running = False
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec

@@ -71,3 +71,30 @@ def test_an_at_once_hook_runs_before_the_module_importing_it_goes_on() -> None:
     import moto.batchemu_fake_outer as outer  # type: ignore[import-not-found]
 
     assert outer.SEEN == ["hooked"]
+
+
+def test_a_hook_that_imports_runs_the_hooks_of_its_imports_after_itself() -> None:
+    """A hook holding a lock imports a module whose hook takes the same lock (two servers' Lambda hooks):
+    the second runs once the first has ended, instead of inside it (a deadlock)."""
+    SOURCES["moto.batchemu_fake_a"] = "CALLS = []\n"
+    SOURCES["moto.batchemu_fake_b"] = "CALLS = []\n"
+    lock = threading.Lock()
+    order: list[str] = []
+
+    def first() -> None:
+        with lock:
+            import moto.batchemu_fake_b  # type: ignore[import-not-found]  # noqa: F401
+
+            order.append("first")
+
+    def second() -> None:
+        with lock:
+            order.append("second")
+
+    after_import(("moto.batchemu_fake_a",), first)
+    after_import(("moto.batchemu_fake_b",), second)
+    importing = threading.Thread(target=lambda: __import__("moto.batchemu_fake_a"), daemon=True)
+    importing.start()
+    importing.join(5)
+    assert not importing.is_alive(), "deadlocked"
+    assert order == ["first", "second"]
