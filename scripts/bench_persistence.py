@@ -166,6 +166,9 @@ def one_server(args: argparse.Namespace, state_dir: str | None, results: Results
         server.wait(timeout=60)
 
 
+UPLOAD = "S3 upload_file (multipart)"
+
+
 def upload(endpoint: str, mib: int, state: str, results: Results) -> None:
     """boto3's upload_file of `mib` MiB: a multipart upload of 8 MiB parts, 10 threads (its defaults)."""
     with tempfile.NamedTemporaryFile() as file:
@@ -176,9 +179,6 @@ def upload(endpoint: str, mib: int, state: str, results: Results) -> None:
         took = time.perf_counter() - started
     results.setdefault((state, mib, UPLOAD), []).append(took * 1000)
     print(json.dumps({"state": state, "call": UPLOAD, "mib": mib, "s": round(took, 2)}), flush=True)
-
-
-UPLOAD = "S3 upload_file (multipart)"
 
 
 def table(results: Results, held: list[int], upload_mib: int = 0) -> str:

@@ -277,14 +277,18 @@ def test_state_saved_by_another_moto_version_is_set_aside(
         assert aws(server, "sqs").list_queues().get("QueueUrls", []) == []
 
 
-def make_table(ddb: Any, name: str, range_key: bool = False) -> None:
+def make_table(ddb: Any, name: str, range_key: bool = False, **more: Any) -> None:
     schema = [{"AttributeName": "id", "KeyType": "HASH"}]
     attributes = [{"AttributeName": "id", "AttributeType": "S"}]
     if range_key:
         schema.append({"AttributeName": "n", "KeyType": "RANGE"})
         attributes.append({"AttributeName": "n", "AttributeType": "N"})
     ddb.create_table(
-        TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
+        TableName=name,
+        KeySchema=schema,
+        AttributeDefinitions=attributes,
+        BillingMode="PAY_PER_REQUEST",
+        **more,
     )
 
 
@@ -646,11 +650,9 @@ def test_a_tables_stream_records_are_saved_as_they_are_added_and_come_back(tmp_p
 
     with ServerThread(emulator) as server:
         ddb = aws(server, "dynamodb")
-        ddb.create_table(
-            TableName="streamed",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+        make_table(
+            ddb,
+            "streamed",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         first = bytes_written_by(emulator, lambda: put(ddb, 0))
